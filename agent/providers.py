@@ -1,0 +1,186 @@
+"""LLM providers: which models this server offers, and the LlamaIndex LLM that serves them.
+
+Clients are built lazily, once per event loop (an aiobotocore client belongs to the loop that
+created it), never at import time, and closed at shutdown (`close_providers`). Per-request
+inference settings (temperature, max tokens, ...) reach the shared LLM through the turn context.
+"""
+import asyncio
+import weakref
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+from django.conf import settings
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.llms.bedrock_converse import BedrockConverse
+
+from agent.context import turn
+from fintalk.exceptions import ModelNotFound
+
+NOVA_MAX_TEMPERATURE = 1.0  # Bedrock Nova accepts 0..1; OpenAI's 0..2 is clamped to 1.
+MODEL_CREATED = 1733011200  # 2024-12-01, when Amazon Nova became generally available
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    owned_by: str
+    max_output_tokens: int
+
+
+def available_models() -> list[ModelInfo]:
+    if settings.FINTALK_LLM == "demo":
+        from agent.demo_llm import DEMO_MODEL_ID
+
+        return [ModelInfo(DEMO_MODEL_ID, "fintalk", 4096)]
+    return [ModelInfo(settings.BEDROCK_MODEL_ID, "amazon", 10_000)]
+
+
+def resolve_model(requested: str | None) -> ModelInfo:
+    """The model a request asked for; an absent model means the default one."""
+    models = available_models()
+    if not requested:
+        return models[0]
+    for model in models:
+        if model.id == requested:
+            return model
+    names = ", ".join(model.id for model in models)
+    raise ModelNotFound(f"The model '{requested}' does not exist. Available: {names}.", param="model")
+
+
+class MeteredBedrockClient:
+    """Wraps the aiobotocore client to record each call's usage and stopReason in the turn meter.
+
+    LlamaIndex's BedrockConverse drops `messageStop.stopReason` from the stream; OpenAI's
+    finish_reason needs it. It also closes the HTTP response when the stream ends or is cancelled.
+    """
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    async def converse(self, **kwargs):
+        response = await self._client.converse(**kwargs)
+        meter = turn().meter
+        meter.llm_calls += 1
+        meter.add_usage(response.get("usage"))
+        meter.stop_reason = response.get("stopReason")
+        return response
+
+    async def converse_stream(self, **kwargs):
+        response = await self._client.converse_stream(**kwargs)
+        response["stream"] = _metered(response["stream"], turn().meter)
+        return response
+
+
+async def _metered(stream, meter):
+    meter.llm_calls += 1
+    try:
+        async for event in stream:
+            if "messageStop" in event:
+                meter.stop_reason = event["messageStop"].get("stopReason")
+            elif "metadata" in event:
+                meter.add_usage(event["metadata"].get("usage"))
+            yield event
+    finally:
+        stream.close()
+
+
+class TurnAwareBedrockConverse(BedrockConverse):
+    """BedrockConverse that applies the running turn's inference settings to each call."""
+
+    @property
+    def _model_kwargs(self):
+        kwargs = super()._model_kwargs
+        inference = turn().inference
+        if inference.temperature is not None:
+            kwargs["temperature"] = min(inference.temperature, NOVA_MAX_TEMPERATURE)
+        if inference.max_tokens:
+            kwargs["max_tokens"] = inference.max_tokens
+        extra = {}
+        if inference.top_p is not None:
+            extra["topP"] = inference.top_p
+        if inference.stop:
+            extra["stopSequences"] = list(inference.stop)
+        if extra:
+            kwargs["inferenceConfig"] = extra
+        return kwargs
+
+
+def _botocore_config():
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=settings.BEDROCK_CONNECT_TIMEOUT,
+        read_timeout=settings.BEDROCK_READ_TIMEOUT,
+        retries={"mode": "standard", "max_attempts": settings.BEDROCK_MAX_ATTEMPTS},
+        max_pool_connections=settings.BEDROCK_MAX_POOL_CONNECTIONS,
+    )
+
+
+async def _build_bedrock_llm(stack) -> FunctionCallingLLM:
+    import aioboto3
+
+    config = _botocore_config()
+    # No endpoint_url here: boto3 itself honours AWS_ENDPOINT_URL_BEDROCK_RUNTIME.
+    session = aioboto3.Session(region_name=settings.AWS_REGION)
+    client = await stack.enter_async_context(session.client("bedrock-runtime", config=config))
+    return TurnAwareBedrockConverse(
+        model=settings.BEDROCK_MODEL_ID,
+        region_name=settings.AWS_REGION,
+        async_client=MeteredBedrockClient(client),
+        botocore_config=config,
+        max_tokens=settings.FINTALK_DEFAULT_MAX_TOKENS,
+        max_retries=1,  # botocore's standard retry mode (above) is the only retry layer
+        timeout=settings.BEDROCK_READ_TIMEOUT,
+    )
+
+
+async def _build_llm(stack) -> FunctionCallingLLM:
+    if settings.FINTALK_LLM == "demo":
+        from agent.demo_llm import DemoBankLLM
+
+        return DemoBankLLM()
+    return await _build_bedrock_llm(stack)
+
+
+@dataclass
+class _LoopResources:
+    lock: asyncio.Lock
+    stack: object = None
+    llm: FunctionCallingLLM | None = None
+    agent: object = None
+
+
+_per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopResources]" = weakref.WeakKeyDictionary()
+
+
+def _resources() -> _LoopResources:
+    loop = asyncio.get_running_loop()
+    resources = _per_loop.get(loop)
+    if resources is None:
+        resources = _per_loop[loop] = _LoopResources(lock=asyncio.Lock())
+    return resources
+
+
+async def get_llm() -> FunctionCallingLLM:
+    resources = _resources()
+    if resources.llm is None:
+        async with resources.lock:
+            if resources.llm is None:
+                resources.stack = AsyncExitStack()
+                resources.llm = await _build_llm(resources.stack)
+    return resources.llm
+
+
+def loop_cache() -> _LoopResources:
+    """Per-event-loop slot for objects built once (the agent keeps itself here)."""
+    return _resources()
+
+
+async def close_providers() -> None:
+    """Close this loop's clients (called at ASGI lifespan shutdown)."""
+    resources = _per_loop.pop(asyncio.get_running_loop(), None)
+    if resources and resources.stack is not None:
+        await resources.stack.aclose()

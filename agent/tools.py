@@ -1,0 +1,129 @@
+"""The agent's banking tools. Their names and parameters are part of the contract with the model.
+
+Each tool is a thin async wrapper over `bank.selectors` / `bank.services` that phrases the result
+for speech. The caller's phone comes from the turn context (`agent.context`), never from a tool
+argument, so the model cannot act on somebody else's account. Tools are built once per process.
+"""
+import re
+from decimal import Decimal
+
+from asgiref.sync import sync_to_async
+from llama_index.core.tools import FunctionTool
+
+from agent.context import turn
+from bank import selectors, services
+from bank.models import LoanProduct
+from bank.services import BlockOutcome
+
+NOT_IDENTIFIED = (
+    "The caller is not identified: no phone number came with this call. Ask them to call from the "
+    "phone number registered with the bank. Do not ask them to say their number."
+)
+
+
+def _percent(value: Decimal) -> str:
+    return f"{value.normalize():f} percent"
+
+
+def _money(amount: int) -> str:
+    return f"{amount:,} dollars"
+
+
+def _years(months: int) -> str:
+    return f"{months // 12} years" if months % 12 == 0 else f"{months} months"
+
+
+def _speak_loan(product: LoanProduct) -> str:
+    return (
+        f"{product.name}: {product.description} APR from {_percent(product.apr_min)} to "
+        f"{_percent(product.apr_max)}, terms from {_years(product.term_min_months)} to "
+        f"{_years(product.term_max_months)}, amounts from {_money(product.amount_min)} to "
+        f"{_money(product.amount_max)}."
+    )
+
+
+def _record(tool: str, outcome: str) -> None:
+    turn().meter.tool_calls.append((tool, outcome))
+
+
+async def get_loan_products(kind: str | None = None) -> str:
+    """List the bank's loan products with their rates, terms and amounts.
+
+    kind: optional loan kind to filter by: personal, home, auto, student or business.
+    """
+    kind = (kind or "").strip().lower() or None
+    if kind and kind not in LoanProduct.Kind.values:
+        _record("get_loan_products", "unknown_kind")
+        return f"There is no loan kind called {kind}. The kinds are: {', '.join(LoanProduct.Kind.values)}."
+    products = await sync_to_async(selectors.loan_product_list)(kind=kind)
+    _record("get_loan_products", "ok")
+    if not products:
+        return f"The bank has no {kind + ' ' if kind else ''}loan products at the moment."
+    return " ".join(_speak_loan(product) for product in products)
+
+
+async def get_customer_profile() -> str:
+    """Who the caller is: their first name and how many cards they hold. Uses the caller's phone line."""
+    phone = turn().phone
+    if not phone:
+        _record("get_customer_profile", "not_identified")
+        return NOT_IDENTIFIED
+    customer = await sync_to_async(selectors.customer_get_by_phone)(phone=phone)
+    if customer is None:
+        _record("get_customer_profile", "customer_not_found")
+        return "No customer is registered with the phone number of this call."
+    cards = await sync_to_async(selectors.card_list)(customer=customer)
+    _record("get_customer_profile", "ok")
+    return f"The caller is {customer.first_name}, a customer holding {len(cards)} card{'s' if len(cards) != 1 else ''}."
+
+
+async def list_credit_cards() -> str:
+    """List the caller's cards: network, last four digits and status. Uses the caller's phone line."""
+    phone = turn().phone
+    if not phone:
+        _record("list_credit_cards", "not_identified")
+        return NOT_IDENTIFIED
+    customer = await sync_to_async(selectors.customer_get_by_phone)(phone=phone)
+    if customer is None:
+        _record("list_credit_cards", "customer_not_found")
+        return "No customer is registered with the phone number of this call."
+    cards = await sync_to_async(selectors.card_list)(customer=customer)
+    _record("list_credit_cards", "ok")
+    if not cards:
+        return "The caller has no cards."
+    return " ".join(f"A {card.network} card ending in {card.last4}, {card.status}." for card in cards)
+
+
+async def block_credit_card(card_last4: str, reason: str = "lost") -> str:
+    """Block the caller's credit card that ends with the given last four digits.
+
+    card_last4: the last four digits of the card, as the caller said them. Ask if you do not have them.
+    reason: why the card is blocked, for example lost or stolen.
+    """
+    context = turn()
+    if not context.phone:
+        _record("block_credit_card", "not_identified")
+        return NOT_IDENTIFIED
+    digits = re.sub(r"\D", "", card_last4 or "")
+    if len(digits) != 4:
+        _record("block_credit_card", "invalid_last4")
+        return "I need exactly the last four digits of the card. Ask the caller for them."
+    result = await sync_to_async(services.card_block)(
+        phone=context.phone, last4=digits, reason=reason or "lost", request_id=context.request_id
+    )
+    _record("block_credit_card", result.outcome.value)
+    if result.outcome is BlockOutcome.BLOCKED:
+        return (f"Done: the {result.card.network} card ending in {digits} is now blocked. "
+                "A replacement can be ordered in the Fintalk app.")
+    if result.outcome is BlockOutcome.ALREADY_BLOCKED:
+        return f"The card ending in {digits} was already blocked. Nothing changed."
+    if result.outcome is BlockOutcome.CUSTOMER_NOT_FOUND:
+        return "No customer is registered with the phone number of this call. Nothing was blocked."
+    return f"The caller has no card ending in {digits}. Nothing was blocked. Ask them to check the digits."
+
+
+def build_tools() -> list[FunctionTool]:
+    return [
+        FunctionTool.from_defaults(async_fn=fn)
+        for fn in (get_loan_products, get_customer_profile, list_credit_cards, block_credit_card)
+    ]

@@ -1,0 +1,122 @@
+"""Turns an OpenAI request (messages plus Vapi's extras) into one agent turn.
+
+- system/developer messages become extra instructions (a system message the agent sends to the
+  model after its own system prompt);
+- earlier user/assistant messages become structured chat history;
+- the last user message is the query (a call with only a system message gets an opening query);
+- the caller's phone comes from Vapi's `customer.number` / `call.customer.number`, else from a
+  `[phone: ...]` tag in any message; tags are stripped from everything the model sees. The phone
+  goes into the turn context for the tools: the model never chooses whose account it acts on.
+"""
+import re
+
+import phonenumbers
+from django.conf import settings
+from llama_index.core.llms import ChatMessage, MessageRole
+
+from agent.context import InferenceSettings
+from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
+from agent.turn import TurnInput
+from fintalk.exceptions import InvalidRequest
+
+PHONE_TAG = re.compile(r"\[\s*phone\s*:\s*([^\]]*)\]", re.IGNORECASE)
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+def normalize_phone(raw: str) -> str | None:
+    """E.164 form of a phone number, or None if it is not a valid number."""
+    try:
+        number = phonenumbers.parse(raw.strip(), settings.FINTALK_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _strip_tags(text: str, found: list[str]) -> str:
+    if "[" not in text:
+        return text
+    tags = PHONE_TAG.findall(text)
+    if not tags:
+        return text
+    found.extend(tags)
+    return _SPACES.sub(" ", PHONE_TAG.sub(" ", text)).strip()
+
+
+def _vapi_number(body: dict) -> str | None:
+    for holder in (body.get("customer"), (body.get("call") or {}).get("customer") if isinstance(body.get("call"), dict) else None):
+        if isinstance(holder, dict) and isinstance(holder.get("number"), str) and holder["number"].strip():
+            return holder["number"]
+    return None
+
+
+def caller_phone(body: dict, tags: list[str]) -> str | None:
+    """Vapi's caller ID first (the telephony network vouches for it), then the last phone tag."""
+    vapi = _vapi_number(body)
+    if vapi:
+        return normalize_phone(vapi)  # web calls and withheld numbers give no usable number
+    if tags:
+        phone = normalize_phone(tags[-1])
+        if phone is None:
+            raise InvalidRequest(f"The phone tag '[phone: {tags[-1]}]' is not a valid phone number; "
+                                 "use E.164, e.g. [phone: +15550100001].", param="messages")
+        return phone
+    return None
+
+
+def inference_settings(data: dict) -> InferenceSettings:
+    return InferenceSettings(
+        temperature=data.get("temperature"),
+        top_p=data.get("top_p"),
+        max_tokens=data.get("max_completion_tokens") or data.get("max_tokens"),
+        stop=tuple(data.get("stop") or ()),
+    )
+
+
+def build_turn(data: dict, body: dict, request_id: str = "") -> TurnInput:
+    """`data`: the validated OpenAIQuerySerializer output; `body`: the raw JSON (for Vapi's extras)."""
+    tags: list[str] = []
+    instructions, dialogue = [], []
+    for message in data["messages"]:
+        text = _strip_tags(message.get("content") or "", tags)
+        role = message["role"]
+        if role in ("system", "developer"):
+            if text:
+                instructions.append(text)
+        elif role in ("user", "assistant") and text:
+            dialogue.append(ChatMessage(role=MessageRole(role), content=text))
+
+    if dialogue and dialogue[-1].role == MessageRole.USER:
+        query = dialogue.pop().content
+    else:
+        query = CALL_OPENING_QUERY
+    if dialogue and dialogue[0].role == MessageRole.ASSISTANT:
+        # A voice platform's greeting opens the call; Bedrock wants a conversation to start with the user.
+        dialogue.insert(0, ChatMessage(role=MessageRole.USER, content=CALL_CONNECTED))
+    history = []
+    if instructions:
+        history.append(ChatMessage(role=MessageRole.SYSTEM, content="\n\n".join(instructions)))
+    history.extend(dialogue)
+    return TurnInput(
+        query=query,
+        history=tuple(history),
+        phone=caller_phone(body, tags),
+        request_id=request_id,
+        inference=inference_settings(data),
+    )
+
+
+def build_native_turn(query: str, phone_number: str | None, request_id: str = "") -> TurnInput:
+    tags: list[str] = []
+    text = _strip_tags(query, tags)
+    if phone_number:
+        phone = normalize_phone(phone_number)
+        if phone is None:
+            raise InvalidRequest(f"'{phone_number}' is not a valid phone number; use E.164, e.g. +15550100001.",
+                                 param="phone_number")
+    else:
+        phone = caller_phone({}, tags)
+    if not text:
+        raise InvalidRequest("The query is empty once the phone tag is removed.", param="query")
+    return TurnInput(query=text, phone=phone, request_id=request_id)

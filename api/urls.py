@@ -1,0 +1,16 @@
+"""API routes. Each matches with and without a trailing slash: the openai SDK and Vapi post
+without it, and a redirect cannot carry a POST. Mounted at /api/ and /v1/ (one base_url serves all)."""
+from django.urls import re_path
+
+from api import views
+
+urlpatterns = [
+    re_path(r"^chat/completions/?$", views.ChatCompletionsView.as_view(), name="chat-completions"),
+    re_path(r"^models/?$", views.ModelListView.as_view(), name="models"),
+    re_path(r"^models/(?P<model_id>[^/]+)/?$", views.ModelDetailView.as_view(), name="model-detail"),
+]
+
+agent_urlpatterns = [
+    re_path(r"^agent/query/?$", views.AgentQueryView.as_view(), name="agent-query"),
+    re_path(r"^agent/query/openai/?$", views.DeprecatedAgentOpenAIView.as_view(), name="agent-query-openai"),
+]

@@ -1,0 +1,58 @@
+"""One exception tree for Fintalk; `api.errors` translates it into OpenAI errors once, at the edge.
+
+Each class carries what the wire needs (HTTP status, OpenAI error `type` and `code`) in class
+attributes, DRF-style, so raising code only says what went wrong.
+"""
+
+
+class FintalkError(Exception):
+    status_code = 500
+    error_type = "server_error"
+    code: str | None = "server_error"
+    default_message = "The server had an error while processing your request."
+
+    def __init__(self, message: str | None = None, *, param: str | None = None):
+        self.message = message or self.default_message
+        self.param = param
+        super().__init__(self.message)
+
+
+class InvalidRequest(FintalkError):
+    status_code = 400
+    error_type = "invalid_request_error"
+    code = None
+    default_message = "The request is not valid."
+
+
+class ModelNotFound(FintalkError):
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "model_not_found"
+    default_message = "The model does not exist."
+
+
+class UpstreamError(FintalkError):
+    """The language model provider failed in a way the caller cannot fix."""
+
+
+class UpstreamThrottled(UpstreamError):
+    status_code = 429
+    error_type = "rate_limit_exceeded"
+    code = "rate_limit_exceeded"
+    default_message = "The language model is busy (throttled). Retry shortly."
+
+
+class UpstreamUnavailable(UpstreamError):
+    status_code = 503
+    error_type = "service_unavailable_error"
+    code = "service_unavailable"
+    default_message = "The language model is unreachable or not configured."
+
+
+class UpstreamRejected(UpstreamError):
+    """The provider refused the request as invalid (e.g. context too long)."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+    code = "upstream_validation_error"
+    default_message = "The language model rejected the request."

@@ -1,0 +1,142 @@
+"""Fintalk settings: every knob is an environment variable, read here and only here.
+
+Values are cast once and fail loudly when malformed (a typo in FINTALK_AUTH must not quietly
+turn authentication off). `.env.example` and the README list every variable read below.
+"""
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use true or false.")
+
+
+def env_number(name: str, default, cast=int):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return cast(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a {cast.__name__}.") from None
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+# --- Django core -------------------------------------------------------------------------------
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# Nothing is signed or kept in sessions, so a random per-process key keeps a fresh checkout runnable.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or os.urandom(32).hex()
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "rest_framework",
+    "bank",
+    "api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
+ROOT_URLCONF = "fintalk.urls"
+ASGI_APPLICATION = "fintalk.asgi.application"
+WSGI_APPLICATION = "fintalk.wsgi.application"
+APPEND_SLASH = False  # routes match with and without the slash; a redirect would turn a POST into a GET
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_number("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fintalk"}
+}
+
+# Requests larger than this get a 413 OpenAI-style error rather than being read into memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_number("FINTALK_MAX_BODY_BYTES", 1_048_576)
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# --- REST framework ----------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasApiKey"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.LimitedJSONParser"],
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Fintalk ------------------------------------------------------------------------------------
+FINTALK_AUTH = env_str("FINTALK_AUTH", "enabled").strip().lower()
+if FINTALK_AUTH not in {"enabled", "disabled"}:
+    raise ImproperlyConfigured(f"FINTALK_AUTH={FINTALK_AUTH!r}: use 'enabled' (default) or 'disabled'.")
+FINTALK_API_KEYS = env_list("FINTALK_API_KEYS")
+# Region assumed for phone numbers written without a country code (phonenumbers region code).
+FINTALK_PHONE_REGION = env_str("FINTALK_PHONE_REGION", "US")
+
+FINTALK_LLM = env_str("FINTALK_LLM", "bedrock").strip().lower()
+if FINTALK_LLM not in {"bedrock", "demo"}:
+    raise ImproperlyConfigured(f"FINTALK_LLM={FINTALK_LLM!r}: use 'bedrock' (default) or 'demo'.")
+BEDROCK_MODEL_ID = env_str("BEDROCK_MODEL_ID", "amazon.nova-lite-v1:0")
+# Region: boto3's own chain (AWS_REGION / AWS_DEFAULT_REGION / profile) decides; this is the fallback.
+AWS_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+BEDROCK_CONNECT_TIMEOUT = env_number("BEDROCK_CONNECT_TIMEOUT", 3.0, float)
+BEDROCK_READ_TIMEOUT = env_number("BEDROCK_READ_TIMEOUT", 15.0, float)
+# botocore's own retry (standard mode, backoff with jitter); bounded so a caller hears something
+# within Vapi's 20 s first-token limit.
+BEDROCK_MAX_ATTEMPTS = env_number("BEDROCK_MAX_ATTEMPTS", 3)
+# One worker holds hundreds of streams: botocore's default pool of 10 connections would queue them.
+BEDROCK_MAX_POOL_CONNECTIONS = env_number("BEDROCK_MAX_POOL_CONNECTIONS", 500)
+FINTALK_DEFAULT_MAX_TOKENS = env_number("FINTALK_DEFAULT_MAX_TOKENS", 512)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "filters": {"mask_pii": {"()": "fintalk.log_masking.MaskPIIFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["mask_pii"]},
+    },
+    "root": {"handlers": ["console"], "level": env_str("FINTALK_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "botocore": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
+}

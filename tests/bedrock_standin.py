@@ -1,0 +1,277 @@
+"""A local Amazon Bedrock Runtime stand-in speaking the real Converse / ConverseStream wire format.
+
+`POST /model/{modelId}/converse` answers JSON; `POST /model/{modelId}/converse-stream` answers
+`application/vnd.amazon.eventstream`: binary messages with a prelude (total and header lengths),
+a prelude CRC32, typed headers (`:message-type`, `:event-type`, `:content-type`), a JSON payload
+and a message CRC32 — what the real boto3/aiobotocore clients parse. Tests script replies (text,
+tool use, usage, stop reason, errors before or during the stream, pacing); the stand-in records
+every request and whether each stream finished or the client went away.
+
+Run alone (for the benchmark or by hand):
+    python -m tests.bedrock_standin --port 8599 --first-token-ms 300 --token-ms 20 --tokens 40
+"""
+import argparse
+import asyncio
+import json
+import re
+import socket
+import struct
+import threading
+import time
+import uuid
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+
+import uvicorn
+
+# --- AWS event-stream framing -------------------------------------------------------------------
+
+_STRING = 7
+
+
+def encode_message(headers: dict[str, str], payload: dict) -> bytes:
+    header_bytes = b""
+    for name, value in headers.items():
+        name_b, value_b = name.encode(), value.encode()
+        header_bytes += bytes([len(name_b)]) + name_b + bytes([_STRING]) + struct.pack(">H", len(value_b)) + value_b
+    body = json.dumps(payload).encode()
+    total = 12 + len(header_bytes) + len(body) + 4
+    prelude = struct.pack(">II", total, len(header_bytes))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + header_bytes + body
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def event(event_type: str, payload: dict) -> bytes:
+    return encode_message(
+        {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}, payload
+    )
+
+
+def exception(exception_type: str, message: str) -> bytes:
+    return encode_message(
+        {":exception-type": exception_type, ":content-type": "application/json", ":message-type": "exception"},
+        {"message": message},
+    )
+
+
+# --- Scripted replies ---------------------------------------------------------------------------
+
+@dataclass
+class ToolUse:
+    name: str
+    input: dict
+    id: str = field(default_factory=lambda: "tooluse_" + uuid.uuid4().hex[:16])
+
+
+@dataclass
+class Reply:
+    """One model response. `text` is streamed word by word (or as given, when a list)."""
+
+    text: str | list[str] = ""
+    tool_uses: list[ToolUse] = field(default_factory=list)
+    stop_reason: str | None = None  # default: tool_use with tools, else end_turn
+    input_tokens: int = 25
+    output_tokens: int | None = None  # default: one per text piece
+    error_status: int | None = None  # an HTTP error instead of a response, e.g. 429
+    error_code: str = "ThrottlingException"
+    stream_error_after: int | None = None  # a mid-stream exception after this many text pieces
+    stream_error_type: str = "modelStreamErrorException"
+    first_token_delay: float = 0.0
+    token_interval: float = 0.0
+
+    def pieces(self) -> list[str]:
+        return list(self.text) if isinstance(self.text, list) else re.findall(r"\S+\s*", self.text)
+
+    def stop(self) -> str:
+        return self.stop_reason or ("tool_use" if self.tool_uses else "end_turn")
+
+
+@dataclass
+class StreamRecord:
+    path: str
+    body: dict
+    outcome: str = "open"  # open | completed | client_disconnected | error
+
+
+class BedrockStandIn:
+    """The ASGI app. `script()` queues replies; with none queued it answers a default text."""
+
+    default_text = "Hello from the Bedrock stand-in."
+
+    def __init__(self, first_token_delay: float = 0.0, token_interval: float = 0.0, default_tokens: int = 0):
+        self.replies: deque[Reply] = deque()
+        self.requests: list[StreamRecord] = []
+        self.first_token_delay = first_token_delay
+        self.token_interval = token_interval
+        self.default_tokens = default_tokens
+        self._lock = threading.Lock()
+
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self.replies.extend(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.replies.clear()
+            self.requests.clear()
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            if self.replies:
+                return self.replies.popleft()
+        if self.default_tokens:
+            text = [f"word{i} " for i in range(self.default_tokens)]
+        else:
+            text = self.default_text
+        return Reply(text=text, first_token_delay=self.first_token_delay, token_interval=self.token_interval)
+
+    async def __call__(self, scope, receive, send):
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path = scope["path"]
+        record = StreamRecord(path=path, body=json.loads(body or b"{}"))
+        with self._lock:
+            self.requests.append(record)
+        reply = self._next_reply()
+        if reply.error_status:
+            record.outcome = "error"
+            await _send_json(send, reply.error_status, {"message": f"Scripted {reply.error_code}"},
+                             {"x-amzn-errortype": f"{reply.error_code}:http://internal.amazon.com/coral/"})
+        elif path.endswith("/converse-stream"):
+            await self._stream(reply, record, receive, send)
+        elif path.endswith("/converse"):
+            await _send_json(send, 200, _converse_body(reply))
+            record.outcome = "completed"
+        else:
+            await _send_json(send, 404, {"message": "Unknown operation"},
+                             {"x-amzn-errortype": "UnknownOperationException"})
+
+    async def _stream(self, reply: Reply, record: StreamRecord, receive, send) -> None:
+        disconnected = asyncio.Event()
+
+        async def watch():
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+
+        watcher = asyncio.create_task(watch())
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/vnd.amazon.eventstream"),
+            (b"x-amzn-requestid", uuid.uuid4().hex.encode()),
+        ]})
+
+        async def emit(data: bytes, delay: float = 0.0) -> bool:
+            if delay:
+                try:
+                    await asyncio.wait_for(disconnected.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+            if disconnected.is_set():
+                record.outcome = "client_disconnected"
+                return False
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+            return True
+
+        try:
+            if not await emit(event("messageStart", {"role": "assistant"})):
+                return
+            pieces = reply.pieces()
+            for index, piece in enumerate(pieces):
+                if reply.stream_error_after is not None and index == reply.stream_error_after:
+                    record.outcome = "error"
+                    await emit(exception(reply.stream_error_type, "Scripted stream failure"))
+                    return
+                delay = reply.first_token_delay if index == 0 else reply.token_interval
+                if not await emit(event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}}), delay):
+                    return
+            if pieces and not await emit(event("contentBlockStop", {"contentBlockIndex": 0})):
+                return
+            for offset, tool in enumerate(reply.tool_uses, start=1 if pieces else 0):
+                start = {"contentBlockIndex": offset, "start": {"toolUse": {"toolUseId": tool.id, "name": tool.name}}}
+                arguments = json.dumps(tool.input)
+                half = len(arguments) // 2
+                for data in (
+                    event("contentBlockStart", start),
+                    event("contentBlockDelta", {"contentBlockIndex": offset, "delta": {"toolUse": {"input": arguments[:half]}}}),
+                    event("contentBlockDelta", {"contentBlockIndex": offset, "delta": {"toolUse": {"input": arguments[half:]}}}),
+                    event("contentBlockStop", {"contentBlockIndex": offset}),
+                ):
+                    if not await emit(data, reply.first_token_delay if not pieces and offset == 0 else 0):
+                        return
+            usage = _usage(reply)
+            if not await emit(event("messageStop", {"stopReason": reply.stop()})):
+                return
+            await emit(event("metadata", {"usage": usage, "metrics": {"latencyMs": 10}}))
+            record.outcome = "completed"
+        finally:
+            watcher.cancel()
+            if not disconnected.is_set():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _usage(reply: Reply) -> dict:
+    output = reply.output_tokens if reply.output_tokens is not None else len(reply.pieces()) + 5 * len(reply.tool_uses)
+    return {"inputTokens": reply.input_tokens, "outputTokens": output, "totalTokens": reply.input_tokens + output}
+
+
+def _converse_body(reply: Reply) -> dict:
+    content = [{"text": "".join(reply.pieces())}] if reply.pieces() else []
+    content += [{"toolUse": {"toolUseId": tool.id, "name": tool.name, "input": tool.input}} for tool in reply.tool_uses]
+    return {
+        "output": {"message": {"role": "assistant", "content": content}},
+        "stopReason": reply.stop(),
+        "usage": _usage(reply),
+        "metrics": {"latencyMs": 10},
+    }
+
+
+async def _send_json(send, status: int, payload: dict, headers: dict | None = None) -> None:
+    raw = [(b"content-type", b"application/json")] + [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": json.dumps(payload).encode()})
+
+
+class StandInServer:
+    """Runs a stand-in on a free loopback port in a background thread (for the test process)."""
+
+    def __init__(self, app: BedrockStandIn | None = None):
+        self.app = app or BedrockStandIn()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("The Bedrock stand-in did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8599)
+    parser.add_argument("--first-token-ms", type=float, default=0)
+    parser.add_argument("--token-ms", type=float, default=0)
+    parser.add_argument("--tokens", type=int, default=0, help="words per default reply (0: a short sentence)")
+    args = parser.parse_args()
+    app = BedrockStandIn(args.first_token_ms / 1000, args.token_ms / 1000, args.tokens)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off")
+
+
+if __name__ == "__main__":
+    main()
