@@ -114,7 +114,7 @@ def _botocore_config():
     return Config(
         connect_timeout=settings.BEDROCK_CONNECT_TIMEOUT,
         read_timeout=settings.BEDROCK_READ_TIMEOUT,
-        retries={"mode": "standard", "max_attempts": settings.BEDROCK_MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": settings.BEDROCK_MAX_ATTEMPTS},
         max_pool_connections=settings.BEDROCK_MAX_POOL_CONNECTIONS,
     )
 

@@ -114,7 +114,7 @@ BEDROCK_CONNECT_TIMEOUT = env_number("BEDROCK_CONNECT_TIMEOUT", 3.0, float)
 BEDROCK_READ_TIMEOUT = env_number("BEDROCK_READ_TIMEOUT", 15.0, float)
 # botocore's own retry (standard mode, backoff with jitter); bounded so a caller hears something
 # within Vapi's 20 s first-token limit.
-BEDROCK_MAX_ATTEMPTS = env_number("BEDROCK_MAX_ATTEMPTS", 3)
+BEDROCK_MAX_ATTEMPTS = env_number("BEDROCK_MAX_ATTEMPTS", 3)  # total, the first attempt included
 # One worker holds hundreds of streams: botocore's default pool of 10 connections would queue them.
 BEDROCK_MAX_POOL_CONNECTIONS = env_number("BEDROCK_MAX_POOL_CONNECTIONS", 500)
 FINTALK_DEFAULT_MAX_TOKENS = env_number("FINTALK_DEFAULT_MAX_TOKENS", 512)

@@ -1,0 +1,131 @@
+"""Shared fixtures: the Bedrock stand-in, a real gunicorn+uvicorn server, and openai clients.
+
+The server runs as a separate process against its own database file (migrated and seeded
+before it starts), reaching the stand-in through boto3's AWS_ENDPOINT_URL_BEDROCK_RUNTIME.
+"""
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.bedrock_standin import StandInServer
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "sk-fintalk-test-key"
+
+# Dummy credentials for the stand-in; set before anything builds a boto3 client.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_REGION", "us-east-1")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def standin_server():
+    with StandInServer() as server:
+        yield server
+
+
+@pytest.fixture
+def standin(standin_server):
+    standin_server.app.reset()
+    yield standin_server.app
+    standin_server.app.reset()
+
+
+class LiveServer:
+    """A gunicorn + uvicorn worker process serving fintalk, as in production."""
+
+    def __init__(self, tmp: Path, env: dict[str, str]):
+        self.tmp = tmp
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp / "server.log"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "fintalk.settings",
+            "FINTALK_API_KEYS": API_KEY,
+            "BEDROCK_MAX_ATTEMPTS": "2",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        if "DATABASE_URL" not in env:
+            self.db_path = tmp / "live.sqlite3"
+            self.env["DATABASE_URL"] = f"sqlite:///{self.db_path}"
+        self.process = None
+
+    def manage(self, *args: str) -> str:
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
+                              capture_output=True, text=True).stdout
+
+    def start(self):
+        self.manage("migrate", "--noinput", "-v0")
+        self.manage("seed_demo")
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "fintalk.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
+             "-b", f"127.0.0.1:{self.port}", "-w", "1", "--timeout", "60"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("server exited:\n" + self.log_path.read_text())
+            try:
+                httpx.get(self.url + "/api/models", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start:\n" + self.log_path.read_text())
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+        self.log.close()
+
+    def logs(self) -> str:
+        return self.log_path.read_text()
+
+    def sql(self, query: str, *params):
+        """Read the server's SQLite database directly (the server process owns the ORM)."""
+        with sqlite3.connect(self.db_path) as connection:
+            return connection.execute(query, params).fetchall()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, standin_server):
+    server = LiveServer(tmp_path_factory.mktemp("live"), {
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin_server.url,
+        "FINTALK_LLM": "bedrock",
+    }).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(server):
+    return openai.OpenAI(base_url=server.url + "/api", api_key=API_KEY, max_retries=0, timeout=30)
+
+
+@pytest.fixture
+def v1_client(server):
+    return openai.OpenAI(base_url=server.url + "/v1", api_key=API_KEY, max_retries=0, timeout=30)
+
+
+@pytest.fixture
+def http(server):
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as c:
+        yield c
