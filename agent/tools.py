@@ -15,10 +15,13 @@ from bank import selectors, services
 from bank.models import LoanProduct
 from bank.services import BlockOutcome
 
+# Results are phrased for the caller (the model may speak them as they are), never with other
+# customers' data. The system prompt tells the model what to do with them.
 NOT_IDENTIFIED = (
-    "The caller is not identified: no phone number came with this call. Ask them to call from the "
-    "phone number registered with the bank. Do not ask them to say their number."
+    "I can't identify you from this phone line, so I can't look at your cards. "
+    "Please call us from the phone number registered with the bank."
 )
+NO_CUSTOMER = "I couldn't find a customer with the phone number of this call. Please call from your registered number."
 
 
 def _percent(value: Decimal) -> str:
@@ -29,8 +32,12 @@ def _money(amount: int) -> str:
     return f"{amount:,} dollars"
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _years(months: int) -> str:
-    return f"{months // 12} years" if months % 12 == 0 else f"{months} months"
+    return _plural(months // 12, "year") if months % 12 == 0 else _plural(months, "month")
 
 
 def _speak_loan(product: LoanProduct) -> str:
@@ -59,7 +66,8 @@ async def get_loan_products(kind: str | None = None) -> str:
     _record("get_loan_products", "ok")
     if not products:
         return f"The bank has no {kind + ' ' if kind else ''}loan products at the moment."
-    return " ".join(_speak_loan(product) for product in products)
+    intro = f"We have {_plural(len(products), (kind + ' ' if kind else '') + 'loan')}."
+    return " ".join([intro, *(_speak_loan(product) for product in products)])
 
 
 async def get_customer_profile() -> str:
@@ -71,10 +79,10 @@ async def get_customer_profile() -> str:
     customer = await sync_to_async(selectors.customer_get_by_phone)(phone=phone)
     if customer is None:
         _record("get_customer_profile", "customer_not_found")
-        return "No customer is registered with the phone number of this call."
+        return NO_CUSTOMER
     cards = await sync_to_async(selectors.card_list)(customer=customer)
     _record("get_customer_profile", "ok")
-    return f"The caller is {customer.first_name}, a customer holding {len(cards)} card{'s' if len(cards) != 1 else ''}."
+    return f"You're {customer.first_name}, and you hold {_plural(len(cards), 'card')} with us."
 
 
 async def list_credit_cards() -> str:
@@ -86,12 +94,13 @@ async def list_credit_cards() -> str:
     customer = await sync_to_async(selectors.customer_get_by_phone)(phone=phone)
     if customer is None:
         _record("list_credit_cards", "customer_not_found")
-        return "No customer is registered with the phone number of this call."
+        return NO_CUSTOMER
     cards = await sync_to_async(selectors.card_list)(customer=customer)
     _record("list_credit_cards", "ok")
     if not cards:
-        return "The caller has no cards."
-    return " ".join(f"A {card.network} card ending in {card.last4}, {card.status}." for card in cards)
+        return "You don't have any cards with us."
+    listed = "; ".join(f"a {card.network} card ending in {card.last4}, which is {card.status}" for card in cards)
+    return f"You have {listed}."
 
 
 async def block_credit_card(card_last4: str, reason: str = "lost") -> str:
@@ -107,19 +116,20 @@ async def block_credit_card(card_last4: str, reason: str = "lost") -> str:
     digits = re.sub(r"\D", "", card_last4 or "")
     if len(digits) != 4:
         _record("block_credit_card", "invalid_last4")
-        return "I need exactly the last four digits of the card. Ask the caller for them."
+        return "I need exactly the last four digits of the card. What are the last four digits?"
     result = await sync_to_async(services.card_block)(
         phone=context.phone, last4=digits, reason=reason or "lost", request_id=context.request_id
     )
     _record("block_credit_card", result.outcome.value)
     if result.outcome is BlockOutcome.BLOCKED:
-        return (f"Done: the {result.card.network} card ending in {digits} is now blocked. "
-                "A replacement can be ordered in the Fintalk app.")
+        return (f"Done. Your {result.card.network} card ending in {digits} is now blocked. "
+                "You can order a replacement in the Fintalk app.")
     if result.outcome is BlockOutcome.ALREADY_BLOCKED:
-        return f"The card ending in {digits} was already blocked. Nothing changed."
+        return f"Your card ending in {digits} was already blocked, so nothing changed."
     if result.outcome is BlockOutcome.CUSTOMER_NOT_FOUND:
-        return "No customer is registered with the phone number of this call. Nothing was blocked."
-    return f"The caller has no card ending in {digits}. Nothing was blocked. Ask them to check the digits."
+        return NO_CUSTOMER + " Nothing was blocked."
+    return (f"I couldn't find a card ending in {digits} on your account, so nothing was blocked. "
+            "Could you check the last four digits?")
 
 
 def build_tools() -> list[FunctionTool]:

@@ -29,7 +29,8 @@ def normalize_phone(raw: str) -> str | None:
         number = phonenumbers.parse(raw.strip(), settings.FINTALK_PHONE_REGION)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    # "Possible" (right length for the country), not "valid": the 555-01xx demo numbers are fictional.
+    if not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -6,6 +6,8 @@ DRF-shaped `{"detail": ...}`. Django-level 404/500 handlers reuse the same body.
 """
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -14,12 +16,6 @@ from api.protocol import error_body
 from fintalk.exceptions import FintalkError
 
 logger = logging.getLogger("fintalk.api")
-
-
-class PayloadTooLarge(drf.APIException):
-    status_code = 413
-    default_detail = "Request body too large."
-    default_code = "request_too_large"
 
 
 def _first_error(detail, path: str = "") -> tuple[str, str]:
@@ -55,6 +51,9 @@ def _error_response(status: int, message: str, error_type: str, param=None, code
 def exception_handler(exc, context):
     if isinstance(exc, FintalkError):
         return _error_response(exc.status_code, exc.message, exc.error_type, exc.param, exc.code)
+    if isinstance(exc, RequestDataTooBig):  # Django enforces DATA_UPLOAD_MAX_MEMORY_SIZE when DRF reads the body
+        return _error_response(413, f"Request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+                               "invalid_request_error", None, "request_too_large")
     if isinstance(exc, drf.ValidationError):
         param, message = _first_error(exc.detail)
         text = f"{param}: {message}" if param else message

@@ -78,7 +78,7 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fintalk"}
 }
 
-# Requests larger than this get a 413 OpenAI-style error rather than being read into memory.
+# Bodies larger than this get a 413 OpenAI-style error (Django checks it when the body is read).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_number("FINTALK_MAX_BODY_BYTES", 1_048_576)
 
 LANGUAGE_CODE = "en-us"
@@ -91,7 +91,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["api.parsers.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

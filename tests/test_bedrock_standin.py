@@ -1,0 +1,67 @@
+"""The stand-in's frames are real AWS event-stream messages: botocore's own parser accepts them."""
+import asyncio
+
+import aioboto3
+import boto3
+import pytest
+from botocore.eventstream import EventStreamBuffer
+from botocore.exceptions import ClientError
+
+from tests.bedrock_standin import Reply, ToolUse, event, exception
+
+
+def test_frames_parse_with_botocore_and_crcs_are_checked():
+    buffer = EventStreamBuffer()
+    buffer.add_data(event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hi"}}))
+    buffer.add_data(exception("throttlingException", "slow down"))
+    first, second = list(buffer)
+    assert first.headers[":event-type"] == "contentBlockDelta" and first.payload == b'{"contentBlockIndex": 0, "delta": {"text": "Hi"}}'
+    assert second.headers[":message-type"] == "exception"
+    corrupted = bytearray(event("messageStop", {"stopReason": "end_turn"}))
+    corrupted[-1] ^= 0xFF
+    bad = EventStreamBuffer()
+    bad.add_data(bytes(corrupted))
+    with pytest.raises(Exception, match="(?i)checksum|crc"):
+        list(bad)
+
+
+def test_boto3_converse_stream_and_converse(standin_server, standin):
+    client = boto3.client("bedrock-runtime", endpoint_url=standin_server.url, region_name="us-east-1")
+    standin.script(Reply(text="a b", tool_uses=[ToolUse("get_loan_products", {"kind": "home"}, id="t1")]))
+    events = list(client.converse_stream(modelId="m", messages=[{"role": "user", "content": [{"text": "x"}]}])["stream"])
+    kinds = [next(iter(e)) for e in events]
+    assert kinds[0] == "messageStart" and kinds[-2:] == ["messageStop", "metadata"]
+    assert events[-2]["messageStop"]["stopReason"] == "tool_use"
+    fragments = "".join(e["contentBlockDelta"]["delta"]["toolUse"]["input"] for e in events
+                        if "contentBlockDelta" in e and "toolUse" in e["contentBlockDelta"]["delta"])
+    assert fragments == '{"kind": "home"}'
+    standin.script(Reply(text="whole answer"))
+    response = client.converse(modelId="m", messages=[{"role": "user", "content": [{"text": "x"}]}])
+    assert response["output"]["message"]["content"][0]["text"] == "whole answer"
+    assert response["usage"]["inputTokens"] == 25
+
+
+def test_errors_before_and_during_the_stream(standin_server, standin):
+    client = boto3.client("bedrock-runtime", endpoint_url=standin_server.url, region_name="us-east-1",
+                          config=boto3.session.Config(retries={"total_max_attempts": 1}))
+    standin.script(Reply(error_status=429))
+    with pytest.raises(ClientError) as info:
+        client.converse_stream(modelId="m", messages=[{"role": "user", "content": [{"text": "x"}]}])
+    assert info.value.response["Error"]["Code"] == "ThrottlingException"
+    standin.script(Reply(text="a b c", stream_error_after=1, stream_error_type="throttlingException"))
+    stream = client.converse_stream(modelId="m", messages=[{"role": "user", "content": [{"text": "x"}]}])["stream"]
+    with pytest.raises(ClientError) as info:
+        list(stream)
+    assert info.value.response["Error"]["Code"] == "throttlingException"
+
+
+def test_aioboto3_reads_the_stream(standin_server, standin):
+    async def read():
+        session = aioboto3.Session(region_name="us-east-1")
+        async with session.client("bedrock-runtime", endpoint_url=standin_server.url) as client:
+            response = await client.converse_stream(modelId="m", messages=[{"role": "user", "content": [{"text": "x"}]}])
+            return [e async for e in response["stream"]]
+
+    standin.script(Reply(text="one two"))
+    events = asyncio.run(read())
+    assert "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e) == "one two"

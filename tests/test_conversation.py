@@ -1,0 +1,91 @@
+"""Turning OpenAI messages (and Vapi's extras) into an agent turn."""
+import pytest
+from llama_index.core.llms import MessageRole
+
+from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
+from api.conversation import build_native_turn, build_turn, normalize_phone
+from fintalk.exceptions import InvalidRequest
+
+
+def turn_of(messages, body=None, **data):
+    return build_turn({"messages": messages, **data}, body or {})
+
+
+@pytest.mark.parametrize("raw", ["+15550100001", "+1 555 010 0001", "(555) 010-0001", "555.010.0001",
+                                 "+1-555-010-0001", "15550100001"])
+def test_phone_formats_normalise_to_e164(raw):
+    assert normalize_phone(raw) == "+15550100001"
+
+
+@pytest.mark.parametrize("raw", ["12", "not a phone", "+999999", ""])
+def test_invalid_phones_are_none(raw):
+    assert normalize_phone(raw) is None
+
+
+def test_phone_tag_is_extracted_and_stripped_everywhere():
+    turn = turn_of([
+        {"role": "system", "content": "Caller [phone: +1 555 010 0001] is verified."},
+        {"role": "user", "content": "Block my credit card [phone: +15550100001]"},
+    ])
+    assert turn.phone == "+15550100001"
+    assert turn.query == "Block my credit card"
+    assert "phone" not in turn.history[0].content and "555" not in turn.history[0].content
+
+
+def test_invalid_phone_tag_is_a_clear_400():
+    with pytest.raises(InvalidRequest) as info:
+        turn_of([{"role": "user", "content": "hi [phone: banana]"}])
+    assert info.value.status_code == 400 and "E.164" in info.value.message
+
+
+def test_vapi_customer_numbers_are_read_first():
+    assert turn_of([{"role": "user", "content": "hi"}], {"customer": {"number": "+15550100002"}}).phone == "+15550100002"
+    assert turn_of([{"role": "user", "content": "hi"}],
+                   {"call": {"customer": {"number": "+15550100002"}}}).phone == "+15550100002"
+    turn = turn_of([{"role": "user", "content": "hi [phone: +15550100001]"}], {"customer": {"number": "+15550100002"}})
+    assert turn.phone == "+15550100002" and turn.query == "hi"
+
+
+def test_web_call_without_number_has_no_phone():
+    assert turn_of([{"role": "user", "content": "hi"}], {"call": {"type": "webCall"}, "customer": {}}).phone is None
+
+
+def test_history_is_structured_and_system_becomes_instructions():
+    turn = turn_of([
+        {"role": "system", "content": "Be brief."},
+        {"role": "developer", "content": "Speak English."},
+        {"role": "user", "content": "I lost my card"},
+        {"role": "assistant", "content": "Which card?"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "x"}]},
+        {"role": "user", "content": "The Visa"},
+    ])
+    assert turn.query == "The Visa"
+    assert [m.role for m in turn.history] == [MessageRole.SYSTEM, MessageRole.USER, MessageRole.ASSISTANT]
+    assert turn.history[0].content == "Be brief.\n\nSpeak English."
+    assert [m.content for m in turn.history[1:]] == ["I lost my card", "Which card?"]
+
+
+def test_greeting_first_history_gets_a_user_turn_before_it():
+    turn = turn_of([{"role": "assistant", "content": "Hello, Fintalk Bank."}, {"role": "user", "content": "Hi"}])
+    assert [m.content for m in turn.history] == [CALL_CONNECTED, "Hello, Fintalk Bank."]
+
+
+def test_only_system_message_becomes_an_opening_query():
+    turn = turn_of([{"role": "system", "content": "You are on a call."}])
+    assert turn.query == CALL_OPENING_QUERY
+
+
+def test_inference_settings_prefer_max_completion_tokens():
+    turn = turn_of([{"role": "user", "content": "hi"}], temperature=0.3, top_p=0.9, max_tokens=50,
+                   max_completion_tokens=70, stop=["X"])
+    assert (turn.inference.temperature, turn.inference.top_p, turn.inference.max_tokens, turn.inference.stop) == \
+        (0.3, 0.9, 70, ("X",))
+
+
+def test_native_turn():
+    turn = build_native_turn("What loans? [phone: +15550100001]", None)
+    assert (turn.query, turn.phone) == ("What loans?", "+15550100001")
+    assert build_native_turn("hi", "(555) 010-0002").phone == "+15550100002"
+    with pytest.raises(InvalidRequest) as info:
+        build_native_turn("hi", "nope")
+    assert info.value.param == "phone_number"

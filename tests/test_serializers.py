@@ -1,0 +1,87 @@
+"""Request validation: what OpenAI clients and Vapi send is accepted, the rest is a precise 400."""
+import pytest
+from rest_framework.exceptions import ValidationError
+
+from api.errors import exception_handler
+from api.serializers import AgentQuerySerializer, OpenAIQuerySerializer
+
+
+def validate(data, **context):
+    serializer = OpenAIQuerySerializer(data=data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def error_of(data, **context):
+    with pytest.raises(ValidationError) as info:
+        validate(data, **context)
+    return exception_handler(info.value, {}).data["error"]
+
+
+USER = [{"role": "user", "content": "hi"}]
+
+
+def test_minimal_request_defaults_to_streaming():
+    data = validate({"messages": USER})
+    assert data["stream"] is True
+    assert data["messages"][0] == {"role": "user", "content": "hi"}
+
+
+def test_unknown_top_level_fields_are_accepted():
+    data = validate({"messages": USER, "call": {"id": "x"}, "customer": {"number": "+1"}, "phoneNumber": {},
+                     "metadata": {"k": "v"}, "functions": [{"name": "endCall"}], "seed": 3})
+    assert "call" not in data
+
+
+def test_text_parts_are_joined_and_other_parts_name_their_param():
+    data = validate({"messages": [{"role": "user", "content": [{"type": "text", "text": "a"},
+                                                               {"type": "text", "text": "b"}]}]})
+    assert data["messages"][0]["content"] == "a\nb"
+    error = error_of({"messages": [
+        {"role": "system", "content": "s"}, {"role": "user", "content": "u"},
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x"}}]},
+    ]})
+    assert error["param"] == "messages[2].content[0].type"
+    assert "image_url" in error["message"] and error["type"] == "invalid_request_error"
+
+
+def test_assistant_may_have_null_content_with_tool_calls_but_user_may_not():
+    validate({"messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]}, *USER]})
+    assert error_of({"messages": [{"role": "user", "content": None}]})["param"] == "messages[0].content"
+
+
+@pytest.mark.parametrize("field,value,param", [
+    ("temperature", 3, "temperature"), ("temperature", -0.1, "temperature"), ("top_p", 1.5, "top_p"),
+    ("max_tokens", 0, "max_tokens"), ("max_completion_tokens", 0, "max_completion_tokens"), ("n", 2, "n"),
+    ("stop", ["a", "b", "c", "d", "e"], "stop"), ("stream", "maybe", "stream"),
+])
+def test_out_of_range_values_name_the_param(field, value, param):
+    assert error_of({"messages": USER, field: value})["param"] == param
+
+
+def test_n_message_says_only_one_is_supported():
+    assert "Only n=1" in error_of({"messages": USER, "n": 2})["message"]
+
+
+def test_max_tokens_bounded_by_the_model_limit():
+    assert validate({"messages": USER, "max_tokens": 100}, max_output_tokens=1000)["max_tokens"] == 100
+    assert error_of({"messages": USER, "max_completion_tokens": 1001}, max_output_tokens=1000)["param"] == \
+        "max_completion_tokens"
+
+
+def test_empty_or_missing_messages_and_bad_roles():
+    assert error_of({"messages": []})["param"] == "messages"
+    assert error_of({})["param"] == "messages"
+    assert error_of({"messages": [{"role": "robot", "content": "x"}]})["param"] == "messages[0].role"
+
+
+def test_stop_accepts_a_string_and_tools_are_accepted():
+    data = validate({"messages": USER, "stop": "END", "tools": [{"type": "function"}], "tool_choice": "auto",
+                     "stream_options": {"include_usage": True}, "user": "u1"})
+    assert data["stop"] == ["END"] and data["stream_options"]["include_usage"] is True
+
+
+def test_agent_query_serializer():
+    serializer = AgentQuerySerializer(data={"query": " hello ", "phone_number": "+15550100001"})
+    assert serializer.is_valid() and serializer.validated_data["query"] == "hello"
+    assert not AgentQuerySerializer(data={"query": ""}).is_valid()
