@@ -36,7 +36,7 @@ REDIRECT = ("I can't do that by phone. Please use the Fintalk mobile app or visi
 ASK_LAST4 = "I can block your card. What are the last four digits of the card?"
 
 _LAST4_ASKED = "last four digits"
-_FOUR_DIGITS = re.compile(r"(?<!\d)(\d)\D{0,2}(\d)\D{0,2}(\d)\D{0,2}(\d)(?!\d)")
+_FOUR_DIGITS = re.compile(r"(?<!\d)\d{4}(?!\d)")
 _SPOKEN_DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
                   "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 
@@ -46,10 +46,11 @@ def _text(message: ChatMessage) -> str:
 
 
 def _last4(text: str) -> str | None:
-    words = re.findall(r"[a-z]+|\d+|\S", text.lower())
-    normalised = "".join(_SPOKEN_DIGITS.get(word, word) if word in _SPOKEN_DIGITS else f" {word} " for word in words)
-    match = _FOUR_DIGITS.search(normalised)
-    return "".join(match.groups()) if match else None
+    """Four digits, typed or spoken ("four two four two", "42-42"), standing alone."""
+    spoken = re.sub(r"[a-z]+", lambda m: _SPOKEN_DIGITS.get(m.group(0), m.group(0)), text.lower())
+    joined = re.sub(r"(?<=\d)[\s.,-]+(?=\d)", "", spoken)
+    match = _FOUR_DIGITS.search(joined)
+    return match.group(0) if match else None
 
 
 def _loan_kind(text: str) -> str | None:

@@ -61,10 +61,26 @@ class LiveServer:
             "PYTHONUNBUFFERED": "1",
             **env,
         }
+        self.pg_database = None
         if "DATABASE_URL" not in env:
-            self.db_path = tmp / "live.sqlite3"
-            self.env["DATABASE_URL"] = f"sqlite:///{self.db_path}"
+            suite_url = os.environ.get("DATABASE_URL", "")
+            if suite_url.startswith(("postgres://", "postgresql://")):
+                # The suite runs on PostgreSQL: the server gets a database of its own there too.
+                self.pg_database = f"fintalk_e2e_{self.port}"
+                self.pg_admin_url = suite_url.rsplit("/", 1)[0] + "/postgres"
+                self._pg_admin(f'DROP DATABASE IF EXISTS "{self.pg_database}"', f'CREATE DATABASE "{self.pg_database}"')
+                self.env["DATABASE_URL"] = suite_url.rsplit("/", 1)[0] + "/" + self.pg_database
+            else:
+                self.db_path = tmp / "live.sqlite3"
+                self.env["DATABASE_URL"] = f"sqlite:///{self.db_path}"
         self.process = None
+
+    def _pg_admin(self, *statements: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.pg_admin_url, autocommit=True) as connection:
+            for statement in statements:
+                connection.execute(statement)
 
     def manage(self, *args: str) -> str:
         return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
@@ -95,12 +111,19 @@ class LiveServer:
             self.process.terminate()
             self.process.wait(timeout=15)
         self.log.close()
+        if self.pg_database:
+            self._pg_admin(f'DROP DATABASE IF EXISTS "{self.pg_database}" WITH (FORCE)')
 
     def logs(self) -> str:
         return self.log_path.read_text()
 
     def sql(self, query: str, *params):
-        """Read the server's SQLite database directly (the server process owns the ORM)."""
+        """Read the server's database directly (the server process owns the ORM); `?` placeholders."""
+        if self.pg_database:
+            import psycopg
+
+            with psycopg.connect(self.env["DATABASE_URL"]) as connection:
+                return [tuple(row) for row in connection.execute(query.replace("?", "%s"), params).fetchall()]
         with sqlite3.connect(self.db_path) as connection:
             return connection.execute(query, params).fetchall()
 
@@ -129,3 +152,18 @@ def v1_client(server):
 def http(server):
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory):
+    server = LiveServer(tmp_path_factory.mktemp("demo"), {"FINTALK_LLM": "demo"}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_bank(request):
+    """Reset the bank of whichever live server the test uses (cards active, no audit events)."""
+    for name in ("server", "demo_server"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).manage("seed_demo", "--reset")

@@ -1,8 +1,11 @@
-"""`python manage.py seed_demo`: load the demo bank. Idempotent: running it twice leaves the same rows."""
+"""`python manage.py seed_demo`: load the demo bank. Idempotent: running it twice leaves the same rows.
+
+`--reset` first deletes every customer, card, loan product and audit event (demo machines only).
+"""
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from bank.models import Card, Customer, LoanProduct
+from bank.models import AuditEvent, Card, Customer, LoanProduct
 
 CUSTOMERS = [
     ("Jane Doe", "+15550100001", [("Visa", "4242")]),
@@ -24,9 +27,17 @@ LOANS = [
 
 class Command(BaseCommand):
     help = "Load the demo bank (customers, cards, loan products). Safe to run more than once."
+    requires_system_checks = []  # a data command: no need to import the URLconf (and the agent stack)
+
+    def add_arguments(self, parser):
+        parser.add_argument("--reset", action="store_true",
+                            help="Delete all bank data and audit events first (unblocks the demo cards).")
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if options["reset"]:
+            for model in (AuditEvent, Card, Customer, LoanProduct):
+                model.objects.all().delete()
         for name, phone, cards in CUSTOMERS:
             customer, _ = Customer.objects.update_or_create(phone=phone, defaults={"name": name})
             for network, last4 in cards:

@@ -1,0 +1,78 @@
+"""Bank rules through the Django ORM: blocking needs the right customer and card, once, even under races."""
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from bank import selectors
+from bank.models import AuditEvent, Card, Customer, LoanProduct
+from bank.services import BlockOutcome, card_block
+
+JANE = "+15550100001"
+JOHN = "+15550100002"
+
+
+@pytest.fixture
+def bank(db):
+    call_command("seed_demo", verbosity=0)
+
+
+def test_seed_demo_is_idempotent(bank):
+    counts = (Customer.objects.count(), Card.objects.count(), LoanProduct.objects.count())
+    call_command("seed_demo", verbosity=0)
+    assert (Customer.objects.count(), Card.objects.count(), LoanProduct.objects.count()) == counts == (2, 3, 3)
+    jane = Customer.objects.get(phone=JANE)
+    assert jane.name == "Jane Doe" and [(c.network, c.last4, c.status) for c in jane.cards.all()] == [("Visa", "4242", "active")]
+    assert Customer.objects.get(phone=JOHN).cards.count() == 2
+    assert set(LoanProduct.objects.values_list("kind", flat=True)) >= {"personal", "home", "auto"}
+
+
+def test_selectors(bank):
+    assert [p.kind for p in selectors.loan_product_list(kind="home")] == ["home"]
+    assert len(selectors.loan_product_list()) == 3
+    assert selectors.customer_get_by_phone(phone="+15550109999") is None
+
+
+def test_block_then_already_blocked_with_one_audit_event(bank):
+    first = card_block(phone=JANE, last4="4242", reason="lost", request_id="req-1")
+    assert first.outcome is BlockOutcome.BLOCKED
+    card = Card.objects.get(last4="4242")
+    assert card.status == "blocked" and card.blocked_at is not None and card.block_reason == "lost"
+    second = card_block(phone=JANE, last4="4242", reason="lost")
+    assert second.outcome is BlockOutcome.ALREADY_BLOCKED
+    events = list(AuditEvent.objects.values("action", "masked_phone", "card_last4", "outcome", "request_id"))
+    assert events == [{"action": "card_block", "masked_phone": "+1******0001", "card_last4": "4242",
+                       "outcome": "blocked", "request_id": "req-1"}]
+
+
+def test_wrong_last4_or_another_customers_card_changes_nothing(bank):
+    assert card_block(phone=JANE, last4="1111", reason="lost").outcome is BlockOutcome.CARD_NOT_FOUND
+    # 5454 is John's card: Jane's phone cannot block it.
+    assert card_block(phone=JANE, last4="5454", reason="lost").outcome is BlockOutcome.CARD_NOT_FOUND
+    assert card_block(phone="+15550109999", last4="4242", reason="lost").outcome is BlockOutcome.CUSTOMER_NOT_FOUND
+    assert not Card.objects.filter(status="blocked").exists()
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_blocks_make_exactly_one_transition():
+    call_command("seed_demo", verbosity=0)
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def block():
+        try:
+            barrier.wait()
+            outcomes.append(card_block(phone=JOHN, last4="5454", reason="stolen").outcome)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=block) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(o.value for o in outcomes) == ["already_blocked"] * 3 + ["blocked"]
+    assert AuditEvent.objects.filter(card_last4="5454").count() == 1
+    assert Card.objects.get(last4="1881").status == "active"
