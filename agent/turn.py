@@ -1,8 +1,10 @@
-"""Runs one agent turn and yields what the caller should get: text deltas, tool use, the end.
+"""Runs one agent turn and yields what the caller should hear: text deltas, tool use, the end.
 
-The API layer turns these events into OpenAI chunks; nothing here knows the wire format. The
-run starts inside the consuming coroutine (a workflow run belongs to the loop that made it) and
-is cancelled in `finally`, so a caller who hangs up stops the agent and the Bedrock stream.
+The API layer turns these events into OpenAI chunks; nothing here knows the wire format. Text
+passes through the speech filter (no `<thinking>`, no markdown), a turn never ends silent, and
+an optional filler phrase covers the silence while a tool runs. The run starts inside the
+consuming coroutine (a workflow run belongs to the loop that made it) and is cancelled in
+`finally`, so a caller who hangs up stops the agent and the Bedrock stream.
 """
 import asyncio
 import contextvars
@@ -15,6 +17,7 @@ from llama_index.core.llms import ChatMessage
 
 from agent.agent import get_agent
 from agent.context import InferenceSettings, TurnContext, TurnMeter, current_turn
+from agent.speech import SpeechFilter
 from agent.upstream import translate
 
 logger = logging.getLogger("fintalk.agent")
@@ -27,6 +30,11 @@ class TurnInput:
     phone: str | None = None
     request_id: str = ""
     inference: InferenceSettings = field(default_factory=InferenceSettings)
+    tool_filler: str | None = None  # spoken once when the agent decides to call a tool
+
+
+# Said when a turn would otherwise end in silence (e.g. the model wrote only <thinking>).
+EMPTY_REPLY = "Sorry, I didn't catch that. Could you say it again?"
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,27 @@ def _end(meter: TurnMeter, turn: TurnInput, reply: str) -> TurnEnd:
     return TurnEnd(meter.stop_reason, tokens_in, tokens_out, tuple(meter.tool_calls))
 
 
+class _Speaker:
+    """Turns raw model deltas into what is spoken, and remembers whether anything was."""
+
+    def __init__(self):
+        self.filter = SpeechFilter()
+        self.spoken = []
+        self.separate = False  # a new model call began: keep its words apart from the last ones
+
+    def say(self, text: str) -> TextDelta | None:
+        if not self.spoken:
+            text = text.lstrip()
+        elif self.separate and text.strip() and not self.spoken[-1][-1:].isspace() and not text[:1].isspace():
+            text = " " + text
+        if not text:
+            return None
+        if text.strip():
+            self.separate = False
+        self.spoken.append(text)
+        return TextDelta(text)
+
+
 async def run_turn(turn: TurnInput) -> AsyncIterator[TurnEvent]:
     agent = await get_agent()
     context = TurnContext(phone=turn.phone, request_id=turn.request_id, inference=turn.inference)
@@ -70,14 +99,19 @@ async def run_turn(turn: TurnInput) -> AsyncIterator[TurnEvent]:
     run_context = contextvars.copy_context()
     run_context.run(current_turn.set, context)
     handler = run_context.run(agent.run, user_msg=turn.query, chat_history=list(turn.history))
-    reply = []
+    speaker = _Speaker()
+    filler = turn.tool_filler
     try:
         async for event in handler.stream_events():
             if isinstance(event, AgentStream) and event.delta:
-                reply.append(event.delta)
-                yield TextDelta(event.delta)
+                if delta := speaker.say(speaker.filter.feed(event.delta)):
+                    yield delta
             elif isinstance(event, ToolCall):
                 yield ToolUse(event.tool_name)
+                if filler and (delta := speaker.say(filler)):
+                    filler = None
+                    yield delta
+                speaker.separate = True
         await handler
     except (asyncio.CancelledError, GeneratorExit):
         raise
@@ -89,4 +123,8 @@ async def run_turn(turn: TurnInput) -> AsyncIterator[TurnEvent]:
     finally:
         if not handler.is_done():
             await handler.cancel_run()
-    yield _end(context.meter, turn, "".join(reply))
+    if delta := speaker.say(speaker.filter.flush()):
+        yield delta
+    if not "".join(speaker.spoken).strip():
+        yield speaker.say(EMPTY_REPLY)
+    yield _end(context.meter, turn, "".join(speaker.spoken))

@@ -75,6 +75,18 @@ def inference_settings(data: dict) -> InferenceSettings:
     )
 
 
+def is_voice_call(body: dict) -> bool:
+    """Vapi sends its `call` object with every custom-LLM request; what we stream is spoken."""
+    return isinstance(body.get("call"), dict)
+
+
+def tool_filler(body: dict) -> str | None:
+    mode = settings.FINTALK_TOOL_FILLER
+    if mode == "on" or (mode == "auto" and is_voice_call(body)):
+        return settings.FINTALK_TOOL_FILLER_TEXT
+    return None
+
+
 def build_turn(data: dict, body: dict, request_id: str = "") -> TurnInput:
     """`data`: the validated OpenAIQuerySerializer output; `body`: the raw JSON (for Vapi's extras)."""
     tags: list[str] = []
@@ -105,6 +117,7 @@ def build_turn(data: dict, body: dict, request_id: str = "") -> TurnInput:
         phone=caller_phone(body, tags),
         request_id=request_id,
         inference=inference_settings(data),
+        tool_filler=tool_filler(body),
     )
 
 

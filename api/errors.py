@@ -5,6 +5,7 @@ anything unexpected all leave through `exception_handler`, so a client never see
 DRF-shaped `{"detail": ...}`. Django-level 404/500 handlers reuse the same body.
 """
 import logging
+import math
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -72,7 +73,7 @@ def exception_handler(exc, context):
     if isinstance(exc, drf.NotFound):
         return _error_response(404, str(exc.detail), "invalid_request_error", None, "not_found")
     if isinstance(exc, drf.Throttled):
-        headers = {"Retry-After": str(exc.wait)} if exc.wait else None
+        headers = {"Retry-After": str(max(1, math.ceil(exc.wait or 1)))}
         return _error_response(429, str(exc.detail), "rate_limit_exceeded", None, "rate_limit_exceeded", headers)
     if isinstance(exc, drf.APIException):
         code = exc.get_codes()

@@ -4,8 +4,6 @@ Everything that can fail (auth, validation, model lookup, the upstream's first a
 checked before a streaming response is returned: once streaming begins, DRF's exception
 handling no longer applies.
 """
-import uuid
-
 from adrf.views import APIView
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
@@ -13,16 +11,12 @@ from rest_framework.response import Response
 from agent.providers import MODEL_CREATED, available_models, resolve_model
 from agent.turn import run_turn
 from api import protocol
-from api.conversation import build_native_turn, build_turn
+from api.conversation import build_native_turn, build_turn, is_voice_call
 from api.serializers import AgentQuerySerializer, OpenAIQuerySerializer
 from api.streaming import chat_completion_stream, collect, start_turn
 from fintalk.exceptions import ModelNotFound
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-def _request_id(request) -> str:
-    return getattr(request._request, "request_id", None) or uuid.uuid4().hex
 
 
 def _validated(serializer_class, request, **context) -> dict:
@@ -38,12 +32,14 @@ class ChatCompletionsView(APIView):
         body = request.data if isinstance(request.data, dict) else {}
         model = resolve_model(body.get("model") if isinstance(body.get("model"), str) else None)
         data = _validated(OpenAIQuerySerializer, request, max_output_tokens=model.max_output_tokens)
-        turn = await start_turn(run_turn(build_turn(data, body, _request_id(request))))
+        record = request.fintalk
+        record.model, record.stream = model.id, data["stream"]
+        turn = await start_turn(run_turn(build_turn(data, body, record.request_id)), record)
         chunks = protocol.ChunkFactory(model.id)
         if data["stream"]:
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
             return StreamingHttpResponse(
-                chat_completion_stream(turn, chunks, include_usage),
+                chat_completion_stream(turn, chunks, include_usage=include_usage, voice=is_voice_call(body)),
                 content_type="text/event-stream",
                 headers=SSE_HEADERS,
             )
@@ -71,8 +67,10 @@ class AgentQueryView(APIView):
     async def post(self, request):
         data = _validated(AgentQuerySerializer, request)
         model = resolve_model(None)
-        turn = await start_turn(run_turn(build_native_turn(data["query"], data.get("phone_number"),
-                                                           _request_id(request))))
+        record = request.fintalk
+        record.model = model.id
+        native = build_native_turn(data["query"], data.get("phone_number"), record.request_id)
+        turn = await start_turn(run_turn(native), record)
         text, end = await collect(turn)
         return Response({
             "response": text,

@@ -56,3 +56,12 @@ class UpstreamRejected(UpstreamError):
     error_type = "invalid_request_error"
     code = "upstream_validation_error"
     default_message = "The language model rejected the request."
+
+
+class UpstreamTimeout(UpstreamError):
+    """No first token within FINTALK_FIRST_TOKEN_TIMEOUT (Vapi hangs up at 20 s)."""
+
+    status_code = 504
+    error_type = "server_error"
+    code = "upstream_timeout"
+    default_message = "The language model did not answer in time."

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "api.observability.RequestRecordMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
@@ -79,9 +80,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fintalk"}
-}
+# The rate limiter's counters. Local memory is per process; with several workers or hosts set
+# FINTALK_CACHE_URL=redis://host:6379/0 so that every worker counts against the same limit.
+FINTALK_CACHE_URL = env_str("FINTALK_CACHE_URL", "")
+if FINTALK_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": FINTALK_CACHE_URL}}
+elif FINTALK_CACHE_URL:
+    raise ImproperlyConfigured(f"FINTALK_CACHE_URL={FINTALK_CACHE_URL!r}: use a redis:// URL or leave it empty.")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fintalk"}}
 
 # Bodies larger than this get a 413 OpenAI-style error (Django checks it when the body is read).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_number("FINTALK_MAX_BODY_BYTES", 1_048_576)
@@ -97,6 +104,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -123,6 +131,22 @@ BEDROCK_MAX_ATTEMPTS = env_number("BEDROCK_MAX_ATTEMPTS", 3)  # total, the first
 # One worker holds hundreds of streams: botocore's default pool of 10 connections would queue them.
 BEDROCK_MAX_POOL_CONNECTIONS = env_number("BEDROCK_MAX_POOL_CONNECTIONS", 500)
 FINTALK_DEFAULT_MAX_TOKENS = env_number("FINTALK_DEFAULT_MAX_TOKENS", 512)
+
+FINTALK_RATE_LIMIT = env_str("FINTALK_RATE_LIMIT", "120/min").strip().lower()
+FINTALK_METRICS_AUTH = env_str("FINTALK_METRICS_AUTH", "enabled").strip().lower()
+if FINTALK_METRICS_AUTH not in {"enabled", "disabled"}:
+    raise ImproperlyConfigured(f"FINTALK_METRICS_AUTH={FINTALK_METRICS_AUTH!r}: use enabled or disabled.")
+# Streaming: wait this long for the first token before starting the stream, then send `: ping`
+# keep-alives at this interval; give up when no token came FINTALK_FIRST_TOKEN_TIMEOUT seconds
+# after the request arrived (Vapi hangs up at 20 s).
+FINTALK_KEEPALIVE_SECONDS = env_number("FINTALK_KEEPALIVE_SECONDS", 2.0, float)
+FINTALK_FIRST_TOKEN_TIMEOUT = env_number("FINTALK_FIRST_TOKEN_TIMEOUT", 18.0, float)
+
+# A short phrase spoken when the agent decides to call a tool: auto (Vapi requests only), on, off.
+FINTALK_TOOL_FILLER = env_str("FINTALK_TOOL_FILLER", "auto").strip().lower()
+if FINTALK_TOOL_FILLER not in {"auto", "on", "off"}:
+    raise ImproperlyConfigured(f"FINTALK_TOOL_FILLER={FINTALK_TOOL_FILLER!r}: use auto, on or off.")
+FINTALK_TOOL_FILLER_TEXT = env_str("FINTALK_TOOL_FILLER_TEXT", "One moment while I check that.")
 
 LOGGING = {
     "version": 1,

@@ -58,6 +58,7 @@ class LiveServer:
             "DJANGO_SETTINGS_MODULE": "fintalk.settings",
             "FINTALK_API_KEYS": API_KEY,
             "BEDROCK_MAX_ATTEMPTS": "2",
+            "FINTALK_RATE_LIMIT": "off",
             "PYTHONUNBUFFERED": "1",
             **env,
         }
@@ -86,13 +87,13 @@ class LiveServer:
         return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
                               capture_output=True, text=True).stdout
 
-    def start(self):
+    def start(self, workers: int = 1):
         self.manage("migrate", "--noinput", "-v0")
         self.manage("seed_demo")
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "fintalk.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
-             "-b", f"127.0.0.1:{self.port}", "-w", "1", "--timeout", "60"],
+             "-b", f"127.0.0.1:{self.port}", "-w", str(workers), "--timeout", "60"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -100,7 +101,7 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError("server exited:\n" + self.log_path.read_text())
             try:
-                httpx.get(self.url + "/api/models", timeout=1)
+                httpx.get(self.url + "/healthz", timeout=1)
                 return self
             except httpx.TransportError:
                 time.sleep(0.1)
@@ -167,3 +168,27 @@ def fresh_bank(request):
     for name in ("server", "demo_server"):
         if name in request.fixturenames:
             request.getfixturevalue(name).manage("seed_demo", "--reset")
+
+
+RATE_KEY = "sk-fintalk-rate-test"
+
+
+@pytest.fixture(scope="session")
+def voice_server(tmp_path_factory, standin_server):
+    """Short voice timings (keep-alive, first-token deadline), one Bedrock attempt, a rate limit."""
+    server = LiveServer(tmp_path_factory.mktemp("voice"), {
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin_server.url,
+        "FINTALK_API_KEYS": f"{API_KEY},{RATE_KEY}",
+        "FINTALK_KEEPALIVE_SECONDS": "0.3",
+        "FINTALK_FIRST_TOKEN_TIMEOUT": "2.5",
+        "BEDROCK_MAX_ATTEMPTS": "1",
+        "FINTALK_RATE_LIMIT": "5/s",
+    }).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def voice_http(voice_server):
+    with httpx.Client(base_url=voice_server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as c:
+        yield c

@@ -1,0 +1,21 @@
+"""Per-API-key rate limiting, counted in Django's cache (shared by all workers with Redis).
+
+FINTALK_RATE_LIMIT is DRF's rate syntax ("120/min", "5/s"; "off" disables it). Over the limit a
+client gets a 429 `rate_limit_exceeded` with Retry-After; the openai SDK waits and retries.
+"""
+from django.conf import settings
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class ApiKeyRateThrottle(SimpleRateThrottle):
+    scope = "api_key"
+
+    def get_rate(self):
+        rate = settings.FINTALK_RATE_LIMIT
+        return None if rate in ("", "off") else rate
+
+    def get_cache_key(self, request, view):
+        label = getattr(request.user, "label", None)
+        if not label or settings.FINTALK_AUTH == "disabled":
+            label = "ip:" + self.get_ident(request)
+        return f"fintalk:throttle:{label}"
