@@ -1,53 +1,76 @@
 #!/usr/bin/env bash
-# Curl smoke tests against a running Fintalk server. Exits non-zero on the first failure.
+# Curl smoke tests against a running Fintalk server; exits non-zero if any check fails.
 #   BASE_URL=http://127.0.0.1:8000 API_KEY=sk-... ./test_openai_endpoint.sh
-# Works with any model (checks shapes, not wording); with FINTALK_LLM=demo it also checks the
-# card-blocking conversation. With FINTALK_AUTH=disabled, leave API_KEY empty.
+# Sends every request body in example_requests.json, then checks errors. It checks shapes, not
+# wording, so it works with any model; on the demo model it also checks the card conversation.
+# With FINTALK_AUTH=disabled, leave API_KEY empty.
 set -uo pipefail
+cd "$(dirname "$0")"
 BASE_URL="${BASE_URL:-http://127.0.0.1:8000}"
 API_KEY="${API_KEY:-}"
 AUTH=(); [ -n "$API_KEY" ] && AUTH=(-H "Authorization: Bearer $API_KEY")
-failures=0; passed=0
+body_file=$(mktemp); trap 'rm -f "$body_file"' EXIT
+passed=0; failed=0
 
-check() { # name, command...
-  local name="$1"; shift
-  if out=$("$@" 2>&1); then passed=$((passed + 1)); echo "ok   $name"
-  else failures=$((failures + 1)); echo "FAIL $name"; echo "$out" | head -20 | sed 's/^/     /'; fi
-}
-post() { curl -sS -o /tmp/fintalk_smoke_body -w '%{http_code}' "${AUTH[@]}" -H 'Content-Type: application/json' "$BASE_URL$1" -d "$2"; }
-expect() { # status, path, body, python check on the JSON body (var b)
-  local status; status=$(post "$2" "$3")
-  [ "$status" = "$1" ] || { echo "status $status, expected $1: $(cat /tmp/fintalk_smoke_body)"; return 1; }
-  python3 -c "import json,sys; b=json.load(open('/tmp/fintalk_smoke_body')); assert $4, b" 
+report() { # name, ok?, detail
+  if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "ok   $1"
+  else failed=$((failed + 1)); echo "FAIL $1"; echo "$3" | head -c 1500 | sed 's/^/     /'; echo; fi
 }
 
-check "models list" bash -c "curl -sSf ${AUTH[*]:+-H 'Authorization: Bearer $API_KEY'} '$BASE_URL/api/models' | python3 -c 'import json,sys; b=json.load(sys.stdin); assert b[\"object\"]==\"list\" and b[\"data\"], b'"
-check "non-streaming completion" expect 200 /api/chat/completions \
-  '{"stream": false, "messages": [{"role": "user", "content": "What loans do you offer?"}]}' \
-  'b["object"]=="chat.completion" and b["choices"][0]["message"]["content"].strip() and b["usage"]["total_tokens"]>0'
-check "streaming completion (default) ends with [DONE]" bash -c "
-  curl -sSN ${AUTH[*]:+-H 'Authorization: Bearer $API_KEY'} -H 'Content-Type: application/json' '$BASE_URL/v1/chat/completions' \
-    -d '{\"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], \"stream_options\": {\"include_usage\": true}}' > /tmp/fintalk_smoke_sse
-  grep -q '\"role\":\"assistant\"' /tmp/fintalk_smoke_sse && grep -q '\"finish_reason\":\"stop\"' /tmp/fintalk_smoke_sse &&
-  grep -q '\"choices\":\[\],\"usage\"' /tmp/fintalk_smoke_sse && [ \"\$(grep -v '^$' /tmp/fintalk_smoke_sse | tail -1)\" = 'data: [DONE]' ]"
-check "phone tag is accepted" expect 200 /api/chat/completions \
-  '{"stream": false, "messages": [{"role": "user", "content": "Which cards do I have? [phone: +15550100001]"}]}' \
-  'b["choices"][0]["message"]["content"].strip()'
-check "native agent endpoint" expect 200 /api/agent/query/ '{"query": "What loans do you have?"}' 'b["response"].strip()'
-check "temperature 3 is a 400 naming the param" expect 400 /api/chat/completions \
-  '{"temperature": 3, "messages": [{"role": "user", "content": "hi"}]}' 'b["error"]["param"]=="temperature"'
-check "malformed JSON is a 400" expect 400 /api/chat/completions '{"messages": [' 'b["error"]["type"]=="invalid_request_error"'
-check "unknown route is a JSON 404" bash -c "[ \"\$(curl -sS -o /dev/null -w '%{http_code}' '$BASE_URL/api/nope')\" = 404 ]"
+request() { # method, path, [json body] -> status code; body in $body_file
+  local data=(); [ $# -ge 3 ] && data=(-H 'Content-Type: application/json' --data-binary "$3")
+  curl -sS -N -o "$body_file" -w '%{http_code}' -X "$1" "${AUTH[@]}" "${data[@]}" "$BASE_URL$2"
+}
+
+check() { # name, expected status, python expression on `body` (text) and `j` (JSON or None), method, path, [json]
+  local name="$1" want="$2" expr="$3"; shift 3
+  local got; got=$(request "$@")
+  python3 - "$want" "$got" "$expr" "$body_file" <<'PY'
+import json, sys
+want, got, expr, path = sys.argv[1:5]
+body = open(path).read()
+try:
+    j = json.loads(body)
+except ValueError:
+    j = None
+assert got == want, f"status {got}, expected {want}: {body[:800]}"
+assert eval(expr), f"check failed: {expr}\n{body[:800]}"
+PY
+  report "$name" $? "$(cat "$body_file")"
+}
+
+SSE_OK='body.rstrip().endswith("data: [DONE]") and "\"role\":\"assistant\"" in body and "\"finish_reason\":\"stop\"" in body'
+check "GET /api/models" 200 'j["object"] == "list" and j["data"]' GET /api/models
+check "GET /v1/models" 200 'j["data"][0]["object"] == "model"' GET /v1/models
+
+# Every example request body the docs use.
+while IFS=$'\t' read -r name path streamed body; do
+  if [ "$streamed" = "1" ]; then expr="$SSE_OK"
+  elif [[ "$path" == /api/agent/query* ]]; then expr='j["response"].strip()'
+  else expr='j["object"] == "chat.completion" and j["choices"][0]["message"]["content"].strip()'; fi
+  check "example $name" 200 "$expr" POST "$path" "$body"
+done < <(python3 -c '
+import json
+for name, ex in json.load(open("example_requests.json")).items():
+    print(name, ex["path"], int(ex["body"].get("stream", "query" not in ex["body"])), json.dumps(ex["body"]), sep="\t")')
+
+check "temperature 3 is a 400 naming the param" 400 'j["error"]["param"] == "temperature"' \
+  POST /api/chat/completions '{"temperature": 3, "messages": [{"role": "user", "content": "hi"}]}'
+check "malformed JSON is a 400" 400 'j["error"]["type"] == "invalid_request_error"' \
+  POST /api/chat/completions '{"messages": ['
+check "unknown route is a JSON 404" 404 'set(j["error"]) == {"message", "type", "param", "code"}' GET /api/nope
+check "GET on chat completions is a 405" 405 'j["error"]["code"] == "method_not_allowed"' GET /api/chat/completions
+check "healthz" 200 'j == {"status": "ok"}' GET /healthz
 if [ -n "$API_KEY" ]; then
-  check "wrong key is a 401" bash -c "curl -sS -H 'Authorization: Bearer wrong' -H 'Content-Type: application/json' '$BASE_URL/api/chat/completions' -d '{}' | grep -q invalid_api_key"
+  saved=("${AUTH[@]}"); AUTH=(-H "Authorization: Bearer wrong-key")
+  check "wrong key is a 401" 401 'j["error"]["code"] == "invalid_api_key"' POST /api/chat/completions '{}'
+  AUTH=("${saved[@]}")
 fi
-if grep -q fintalk-demo <<<"$(curl -sS "${AUTH[@]}" "$BASE_URL/api/models")"; then
-  check "demo: block a card, asked for last4 first" expect 200 /api/chat/completions \
-    '{"stream": false, "messages": [{"role": "user", "content": "Block my credit card [phone: +15550100001]"}]}' \
-    '"last four digits" in b["choices"][0]["message"]["content"]'
-  check "demo: 4242 blocks (or was blocked)" expect 200 /api/chat/completions \
-    '{"stream": false, "messages": [{"role": "user", "content": "Block my credit card [phone: +15550100001]"}, {"role": "assistant", "content": "What are the last four digits of the card?"}, {"role": "user", "content": "4242"}]}' \
-    '"blocked" in b["choices"][0]["message"]["content"]'
+if request GET /api/models >/dev/null && grep -q fintalk-demo "$body_file"; then
+  check "demo: blocking asks for the last four digits" 200 '"last four digits" in j["choices"][0]["message"]["content"]' \
+    POST /api/chat/completions '{"stream": false, "messages": [{"role": "user", "content": "Block my credit card [phone: +15550100001]"}]}'
+  check "demo: 4242 blocks the card (or it was blocked)" 200 '"blocked" in j["choices"][0]["message"]["content"]' \
+    POST /api/chat/completions '{"stream": false, "messages": [{"role": "user", "content": "Block my credit card [phone: +15550100001]"}, {"role": "assistant", "content": "What are the last four digits of the card?"}, {"role": "user", "content": "4242"}]}'
 fi
-echo "$passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

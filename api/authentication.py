@@ -1,36 +1,48 @@
 """Bearer API keys: `Authorization: Bearer <key>`, on by default.
 
-Keys from FINTALK_API_KEYS are kept as sha256 digests and every candidate is compared against
-every key with `hmac.compare_digest`, so neither the match position nor the key length leaks
-through timing. FINTALK_AUTH=disabled (development only) lets every request through.
+Two sources: FINTALK_API_KEYS (environment) and keys issued with `create_api_key` (database,
+stored as sha256 digests). Env keys are kept as digests too and every candidate is compared with
+every one of them with `hmac.compare_digest`, so neither the match position nor the length leaks
+through timing; a database key is found by its digest (an index lookup reveals nothing about a
+key the caller does not already hold). FINTALK_AUTH=disabled (development only) lets all in.
 """
-import hashlib
 import hmac
+from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
+from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
+from api.models import ApiKey, hash_key
 
-def key_digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per key per minute
 
 
 @lru_cache(maxsize=1)
-def _env_key_digests(keys: tuple[str, ...]) -> tuple[bytes, ...]:
-    return tuple(key_digest(key) for key in keys)
+def _env_key_digests(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(hash_key(key) for key in keys)
 
 
-def matches_env_key(candidate: str) -> bool:
-    digest = key_digest(candidate)
+def matches_env_key(digest: str) -> bool:
     matched = False
     for known in _env_key_digests(tuple(settings.FINTALK_API_KEYS)):
         matched |= hmac.compare_digest(digest, known)
     return matched
 
 
+def database_key(digest: str) -> ApiKey | None:
+    key = ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
+    if key is None or not hmac.compare_digest(key.key_hash, digest):
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key
+
+
 class ApiClient:
-    """The authenticated caller (DRF's request.user); only the key's label, never the key."""
+    """The authenticated caller (DRF's request.user): a label for the key, never the key."""
 
     is_authenticated = True
 
@@ -39,8 +51,6 @@ class ApiClient:
 
 
 class BearerKeyAuthentication(authentication.BaseAuthentication):
-    keyword = "Bearer"
-
     def authenticate(self, request):
         if settings.FINTALK_AUTH == "disabled":
             return ApiClient("auth-disabled"), "auth-disabled"
@@ -51,8 +61,12 @@ class BearerKeyAuthentication(authentication.BaseAuthentication):
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
             raise exceptions.AuthenticationFailed("Malformed Authorization header: use 'Bearer <API key>'.")
-        if matches_env_key(key):
-            return ApiClient("env:" + hashlib.sha256(key.encode()).hexdigest()[:8]), key
+        digest = hash_key(key)
+        if matches_env_key(digest):
+            return ApiClient("env:" + digest[:8]), key
+        issued = database_key(digest)
+        if issued is not None:
+            return ApiClient("key:" + issued.name), key
         raise exceptions.AuthenticationFailed("Incorrect API key provided.")
 
     def authenticate_header(self, request):

@@ -1,0 +1,46 @@
+"""API keys that operators manage with `create_api_key`, `list_api_keys` and `revoke_api_key`.
+
+Only a sha256 digest of each key is stored (keys are 256-bit random, so a fast hash is enough and
+keeps per-request checks cheap); the key itself is shown once, when it is created.
+"""
+import hashlib
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+KEY_PREFIX = "ftk_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=16, help_text="The key's first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}...)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @classmethod
+    def issue(cls, name: str) -> tuple["ApiKey", str]:
+        """Create a key; returns the row and the only copy of the secret."""
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        return cls.objects.create(name=name, prefix=key[:12], key_hash=hash_key(key)), key
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
