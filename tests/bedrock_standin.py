@@ -99,12 +99,15 @@ class BedrockStandIn:
 
     default_text = "Hello from the Bedrock stand-in."
 
-    def __init__(self, first_token_delay: float = 0.0, token_interval: float = 0.0, default_tokens: int = 0):
+    def __init__(self, first_token_delay: float = 0.0, token_interval: float = 0.0, default_tokens: int = 0,
+                 tool_keyword: str | None = None, record: bool = True):
         self.replies: deque[Reply] = deque()
         self.requests: list[StreamRecord] = []
         self.first_token_delay = first_token_delay
         self.token_interval = token_interval
         self.default_tokens = default_tokens
+        self.tool_keyword = tool_keyword  # unscripted: a user turn with it gets a get_loan_products call
+        self.record = record
         self._lock = threading.Lock()
 
     def script(self, *replies: Reply) -> None:
@@ -116,10 +119,14 @@ class BedrockStandIn:
             self.replies.clear()
             self.requests.clear()
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, body: dict) -> Reply:
         with self._lock:
             if self.replies:
                 return self.replies.popleft()
+        last = (body.get("messages") or [{}])[-1]
+        asks = " ".join(block.get("text", "") for block in last.get("content", []) if isinstance(block, dict))
+        if self.tool_keyword and self.tool_keyword in asks:
+            return Reply(tool_uses=[ToolUse("get_loan_products", {})], first_token_delay=self.first_token_delay)
         if self.default_tokens:
             text = [f"word{i} " for i in range(self.default_tokens)]
         else:
@@ -135,9 +142,10 @@ class BedrockStandIn:
                 break
         path = scope["path"]
         record = StreamRecord(path=path, body=json.loads(body or b"{}"))
-        with self._lock:
-            self.requests.append(record)
-        reply = self._next_reply()
+        if self.record:
+            with self._lock:
+                self.requests.append(record)
+        reply = self._next_reply(record.body)
         if reply.error_status:
             record.outcome = "error"
             await _send_json(send, reply.error_status, {"message": f"Scripted {reply.error_code}"},
@@ -195,13 +203,16 @@ class BedrockStandIn:
                 start = {"contentBlockIndex": offset, "start": {"toolUse": {"toolUseId": tool.id, "name": tool.name}}}
                 arguments = json.dumps(tool.input)
                 half = len(arguments) // 2
-                for data in (
+                frames = (
                     event("contentBlockStart", start),
                     event("contentBlockDelta", {"contentBlockIndex": offset, "delta": {"toolUse": {"input": arguments[:half]}}}),
                     event("contentBlockDelta", {"contentBlockIndex": offset, "delta": {"toolUse": {"input": arguments[half:]}}}),
                     event("contentBlockStop", {"contentBlockIndex": offset}),
-                ):
-                    if not await emit(data, reply.first_token_delay if not pieces and offset == 0 else 0):
+                )
+                for index, data in enumerate(frames):
+                    # Without text, the model's "first token" is the tool call: it comes after the delay.
+                    delay = reply.first_token_delay if not pieces and offset == 0 and index == 0 else 0
+                    if not await emit(data, delay):
                         return
             usage = _usage(reply)
             if not await emit(event("messageStop", {"stopReason": reply.stop()})):
@@ -268,8 +279,9 @@ def main() -> None:
     parser.add_argument("--first-token-ms", type=float, default=0)
     parser.add_argument("--token-ms", type=float, default=0)
     parser.add_argument("--tokens", type=int, default=0, help="words per default reply (0: a short sentence)")
+    parser.add_argument("--tool-keyword", help="a user turn containing it gets a get_loan_products tool call")
     args = parser.parse_args()
-    app = BedrockStandIn(args.first_token_ms / 1000, args.token_ms / 1000, args.tokens)
+    app = BedrockStandIn(args.first_token_ms / 1000, args.token_ms / 1000, args.tokens, args.tool_keyword, record=False)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off")
 
 

@@ -1,0 +1,380 @@
+"""Latency and concurrency benchmark: Fintalk against the floor and against a peer, in one run.
+
+    python -m bench.run                       # N = 1, 10, 100, 300; floor and Fintalk
+    python -m bench.run --peer litellm        # also LiteLLM proxy (installed in bench/.peer-venv)
+    python -m bench.run --n 5 --rounds 1      # the smoke run the test suite does
+
+Everything runs on this machine: the Bedrock stand-in (first token after --first-token-ms, then a
+token every --token-ms), Fintalk under gunicorn with one uvicorn worker on the bedrock provider,
+and a load generator of N concurrent streaming clients sending a Vapi-shaped body. Reported per
+N: added time to first token (client TTFT minus the stand-in's delay) p50/p95/p99, added total
+duration, completed streams per second, errors, server CPU per turn and RSS growth per
+concurrent stream. The floors are the same load straight to the stand-in: httpx reading the raw
+event stream, and aioboto3 (one long-lived client). A tool turn (two model calls and a database
+read) is measured against two back-to-back stand-in calls.
+"""
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from botocore.eventstream import EventStreamBuffer
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "sk-bench"
+MODEL = "amazon.nova-lite-v1:0"
+TICKS = os.sysconf("SC_CLK_TCK")
+BODY = {
+    "model": MODEL, "stream": True, "temperature": 0, "max_tokens": 250,
+    "messages": [{"role": "system", "content": "You are Fin, the Fintalk Bank assistant."},
+                 {"role": "assistant", "content": "Hello, this is Fintalk Bank. How can I help?"},
+                 {"role": "user", "content": "Tell me something nice."}],
+    "call": {"id": "call-bench", "customer": {"number": "+15550100001"}},
+    "customer": {"number": "+15550100001"}, "phoneNumber": {"id": "pn-bench"}, "metadata": {},
+}
+TOOL_BODY = {**BODY, "messages": [{"role": "user", "content": "What loans do you have?"}]}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+@dataclass
+class Sample:
+    ttft: float | None = None
+    total: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class Result:
+    target: str
+    n: int
+    samples: list[Sample] = field(default_factory=list)
+    wall: float = 0.0
+    cpu_per_turn_ms: float | None = None
+    rss_per_stream_kb: float | None = None
+
+    def ok(self) -> list[Sample]:
+        return [s for s in self.samples if s.error is None and s.ttft is not None]
+
+    def pct(self, values: list[float], q: float) -> float:
+        if not values:
+            return float("nan")
+        values = sorted(values)
+        return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+    def row(self, delay: float, floor_total: float) -> dict:
+        ttfts = [(s.ttft - delay) * 1000 for s in self.ok()]
+        totals = [(s.total - floor_total) * 1000 for s in self.ok()]
+        return {
+            "target": self.target, "n": self.n,
+            "ttft_p50": self.pct(ttfts, 0.5), "ttft_p95": self.pct(ttfts, 0.95), "ttft_p99": self.pct(ttfts, 0.99),
+            "total_p50": self.pct(totals, 0.5), "streams_per_s": len(self.ok()) / self.wall if self.wall else 0,
+            "errors": len(self.samples) - len(self.ok()), "cpu_ms": self.cpu_per_turn_ms,
+            "rss_kb": self.rss_per_stream_kb,
+        }
+
+
+# --- clients ------------------------------------------------------------------------------------
+
+async def openai_stream(client: httpx.AsyncClient, url: str, body: dict, headers: dict) -> Sample:
+    sample, start = Sample(), time.perf_counter()
+    try:
+        async with client.stream("POST", url, json=body, headers=headers) as response:
+            if response.status_code != 200:
+                return Sample(error=f"HTTP {response.status_code}")
+            async for line in response.aiter_lines():
+                if sample.ttft is None and line.startswith("data: {") and '"content":"' in line \
+                        and '"content":""' not in line:
+                    sample.ttft = time.perf_counter() - start
+                elif line.startswith("data: {") and '"error"' in line[:20]:
+                    sample.error = "error event"
+        sample.total = time.perf_counter() - start
+    except Exception as exc:  # a benchmark counts failures, it does not stop on them
+        sample.error = type(exc).__name__
+    return sample
+
+
+async def raw_event_stream(client: httpx.AsyncClient, url: str, body: dict, calls: int = 1) -> Sample:
+    """The floor: httpx reading the stand-in's event stream and decoding frames (no server)."""
+    sample, start = Sample(), time.perf_counter()
+    try:
+        for _ in range(calls):
+            async with client.stream("POST", url, json=body) as response:
+                buffer = EventStreamBuffer()
+                async for chunk in response.aiter_raw():
+                    buffer.add_data(chunk)
+                    for message in buffer:
+                        if sample.ttft is None and message.headers.get(":event-type") == "contentBlockDelta" \
+                                and b'"text"' in message.payload:
+                            sample.ttft = time.perf_counter() - start
+        sample.ttft = sample.ttft or time.perf_counter() - start
+        sample.total = time.perf_counter() - start
+    except Exception as exc:
+        sample.error = type(exc).__name__
+    return sample
+
+
+async def aioboto3_stream(client, body: dict, calls: int = 1) -> Sample:
+    sample, start = Sample(), time.perf_counter()
+    try:
+        for _ in range(calls):
+            response = await client.converse_stream(**body)
+            async for event in response["stream"]:
+                if sample.ttft is None and "contentBlockDelta" in event and "text" in event["contentBlockDelta"]["delta"]:
+                    sample.ttft = time.perf_counter() - start
+        sample.ttft = sample.ttft or time.perf_counter() - start
+        sample.total = time.perf_counter() - start
+    except Exception as exc:
+        sample.error = type(exc).__name__
+    return sample
+
+
+async def run_load(make_call, n: int, rounds: int) -> tuple[list[Sample], float]:
+    samples, wall = [], 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        samples += await asyncio.gather(*(make_call() for _ in range(n)))
+        wall += time.perf_counter() - start
+    return samples, wall
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+class Processes:
+    def __init__(self):
+        self.procs: list[subprocess.Popen] = []
+        self.tmp = Path(tempfile.mkdtemp(prefix="fintalk-bench-"))
+
+    def start(self, args: list[str], env: dict, log: str, cwd: Path = ROOT) -> subprocess.Popen:
+        proc = subprocess.Popen(args, cwd=cwd, env={**os.environ, **env}, stdout=open(self.tmp / log, "w"),
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def start_standin(procs: Processes, args) -> str:
+    port = free_port()
+    procs.start([sys.executable, "-m", "tests.bedrock_standin", "--port", str(port),
+                 "--first-token-ms", str(args.first_token_ms), "--token-ms", str(args.token_ms),
+                 "--tokens", str(args.tokens), "--tool-keyword", "loans"], {}, "standin.log")
+    url = f"http://127.0.0.1:{port}"
+    wait_for(url + "/")
+    return url
+
+
+def start_fintalk(procs: Processes, standin: str) -> tuple[str, int]:
+    port = free_port()
+    env = {"DATABASE_URL": f"sqlite:///{procs.tmp / 'bench.sqlite3'}", "FINTALK_API_KEYS": API_KEY,
+           "FINTALK_LLM": "bedrock", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin, "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1", "FINTALK_RATE_LIMIT": "off",
+           "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "FINTALK_FIRST_TOKEN_TIMEOUT": "60"}
+    for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env={**os.environ, **env}, check=True,
+                       capture_output=True)
+    master = procs.start([sys.executable, "-m", "gunicorn", "fintalk.asgi:application", "-k",
+                          "uvicorn_worker.UvicornWorker", "-w", "1", "-b", f"127.0.0.1:{port}",
+                          "--backlog", "2048", "--timeout", "120"], env, "fintalk.log")
+    url = f"http://127.0.0.1:{port}"
+    wait_for(url + "/healthz")
+    return url, children(master.pid)[0]
+
+
+def start_litellm(procs: Processes, standin: str) -> tuple[str, int] | None:
+    venv = ROOT / "bench" / ".peer-venv"
+    if not (venv / "bin" / "litellm").exists():
+        print("installing litellm[proxy] into bench/.peer-venv (once) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "litellm[proxy]==1.81.0"], check=True)
+    config = procs.tmp / "litellm.yaml"
+    config.write_text(json.dumps({"model_list": [{"model_name": MODEL, "litellm_params": {
+        "model": f"bedrock/converse/{MODEL}", "aws_bedrock_runtime_endpoint": standin,
+        "aws_access_key_id": "bench", "aws_secret_access_key": "bench", "aws_region_name": "us-east-1"}}]}))
+    port = free_port()
+    master = procs.start([str(venv / "bin" / "litellm"), "--config", str(config), "--port", str(port),
+                          "--host", "127.0.0.1", "--num_workers", "1"],
+                         {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}, "litellm.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(url + "/health/liveliness", timeout=120)
+    except RuntimeError:
+        print((procs.tmp / "litellm.log").read_text()[-3000:])
+        return None
+    pids = children(master.pid)
+    return url, (pids[0] if pids else master.pid)
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+async def measure_server(name: str, url: str, pid: int, body: dict, n: int, rounds: int) -> Result:
+    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+        await run_load(lambda: openai_stream(client, url, body, headers), min(n, 10), 1)  # warm up
+        rss_before, cpu_before, peak = rss_mb(pid), cpu_seconds(pid), 0.0
+        sampling = True
+
+        async def sample_rss():
+            nonlocal peak
+            while sampling:
+                peak = max(peak, rss_mb(pid))
+                await asyncio.sleep(0.05)
+
+        sampler = asyncio.create_task(sample_rss())
+        samples, wall = await run_load(lambda: openai_stream(client, url, body, headers), n, rounds)
+        sampling = False
+        await sampler
+        cpu = cpu_seconds(pid) - cpu_before
+    result = Result(name, n, samples, wall)
+    result.cpu_per_turn_ms = cpu / max(1, len(samples)) * 1000
+    result.rss_per_stream_kb = max(0.0, peak - rss_before) * 1024 / n
+    return result
+
+
+async def measure_floors(standin: str, n: int, rounds: int, calls: int) -> list[Result]:
+    import aioboto3
+
+    converse = {"modelId": MODEL, "messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+    url = f"{standin}/model/{MODEL}/converse-stream"
+    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
+    results = []
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+        await run_load(lambda: raw_event_stream(client, url, converse, calls), min(n, 10), 1)
+        samples, wall = await run_load(lambda: raw_event_stream(client, url, converse, calls), n, rounds)
+        results.append(Result("floor: httpx", n, samples, wall))
+    from botocore.config import Config
+
+    session = aioboto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
+    async with session.client("bedrock-runtime", endpoint_url=standin,
+                              config=Config(max_pool_connections=n + 10, read_timeout=120)) as bedrock:
+        await run_load(lambda: aioboto3_stream(bedrock, converse, calls), min(n, 10), 1)
+        samples, wall = await run_load(lambda: aioboto3_stream(bedrock, converse, calls), n, rounds)
+        results.append(Result("floor: aioboto3", n, samples, wall))
+    return results
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| target | N | added TTFT p50 / p95 / p99 (ms) | added total p50 (ms) | streams/s | errors "
+            "| server CPU/turn (ms) | RSS/stream (KB) |\n|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for r in rows:
+        cpu = f"{r['cpu_ms']:.1f}" if r["cpu_ms"] is not None else "-"
+        rss = f"{r['rss_kb']:.0f}" if r["rss_kb"] is not None else "-"
+        lines.append(f"| {r['target']} | {r['n']} | {r['ttft_p50']:.1f} / {r['ttft_p95']:.1f} / {r['ttft_p99']:.1f} "
+                     f"| {r['total_p50']:.1f} | {r['streams_per_s']:.1f} | {r['errors']} | {cpu} | {rss} |")
+    return "\n".join(lines)
+
+
+def rounds_for(n: int, override: int | None) -> int:
+    return override or max(1, 60 // n)
+
+
+async def main_async(args) -> dict:
+    procs = Processes()
+    report = {"machine": f"{os.cpu_count()} cores, {os.uname().machine}, Python {sys.version.split()[0]}",
+              "settings": vars(args), "plain": [], "tool": []}
+    delay = args.first_token_ms / 1000
+    stream_time = delay + args.token_ms / 1000 * (args.tokens - 1)
+    try:
+        standin = start_standin(procs, args)
+        targets = [("fintalk (full agent)",) + start_fintalk(procs, standin)]
+        if args.peer == "litellm":
+            peer = start_litellm(procs, standin)
+            if peer:
+                targets.append(("litellm proxy (proxy only)",) + peer)
+        for n in args.n:
+            rounds = rounds_for(n, args.rounds)
+            rows = [r.row(delay, stream_time) for r in await measure_floors(standin, n, rounds, 1)]
+            for name, url, pid in targets:
+                result = await measure_server(name, url + "/v1/chat/completions", pid, BODY, n, rounds)
+                rows.append(result.row(delay, stream_time))
+            report["plain"] += rows
+            print(table(rows), flush=True)
+        if args.tool_turn:
+            for n in args.tool_n:
+                rounds = rounds_for(n, args.rounds)
+                floor = await measure_floors(standin, n, rounds, 2)
+                # Two calls: the tool-use reply (first "token" is the tool call) then the answer.
+                rows = [r.row(delay, 2 * stream_time) for r in floor]
+                name, url, pid = targets[0]
+                result = await measure_server(name, url + "/v1/chat/completions", pid, TOOL_BODY, n, rounds)
+                rows.append(result.row(2 * delay, 2 * stream_time))
+                report["tool"] += rows
+                print(table(rows), flush=True)
+    finally:
+        procs.stop()
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 100, 300])
+    parser.add_argument("--tool-n", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 100])
+    parser.add_argument("--rounds", type=int, help="rounds per N (default: enough for ~60 turns)")
+    parser.add_argument("--first-token-ms", type=float, default=300)
+    parser.add_argument("--token-ms", type=float, default=20)
+    parser.add_argument("--tokens", type=int, default=40)
+    parser.add_argument("--peer", choices=["none", "litellm"], default="none")
+    parser.add_argument("--no-tool-turn", dest="tool_turn", action="store_false")
+    parser.add_argument("--json", type=Path, help="write the raw report here")
+    args = parser.parse_args()
+    report = asyncio.run(main_async(args))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
