@@ -26,6 +26,7 @@ class TurnMeter:
     stop_reason: str | None = None
     llm_calls: int = 0
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    structured: tuple[str, str | None] | None = None  # (JSON answer, schema error or None)
 
     def add_usage(self, usage: dict | None) -> None:
         if usage:
@@ -34,11 +35,22 @@ class TurnMeter:
             self.output_tokens += int(usage.get("outputTokens", 0))
 
 
+@dataclass(frozen=True)
+class ToolPolicy:
+    """Which tools a turn offers and how the model must use them (from tools/tool_choice/response_format)."""
+
+    extra_tools: tuple = ()  # the client's tools and the structured-output tool
+    offer_tools: bool = True  # False for tool_choice "none"
+    choice: dict | None = None  # Bedrock toolChoice for the turn's first model call, e.g. {"any": {}}
+    force_every_call: bool = False  # structured output: every call must end in a tool call
+
+
 @dataclass
 class TurnContext:
     phone: str | None = None
     request_id: str = ""
     inference: InferenceSettings = field(default_factory=InferenceSettings)
+    tools: ToolPolicy = field(default_factory=ToolPolicy)
     meter: TurnMeter = field(default_factory=TurnMeter)
 
 

@@ -23,10 +23,12 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
+from agent.client_tools import StructuredOutputTool
 from agent.context import turn
 from agent.prompts import CALL_OPENING_QUERY
 
 DEMO_MODEL_ID = "fintalk-demo"
+DEMO_EMBEDDING_MODEL_ID = "fintalk-demo-embedding"
 
 GREETING = ("Hello, this is Fin, the Fintalk Bank demo assistant. I can tell you about our loans, "
             "list your cards, or block a lost card. How can I help?")
@@ -62,12 +64,42 @@ def _loan_kind(text: str) -> str | None:
     return None
 
 
-def decide(messages: Sequence[ChatMessage]) -> tuple[str, dict] | str:
+def instance_of(schema: dict, text: str):
+    """A small value valid against a JSON schema, carrying the reply text in its strings."""
+    for key in ("anyOf", "oneOf"):
+        if schema.get(key):
+            return instance_of(schema[key][0], text)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type", "object")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object":
+        properties = schema.get("properties", {})
+        names = schema.get("required") or list(properties)
+        return {name: instance_of(properties.get(name, {"type": "string"}), text) for name in names} \
+            if properties or names else {"reply": text}
+    if kind == "array":
+        return [instance_of(schema.get("items", {"type": "string"}), text)] * schema.get("minItems", 0)
+    return {"string": text, "integer": schema.get("minimum", 0), "number": schema.get("minimum", 0),
+            "boolean": False, "null": None}.get(kind, text)
+
+
+def _client_tool_step(user: str, tool_names: set[str]) -> tuple[str, dict] | None:
+    if "transferCall" in tool_names and re.search(r"\b(person|human|agent|representative|someone)\b", user):
+        return "transferCall", {}
+    if "endCall" in tool_names and re.search(r"\b(bye|goodbye|end the call|hang up|that's all)\b", user):
+        return "endCall", {}
+    return None
+
+
+def decide(messages: Sequence[ChatMessage], tool_names: set[str] = frozenset()) -> tuple[str, dict] | str:
     """The next step: a tool call `(name, kwargs)` or the reply text."""
     last = messages[-1]
     if last.role == MessageRole.TOOL:
         return _text(last) or "Done."
     user = _text(last).lower()
+    if client_step := _client_tool_step(user, tool_names):
+        return client_step
     previous = next((_text(m) for m in reversed(messages[:-1]) if m.role == MessageRole.ASSISTANT), "")
     conversation = " ".join(_text(m).lower() for m in messages if m.role == MessageRole.USER)
     reason = "stolen" if "stolen" in conversation else "lost"
@@ -102,9 +134,19 @@ class DemoBankLLM(FunctionCallingLLM):
     def class_name(cls) -> str:
         return "FintalkDemoBankLLM"
 
-    def _respond(self, messages: Sequence[ChatMessage]) -> ChatResponse:
+    def _respond(self, messages: Sequence[ChatMessage], tools: Sequence = ()) -> ChatResponse:
+        policy = turn().tools
         turn().meter.llm_calls += 1
-        step = decide(messages)
+        by_name = {tool.metadata.name: tool for tool in tools}
+        step = decide(messages, set(by_name))
+        forced = policy.choice.get("tool", {}).get("name") if policy.choice else None
+        first_call = messages[-1].role == MessageRole.USER
+        if forced and first_call and forced in by_name:
+            step = forced, instance_of(by_name[forced].metadata.get_parameters_dict(), "")
+        if isinstance(step, str) and (policy.force_every_call or (policy.choice and first_call)) and tools:
+            # A tool must be called: the answer tool (structured output) or else the first client tool.
+            answer = next((t for t in tools if isinstance(t, StructuredOutputTool)), tools[-1])
+            step = answer.metadata.name, instance_of(answer.metadata.get_parameters_dict(), step)
         if isinstance(step, str):
             return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=step))
         name, kwargs = step
@@ -115,7 +157,7 @@ class DemoBankLLM(FunctionCallingLLM):
         messages = list(chat_history or [])
         if user_msg is not None:
             messages.append(ChatMessage(role=MessageRole.USER, content=user_msg) if isinstance(user_msg, str) else user_msg)
-        return {"messages": messages}
+        return {"messages": messages, "tools": list(tools)}
 
     def get_tool_calls_from_response(self, response: ChatResponse, error_on_no_tool_call: bool = True,
                                      **kwargs: Any) -> list[ToolSelection]:
@@ -124,11 +166,12 @@ class DemoBankLLM(FunctionCallingLLM):
             raise ValueError("Expected a tool call, got none.")
         return [ToolSelection(tool_id=c.tool_call_id, tool_name=c.tool_name, tool_kwargs=c.tool_kwargs) for c in calls]
 
-    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return self._respond(messages)
+    async def achat(self, messages: Sequence[ChatMessage], tools: Sequence = (), **kwargs: Any) -> ChatResponse:
+        return self._respond(messages, tools)
 
-    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
-        response = self._respond(messages)
+    async def astream_chat(self, messages: Sequence[ChatMessage], tools: Sequence = (),
+                           **kwargs: Any) -> ChatResponseAsyncGen:
+        response = self._respond(messages, tools)
 
         async def gen():
             if any(isinstance(block, ToolCallBlock) for block in response.message.blocks):
@@ -142,7 +185,7 @@ class DemoBankLLM(FunctionCallingLLM):
         return gen()
 
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return self._respond(messages)
+        return self._respond(messages, kwargs.get("tools", ()))
 
     def stream_chat(self, messages, **kwargs):
         raise NotImplementedError("The demo model streams asynchronously only (astream_chat).")

@@ -15,6 +15,7 @@ from llama_index.core.llms import ChatMessage, MessageRole
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.llms.bedrock_converse import BedrockConverse
 
+from agent.client_tools import SchemaToolMetadata
 from agent.context import turn
 from fintalk.exceptions import ModelNotFound
 
@@ -26,27 +27,35 @@ MODEL_CREATED = 1733011200  # 2024-12-01, when Amazon Nova became generally avai
 class ModelInfo:
     id: str
     owned_by: str
-    max_output_tokens: int
+    max_output_tokens: int = 0
+    kind: str = "chat"  # chat | embedding
+    dimensions: tuple[int, ...] = ()  # embedding sizes the model offers, the default first
+
+
+TITAN_DIMENSIONS = (1024, 512, 256)  # Titan Text Embeddings V2
 
 
 def available_models() -> list[ModelInfo]:
     if settings.FINTALK_LLM == "demo":
-        from agent.demo_llm import DEMO_MODEL_ID
+        from agent.demo_llm import DEMO_EMBEDDING_MODEL_ID, DEMO_MODEL_ID
 
-        return [ModelInfo(DEMO_MODEL_ID, "fintalk", 4096)]
-    return [ModelInfo(settings.BEDROCK_MODEL_ID, "amazon", 10_000)]
+        return [ModelInfo(DEMO_MODEL_ID, "fintalk", 4096),
+                ModelInfo(DEMO_EMBEDDING_MODEL_ID, "fintalk", kind="embedding", dimensions=TITAN_DIMENSIONS)]
+    return [ModelInfo(settings.BEDROCK_MODEL_ID, "amazon", 10_000),
+            ModelInfo(settings.BEDROCK_EMBEDDING_MODEL_ID, "amazon", kind="embedding", dimensions=TITAN_DIMENSIONS)]
 
 
-def resolve_model(requested: str | None) -> ModelInfo:
-    """The model a request asked for; an absent model means the default one."""
-    models = available_models()
+def resolve_model(requested: str | None, kind: str = "chat") -> ModelInfo:
+    """The model a request asked for; an absent model means the default one of that kind."""
+    models = [model for model in available_models() if model.kind == kind]
     if not requested:
         return models[0]
     for model in models:
         if model.id == requested:
             return model
     names = ", ".join(model.id for model in models)
-    raise ModelNotFound(f"The model '{requested}' does not exist. Available: {names}.", param="model")
+    raise ModelNotFound(f"The model '{requested}' does not exist or is not a {kind} model. Available: {names}.",
+                        param="model")
 
 
 class MeteredBedrockClient:
@@ -90,27 +99,13 @@ async def _metered(stream, meter):
 
 
 class TurnAwareBedrockConverse(BedrockConverse):
-    """BedrockConverse that applies the running turn's inference settings to each call, and
-    converts the (fixed) tools to Bedrock's toolConfig once instead of on every call (building
-    each tool's JSON schema cost about 2 ms of CPU per call, measured)."""
+    """BedrockConverse that applies the running turn's inference settings and tool policy.
 
-    _tool_configs: dict = PrivateAttr(default_factory=dict)
+    Tools are converted to Bedrock toolSpecs here: the bank's once per process (building each
+    tool's JSON schema cost about 2 ms of CPU per call, measured), a client's from its schema.
+    """
 
-    def _prepare_chat_with_tools(self, tools, user_msg=None, chat_history=None, verbose=False,
-                                 allow_parallel_tool_calls=False, tool_required=False, tool_caching=False,
-                                 tool_choice=None, **kwargs):
-        key = (tuple(id(tool) for tool in tools), tool_required, tool_caching, repr(tool_choice))
-        cached = self._tool_configs.get(key)
-        if cached is None:
-            prepared = super()._prepare_chat_with_tools(
-                tools, user_msg, chat_history, verbose, allow_parallel_tool_calls, tool_required,
-                tool_caching, tool_choice, **kwargs)
-            self._tool_configs[key] = (tools, prepared["tools"])  # tools kept alive: ids stay theirs
-            return prepared
-        messages = list(chat_history or [])
-        if user_msg is not None:
-            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg) if isinstance(user_msg, str) else user_msg)
-        return {"messages": messages, "tools": cached[1], **kwargs}
+    _tool_specs: dict = PrivateAttr(default_factory=dict)
 
     @property
     def _model_kwargs(self):
@@ -128,6 +123,33 @@ class TurnAwareBedrockConverse(BedrockConverse):
         if extra:
             kwargs["inferenceConfig"] = extra
         return kwargs
+
+    def _tool_spec(self, tool) -> dict:
+        spec = self._tool_specs.get(id(tool))
+        if spec is None or spec[0] is not tool:
+            spec = (tool, {"toolSpec": {"name": tool.metadata.name, "description": tool.metadata.description,
+                                        "inputSchema": {"json": tool.metadata.get_parameters_dict()}}})
+            if not isinstance(tool.metadata, SchemaToolMetadata):  # per-request tools are not kept
+                self._tool_specs[id(tool)] = spec
+        return spec[1]
+
+    def _prepare_chat_with_tools(self, tools, user_msg=None, chat_history=None, verbose=False,
+                                 allow_parallel_tool_calls=False, tool_required=False, tool_caching=False,
+                                 tool_choice=None, **kwargs):
+        messages = list(chat_history or [])
+        if user_msg is not None:
+            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg) if isinstance(user_msg, str) else user_msg)
+        if not tools:
+            return {"messages": messages, **kwargs}
+        policy = turn().tools
+        choice = {"auto": {}}
+        first_call = bool(messages) and messages[-1].role == MessageRole.USER
+        if policy.force_every_call:
+            choice = {"any": {}}
+        elif policy.choice and first_call:  # forcing again after the tool ran would loop
+            choice = policy.choice
+        return {"messages": messages, "tools": {"tools": [self._tool_spec(t) for t in tools], "toolChoice": choice},
+                **kwargs}
 
 
 def _botocore_config():
@@ -148,6 +170,7 @@ async def _build_bedrock_llm(stack) -> FunctionCallingLLM:
     # No endpoint_url here: boto3 itself honours AWS_ENDPOINT_URL_BEDROCK_RUNTIME.
     session = aioboto3.Session(region_name=settings.AWS_REGION)
     client = await stack.enter_async_context(session.client("bedrock-runtime", config=config))
+    _resources().bedrock_client = client
     return TurnAwareBedrockConverse(
         model=settings.BEDROCK_MODEL_ID,
         region_name=settings.AWS_REGION,
@@ -173,6 +196,7 @@ class _LoopResources:
     stack: object = None
     llm: FunctionCallingLLM | None = None
     agent: object = None
+    bedrock_client: object = None  # the raw aiobotocore client (embeddings use it directly)
 
 
 _per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopResources]" = weakref.WeakKeyDictionary()
@@ -194,6 +218,12 @@ async def get_llm() -> FunctionCallingLLM:
                 resources.stack = AsyncExitStack()
                 resources.llm = await _build_llm(resources.stack)
     return resources.llm
+
+
+async def get_bedrock_client():
+    """This loop's aiobotocore bedrock-runtime client (built with the LLM)."""
+    await get_llm()
+    return _resources().bedrock_client
 
 
 def loop_cache() -> _LoopResources:

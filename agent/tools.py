@@ -132,8 +132,9 @@ async def block_credit_card(card_last4: str, reason: str = "lost") -> str:
             "Could you check the last four digits?")
 
 
+BANK_TOOLS = (get_loan_products, get_customer_profile, list_credit_cards, block_credit_card)
+BANK_TOOL_NAMES = frozenset(fn.__name__ for fn in BANK_TOOLS)
+
+
 def build_tools() -> list[FunctionTool]:
-    return [
-        FunctionTool.from_defaults(async_fn=fn)
-        for fn in (get_loan_products, get_customer_profile, list_credit_cards, block_credit_card)
-    ]
+    return [FunctionTool.from_defaults(async_fn=fn) for fn in BANK_TOOLS]

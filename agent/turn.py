@@ -8,6 +8,7 @@ consuming coroutine (a workflow run belongs to the loop that made it) and is can
 """
 import asyncio
 import contextvars
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import AsyncIterator
@@ -16,7 +17,8 @@ from llama_index.core.agent.workflow import AgentStream, ToolCall
 from llama_index.core.llms import ChatMessage
 
 from agent.agent import get_agent
-from agent.context import InferenceSettings, TurnContext, TurnMeter, current_turn
+from agent.client_tools import ClientTool, ClientToolCall, StructuredOutputTool
+from agent.context import InferenceSettings, ToolPolicy, TurnContext, TurnMeter, current_turn
 from agent.speech import SpeechFilter
 from agent.upstream import translate
 
@@ -25,12 +27,17 @@ logger = logging.getLogger("fintalk.agent")
 
 @dataclass(frozen=True)
 class TurnInput:
-    query: str
+    query: str | None  # None: the history ends with tool results and the model goes on from there
     history: tuple[ChatMessage, ...] = ()
     phone: str | None = None
     request_id: str = ""
     inference: InferenceSettings = field(default_factory=InferenceSettings)
     tool_filler: str | None = None  # spoken once when the agent decides to call a tool
+    tools: ToolPolicy = field(default_factory=ToolPolicy)
+
+    @property
+    def structured(self) -> bool:
+        return any(isinstance(tool, StructuredOutputTool) for tool in self.tools.extra_tools)
 
 
 # Said when a turn would otherwise end in silence (e.g. the model wrote only <thinking>).
@@ -48,27 +55,42 @@ class ToolUse:
 
 
 @dataclass(frozen=True)
+class StructuredAnswer:
+    """The turn's content under response_format: JSON text (and the schema error, if it never matched)."""
+
+    json: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class TurnEnd:
     stop_reason: str | None
     input_tokens: int
     output_tokens: int
     tool_calls: tuple[tuple[str, str], ...]
+    client_tool_calls: tuple[ClientToolCall, ...] = ()
 
 
-TurnEvent = TextDelta | ToolUse | TurnEnd
+TurnEvent = TextDelta | ToolUse | ClientToolCall | StructuredAnswer | TurnEnd
 
 
 def _estimate_tokens(text: str) -> int:
     return max(1, (len(text) + 3) // 4) if text else 0
 
 
-def _end(meter: TurnMeter, turn: TurnInput, reply: str) -> TurnEnd:
+def _end(meter: TurnMeter, turn: TurnInput, reply: str, client_calls: list[ClientToolCall]) -> TurnEnd:
     if meter.reported:
         tokens_in, tokens_out = meter.input_tokens, meter.output_tokens
     else:  # the provider gave no counts: 1 token per 4 characters
-        prompt = turn.query + "".join(message.content or "" for message in turn.history)
+        prompt = (turn.query or "") + "".join(message.content or "" for message in turn.history)
         tokens_in, tokens_out = _estimate_tokens(prompt), _estimate_tokens(reply)
-    return TurnEnd(meter.stop_reason, tokens_in, tokens_out, tuple(meter.tool_calls))
+    if client_calls:
+        stop = "tool_use"
+    elif meter.structured is not None:
+        stop = "end_turn"  # the answer tool is how the model finished, not a call for the client
+    else:
+        stop = meter.stop_reason
+    return TurnEnd(stop, tokens_in, tokens_out, tuple(meter.tool_calls), tuple(client_calls))
 
 
 class _Speaker:
@@ -94,21 +116,29 @@ class _Speaker:
 
 async def run_turn(turn: TurnInput) -> AsyncIterator[TurnEvent]:
     agent = await get_agent()
-    context = TurnContext(phone=turn.phone, request_id=turn.request_id, inference=turn.inference)
+    context = TurnContext(phone=turn.phone, request_id=turn.request_id, inference=turn.inference, tools=turn.tools)
+    client_tools = {tool.metadata.name for tool in turn.tools.extra_tools if isinstance(tool, ClientTool)}
     # The workflow's tasks are created inside this copy, so its steps and tools see the turn.
     run_context = contextvars.copy_context()
     run_context.run(current_turn.set, context)
     handler = run_context.run(agent.run, user_msg=turn.query, chat_history=list(turn.history))
     speaker = _Speaker()
     filler = turn.tool_filler
+    client_calls: list[ClientToolCall] = []
     try:
         async for event in handler.stream_events():
             if isinstance(event, AgentStream) and event.delta:
+                if turn.structured:
+                    continue  # the answer is the tool's JSON; model chatter is not content
                 if delta := speaker.say(speaker.filter.feed(event.delta)):
                     yield delta
+            elif isinstance(event, ToolCall) and event.tool_name in client_tools:
+                call = ClientToolCall(event.tool_id, event.tool_name, json.dumps(event.tool_kwargs, ensure_ascii=False))
+                client_calls.append(call)
+                yield call
             elif isinstance(event, ToolCall):
                 yield ToolUse(event.tool_name)
-                if filler and (delta := speaker.say(filler)):
+                if filler and not turn.structured and (delta := speaker.say(filler)):
                     filler = None
                     yield delta
                 speaker.separate = True
@@ -123,8 +153,12 @@ async def run_turn(turn: TurnInput) -> AsyncIterator[TurnEvent]:
     finally:
         if not handler.is_done():
             await handler.cancel_run()
-    if delta := speaker.say(speaker.filter.flush()):
-        yield delta
-    if not "".join(speaker.spoken).strip():
-        yield speaker.say(EMPTY_REPLY)
-    yield _end(context.meter, turn, "".join(speaker.spoken))
+    if turn.structured:
+        answer, error = context.meter.structured or ("{}", "The model gave no answer in the requested format.")
+        yield StructuredAnswer(answer, error)
+    else:
+        if delta := speaker.say(speaker.filter.flush()):
+            yield delta
+        if not client_calls and not "".join(speaker.spoken).strip():
+            yield speaker.say(EMPTY_REPLY)
+    yield _end(context.meter, turn, "".join(speaker.spoken), client_calls)

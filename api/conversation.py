@@ -12,9 +12,10 @@ import re
 
 import phonenumbers
 from django.conf import settings
-from llama_index.core.llms import ChatMessage, MessageRole
+from llama_index.core.llms import ChatMessage, MessageRole, TextBlock
 
-from agent.context import InferenceSettings
+from agent.client_tools import ClientTool, StructuredOutputTool, json_object_schema
+from agent.context import InferenceSettings, ToolPolicy
 from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
 from agent.turn import TurnInput
 from fintalk.exceptions import InvalidRequest
@@ -87,6 +88,39 @@ def tool_filler(body: dict) -> str | None:
     return None
 
 
+def tool_policy(data: dict) -> ToolPolicy:
+    """The client's tools, tool_choice and response_format as the turn's tool policy."""
+    tools = tuple(ClientTool(t["function"]["name"], t["function"]["description"], t["function"]["parameters"])
+                  for t in data.get("tools") or ())
+    choice = data.get("tool_choice") or "auto"
+    response_format = data.get("response_format") or {"type": "text"}
+    if response_format["type"] != "text":
+        spec = response_format.get("json_schema") or {}
+        schema = spec.get("schema") or json_object_schema()
+        answer = StructuredOutputTool(spec.get("name", "response"), schema, strict=bool(spec.get("strict")))
+        return ToolPolicy(extra_tools=tools + (answer,), force_every_call=True)
+    if choice == "none":
+        return ToolPolicy(offer_tools=False)
+    if choice == "required":
+        return ToolPolicy(extra_tools=tools, choice={"any": {}})
+    if isinstance(choice, dict):
+        return ToolPolicy(extra_tools=tools, choice={"tool": {"name": choice["name"]}})
+    return ToolPolicy(extra_tools=tools)
+
+
+def _message(role: str, text: str, message: dict) -> ChatMessage | None:
+    """One OpenAI user/assistant/tool message as a LlamaIndex message (None if it says nothing)."""
+    if role == "tool":
+        return ChatMessage(role=MessageRole.TOOL, content=text, additional_kwargs={"tool_call_id": message["tool_call_id"]})
+    calls = message.get("tool_calls") or []
+    if role == "assistant" and calls:
+        return ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text)] if text else [],
+                           additional_kwargs={"tool_calls": [
+                               {"toolUseId": c["id"], "name": c["function"]["name"], "input": c["function"]["arguments"]}
+                               for c in calls]})
+    return ChatMessage(role=MessageRole(role), content=text) if text else None
+
+
 def build_turn(data: dict, body: dict, request_id: str = "") -> TurnInput:
     """`data`: the validated OpenAIQuerySerializer output; `body`: the raw JSON (for Vapi's extras)."""
     tags: list[str] = []
@@ -97,11 +131,13 @@ def build_turn(data: dict, body: dict, request_id: str = "") -> TurnInput:
         if role in ("system", "developer"):
             if text:
                 instructions.append(text)
-        elif role in ("user", "assistant") and text:
-            dialogue.append(ChatMessage(role=MessageRole(role), content=text))
+        elif converted := _message(role, text, message):
+            dialogue.append(converted)
 
     if dialogue and dialogue[-1].role == MessageRole.USER:
         query = dialogue.pop().content
+    elif dialogue and dialogue[-1].role == MessageRole.TOOL:
+        query = None  # the client answered tool calls: the model goes on from the results
     else:
         query = CALL_OPENING_QUERY
     if dialogue and dialogue[0].role == MessageRole.ASSISTANT:
@@ -118,6 +154,7 @@ def build_turn(data: dict, body: dict, request_id: str = "") -> TurnInput:
         request_id=request_id,
         inference=inference_settings(data),
         tool_filler=tool_filler(body),
+        tools=tool_policy(data),
     )
 
 

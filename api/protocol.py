@@ -89,26 +89,35 @@ class ChunkFactory:
     def finish(self, reason: str) -> dict:
         return self._chunk(self._choice({}, reason))
 
+    def tool_call(self, index: int, call_id: str, name: str, arguments: str, fragment: int = 24) -> list[dict]:
+        """One tool call as OpenAI streams it: id, type and name first, then the arguments in pieces."""
+        head = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        chunks = [self._chunk(self._choice({"role": "assistant", "content": None, "tool_calls": [head]}))]
+        for start in range(0, len(arguments), fragment):
+            piece = {"index": index, "function": {"arguments": arguments[start:start + fragment]}}
+            chunks.append(self._chunk(self._choice({"tool_calls": [piece]})))
+        return chunks
+
     def usage(self, usage: Usage) -> dict:
         return self._chunk([], usage.to_dict())
 
 
-def chat_completion(*, model: str, content: str, finish: str, usage: Usage,
+def tool_call_object(call_id: str, name: str, arguments: str) -> dict:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def chat_completion(*, model: str, content: str | None, finish: str, usage: Usage, tool_calls: list | None = None,
                     completion_id: str | None = None, created: int | None = None) -> dict:
+    message = {"role": "assistant", "content": content, "refusal": None}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
     return {
         "id": completion_id or new_completion_id(),
         "object": "chat.completion",
         "created": created or now(),
         "model": model,
         "system_fingerprint": None,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content, "refusal": None},
-                "logprobs": None,
-                "finish_reason": finish,
-            }
-        ],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": usage.to_dict(),
     }
 
@@ -119,3 +128,80 @@ def model_object(model_id: str, owned_by: str, created: int) -> dict:
 
 def model_list(models: list[dict]) -> dict:
     return {"object": "list", "data": models}
+
+
+# --- Legacy completions (`text_completion`) -------------------------------------------------------
+
+def text_completion(*, completion_id: str, created: int, model: str, choices: list[dict],
+                    usage: Usage | None = None) -> dict:
+    body = {"id": completion_id, "object": "text_completion", "created": created, "model": model,
+            "system_fingerprint": None, "choices": choices}
+    if usage is not None:
+        body["usage"] = usage.to_dict()
+    return body
+
+
+def text_choice(index: int, text: str, finish: str | None) -> dict:
+    return {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
+
+
+# --- Embeddings -------------------------------------------------------------------------------------
+
+def embedding_list(model: str, vectors: list, tokens: int) -> dict:
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "index": index, "embedding": vector} for index, vector in enumerate(vectors)],
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
+# --- The Responses API ------------------------------------------------------------------------------
+
+def response_sse(event_type: str, payload: dict) -> bytes:
+    """Responses API events carry their type in an `event:` line too, as OpenAI sends them."""
+    return f"event: {event_type}\n".encode() + sse_event({"type": event_type, **payload})
+
+
+class ResponseFactory:
+    """Builds one Responses API `response` object and its streaming events (shared ids and sequence)."""
+
+    def __init__(self, model: str, request: dict):
+        self.id = "resp_" + uuid.uuid4().hex
+        self.message_id = "msg_" + uuid.uuid4().hex
+        self.created_at = now()
+        self.model = model
+        self.request = request
+        self.sequence = 0
+
+    def message(self, text: str, status: str = "completed") -> dict:
+        content = [] if status == "in_progress" else [self.text_part(text)]
+        return {"type": "message", "id": self.message_id, "status": status, "role": "assistant", "content": content}
+
+    @staticmethod
+    def text_part(text: str) -> dict:
+        return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+    def response(self, status: str, output: list, usage: Usage | None = None, error: dict | None = None) -> dict:
+        return {
+            "id": self.id, "object": "response", "created_at": self.created_at, "status": status,
+            "model": self.model, "output": output, "error": error, "incomplete_details": None,
+            "instructions": self.request.get("instructions"), "metadata": self.request.get("metadata") or {},
+            "temperature": self.request.get("temperature"), "top_p": self.request.get("top_p"),
+            "max_output_tokens": self.request.get("max_output_tokens"), "previous_response_id": None,
+            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "store": False,
+            "text": {"format": {"type": "text"}}, "truncation": "disabled", "user": self.request.get("user"),
+            "usage": None if usage is None else {
+                "input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
+                "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+                "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0},
+            },
+        }
+
+    def event(self, event_type: str, **payload) -> bytes:
+        frame = response_sse(event_type, {**payload, "sequence_number": self.sequence})
+        self.sequence += 1
+        return frame
+
+    def text_location(self) -> dict:
+        return {"item_id": self.message_id, "output_index": 0, "content_index": 0}

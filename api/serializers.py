@@ -1,8 +1,11 @@
 """Request validation for the OpenAI-compatible and native endpoints (DRF serializers).
 
-Unknown top-level fields (Vapi's `call`, `customer`, `phoneNumber`, `metadata`, `functions`, ...)
-are accepted and left alone: DRF serializers ignore fields they do not declare.
+Unknown top-level fields (Vapi's `call`, `customer`, `phoneNumber`, `metadata`, ...) are accepted
+and left alone: DRF serializers ignore fields they do not declare.
 """
+import json
+import re
+
 from rest_framework import serializers
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -45,18 +48,113 @@ class MessageContentField(serializers.Field):
         return value
 
 
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # OpenAI's rule, and Bedrock's
+
+
+class ToolCallFunctionSerializer(serializers.Serializer):
+    name = serializers.RegexField(TOOL_NAME)
+    arguments = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+    def validate_arguments(self, value):
+        try:
+            parsed = json.loads(value or "{}")
+        except ValueError:
+            raise serializers.ValidationError("Must be a JSON object encoded as a string.") from None
+        if not isinstance(parsed, dict):
+            raise serializers.ValidationError("Must be a JSON object encoded as a string.")
+        return value or "{}"
+
+
+class ToolCallSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=128)
+    type = serializers.ChoiceField(choices=["function"], required=False, default="function")
+    function = ToolCallFunctionSerializer()
+
+
 class OpenAIMessageSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=ROLES)
     content = MessageContentField()
     name = serializers.CharField(required=False, allow_blank=True)
-    tool_calls = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True)
-    tool_call_id = serializers.CharField(required=False, allow_null=True)
+    tool_calls = ToolCallSerializer(many=True, required=False, allow_null=True)
+    tool_call_id = serializers.CharField(required=False, allow_null=True, max_length=128)
 
     def validate(self, attrs):
-        if attrs.get("content") is None and attrs["role"] != "assistant":
-            raise serializers.ValidationError({"content": [f"A {attrs['role']} message needs content."]})
+        role = attrs["role"]
+        if attrs.get("content") is None and role != "assistant":
+            raise serializers.ValidationError({"content": [f"A {role} message needs content."]})
         if attrs.get("content") is None and not attrs.get("tool_calls"):
             raise serializers.ValidationError({"content": ["An assistant message needs content or tool_calls."]})
+        if role == "tool" and not attrs.get("tool_call_id"):
+            raise serializers.ValidationError({"tool_call_id": ["A tool message needs the tool_call_id it answers."]})
+        return attrs
+
+
+class FunctionDefinitionSerializer(serializers.Serializer):
+    name = serializers.RegexField(TOOL_NAME, error_messages={
+        "invalid": "Function names are 1-64 letters, digits, underscores or dashes."})
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    parameters = serializers.DictField(required=False, default=dict)
+    strict = serializers.BooleanField(required=False, allow_null=True)
+
+    def validate_parameters(self, value):
+        if value and value.get("type", "object") != "object":
+            raise serializers.ValidationError("Function parameters must be a JSON schema of type 'object'.")
+        return {"type": "object", "properties": {}, **value}
+
+
+class ToolSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["function"], error_messages={
+        "invalid_choice": "Only function tools are supported."})
+    function = FunctionDefinitionSerializer()
+
+
+class ToolChoiceField(serializers.Field):
+    """"none" | "auto" | "required" | {"type": "function", "function": {"name": ...}}; returns that or a name."""
+
+    def to_internal_value(self, data):
+        if data in ("none", "auto", "required"):
+            return data
+        if isinstance(data, dict) and isinstance(data.get("function"), dict) and \
+                isinstance(data["function"].get("name"), str):
+            return {"name": data["function"]["name"]}
+        raise serializers.ValidationError(
+            "Use 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}.")
+
+    def to_representation(self, value):
+        return value
+
+
+class FunctionCallField(serializers.Field):
+    """Legacy `function_call`: "none" | "auto" | {"name": ...}."""
+
+    def to_internal_value(self, data):
+        if data in ("none", "auto"):
+            return data
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            return {"name": data["name"]}
+        raise serializers.ValidationError("Use 'none', 'auto' or {\"name\": ...}.")
+
+    def to_representation(self, value):
+        return value
+
+
+class JSONSchemaFormatSerializer(serializers.Serializer):
+    name = serializers.RegexField(TOOL_NAME, required=False, default="response")
+    description = serializers.CharField(required=False, allow_blank=True)
+    schema = serializers.DictField(required=False, default=dict)
+    strict = serializers.BooleanField(required=False, allow_null=True, default=False)
+
+
+class ResponseFormatSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["text", "json_object", "json_schema"])
+    json_schema = JSONSchemaFormatSerializer(required=False)
+
+    def validate(self, attrs):
+        if attrs["type"] == "json_schema" and not attrs.get("json_schema"):
+            raise serializers.ValidationError({"json_schema": ["Required when type is 'json_schema'."]})
+        schema = (attrs.get("json_schema") or {}).get("schema") or {}
+        if schema and schema.get("type", "object") != "object":
+            raise serializers.ValidationError({"json_schema": {"schema": ["The schema must describe an object."]}})
         return attrs
 
 
@@ -94,9 +192,12 @@ class OpenAIQuerySerializer(serializers.Serializer):
     user = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     n = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1,
                                  error_messages={"max_value": "Only n=1 is supported."})
-    # Accepted and ignored for now: the bank's own tools are the agent's tools.
-    tools = serializers.JSONField(required=False)
-    tool_choice = serializers.JSONField(required=False)
+    tools = ToolSerializer(many=True, required=False, allow_null=True)
+    tool_choice = ToolChoiceField(required=False, allow_null=True)
+    parallel_tool_calls = serializers.BooleanField(required=False, allow_null=True)
+    functions = FunctionDefinitionSerializer(many=True, required=False, allow_null=True)  # legacy tools
+    function_call = FunctionCallField(required=False, allow_null=True)  # legacy tool_choice
+    response_format = ResponseFormatSerializer(required=False, allow_null=True)
 
     def validate(self, attrs):
         limit = self.context.get("max_output_tokens")
@@ -104,9 +205,173 @@ class OpenAIQuerySerializer(serializers.Serializer):
             value = attrs.get(field)
             if limit and value and value > limit:
                 raise serializers.ValidationError({field: [f"Ensure this value is less than or equal to {limit}."]})
+        # Legacy functions/function_call are the same thing as tools/tool_choice.
+        functions = [{"type": "function", "function": f} for f in attrs.pop("functions", None) or []]
+        attrs["tools"] = (attrs.get("tools") or []) + functions
+        choice = attrs.get("tool_choice") or attrs.pop("function_call", None) or "auto"
+        attrs["tool_choice"] = choice
+        names = [tool["function"]["name"] for tool in attrs["tools"]]
+        reserved = set(self.context.get("reserved_tool_names", ()))
+        for index, name in enumerate(names):
+            if name in reserved:
+                raise serializers.ValidationError({"tools": {index: {"function": {"name": [
+                    f"'{name}' is the name of one of the bank's own tools; choose another name."]}}}})
+            if names.index(name) != index:
+                raise serializers.ValidationError({"tools": {index: {"function": {"name": [
+                    f"Two tools are named '{name}'."]}}}})
+        if isinstance(choice, dict) and choice["name"] not in names:
+            raise serializers.ValidationError({"tool_choice": [f"No tool named '{choice['name']}' in tools."]})
+        if choice == "required" and not names:
+            raise serializers.ValidationError({"tool_choice": ["'required' needs at least one tool in tools."]})
         return attrs
 
 
 class AgentQuerySerializer(serializers.Serializer):
     query = serializers.CharField(max_length=8000, trim_whitespace=True)
     phone_number = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=32)
+
+
+class ResponsesInputField(serializers.Field):
+    """Responses API `input`: a string, or a list of messages whose content is text or text parts."""
+
+    ROLES = ("system", "developer", "user", "assistant")
+    TEXT_PARTS = ("input_text", "output_text", "text")
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            if not data.strip():
+                raise serializers.ValidationError("The input is empty.")
+            return [{"role": "user", "content": data}]
+        if not isinstance(data, list) or not data:
+            raise serializers.ValidationError("Expected a string or a non-empty list of messages.")
+        messages, errors = [], {}
+        for index, item in enumerate(data):
+            if not isinstance(item, dict) or item.get("type", "message") != "message":
+                kind = item.get("type") if isinstance(item, dict) else type(item).__name__
+                errors[index] = {"type": [f"Input items of type {kind!r} are not supported; send messages."]}
+                continue
+            if item.get("role") not in self.ROLES:
+                errors[index] = {"role": [f"Use one of {', '.join(self.ROLES)}."]}
+                continue
+            content = item.get("content")
+            if isinstance(content, list):
+                bad = [i for i, part in enumerate(content)
+                       if not isinstance(part, dict) or part.get("type") not in self.TEXT_PARTS]
+                if bad:
+                    errors[index] = {"content": {bad[0]: {"type": ["Only text content parts are supported."]}}}
+                    continue
+                content = "\n".join(part.get("text", "") for part in content)
+            if not isinstance(content, str):
+                errors[index] = {"content": ["Expected a string or a list of text parts."]}
+                continue
+            messages.append({"role": item["role"], "content": content})
+        if errors:
+            raise serializers.ValidationError(errors)
+        return messages
+
+    def to_representation(self, value):
+        return value
+
+
+class ResponsesRequestSerializer(serializers.Serializer):
+    """`POST /responses`. Stateless: nothing is stored, so earlier responses cannot be referenced."""
+
+    model = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    input = ResponsesInputField()
+    instructions = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    stream = serializers.BooleanField(required=False, default=False)
+    temperature = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=2)
+    top_p = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    max_output_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    previous_response_id = serializers.CharField(required=False, allow_null=True)
+    store = serializers.BooleanField(required=False, allow_null=True)
+    tools = serializers.ListField(required=False, allow_null=True)
+    metadata = serializers.DictField(required=False, allow_null=True)
+    user = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+    def validate(self, attrs):
+        if attrs.get("previous_response_id"):
+            raise serializers.ValidationError({"previous_response_id": [
+                "Fintalk keeps no responses (it is stateless): send the whole conversation in input."]})
+        if attrs.get("store"):
+            raise serializers.ValidationError({"store": [
+                "Fintalk keeps no responses (it is stateless): leave store unset or false."]})
+        if attrs.get("tools"):
+            raise serializers.ValidationError({"tools": [
+                "Client tools are supported on /chat/completions; the Responses API here runs the bank's agent only."]})
+        limit = self.context.get("max_output_tokens")
+        if limit and (attrs.get("max_output_tokens") or 0) > limit:
+            raise serializers.ValidationError({"max_output_tokens": [f"Ensure this value is less than or equal to {limit}."]})
+        messages = [{"role": "system", "content": attrs["instructions"]}] if attrs.get("instructions") else []
+        attrs["chat"] = {"messages": messages + attrs["input"], "temperature": attrs.get("temperature"),
+                         "top_p": attrs.get("top_p"), "max_tokens": attrs.get("max_output_tokens")}
+        return attrs
+
+
+class StringListField(serializers.Field):
+    """A string or a non-empty list of non-empty strings; returns a list. (Token arrays are not supported.)"""
+
+    def __init__(self, *, max_items: int, **kwargs):
+        self.max_items = max_items
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        items = [data] if isinstance(data, str) else data
+        if not isinstance(items, list) or not items:
+            raise serializers.ValidationError("Expected a string or a non-empty list of strings.")
+        if len(items) > self.max_items:
+            raise serializers.ValidationError(f"At most {self.max_items} items.")
+        for item in items:
+            if not isinstance(item, str):
+                raise serializers.ValidationError("Only text is supported (not token arrays).")
+            if not item.strip():
+                raise serializers.ValidationError("Empty strings are not accepted.")
+        return items
+
+    def to_representation(self, value):
+        return value
+
+
+class CompletionsRequestSerializer(serializers.Serializer):
+    """Legacy `POST /completions`: each prompt is one agent turn."""
+
+    model = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    prompt = StringListField(max_items=16)
+    max_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    temperature = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=2)
+    top_p = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    stream = serializers.BooleanField(required=False, default=False)
+    stream_options = StreamOptionsSerializer(required=False, allow_null=True)
+    stop = StopField(required=False, allow_null=True)
+    n = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1,
+                                 error_messages={"max_value": "Only n=1 is supported."})
+    best_of = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1,
+                                       error_messages={"max_value": "Only best_of=1 is supported."})
+    echo = serializers.BooleanField(required=False, default=False)
+    logprobs = serializers.IntegerField(required=False, allow_null=True)
+    suffix = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    user = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+    def validate(self, attrs):
+        for field, unsupported in (("echo", attrs.get("echo")), ("logprobs", attrs.get("logprobs") is not None),
+                                   ("suffix", bool(attrs.get("suffix")))):
+            if unsupported:
+                raise serializers.ValidationError({field: [f"{field} is not supported by this server."]})
+        limit = self.context.get("max_output_tokens")
+        if limit and (attrs.get("max_tokens") or 0) > limit:
+            raise serializers.ValidationError({"max_tokens": [f"Ensure this value is less than or equal to {limit}."]})
+        return attrs
+
+
+class EmbeddingsRequestSerializer(serializers.Serializer):
+    model = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    input = StringListField(max_items=256)
+    encoding_format = serializers.ChoiceField(choices=["float", "base64"], required=False, default="float")
+    dimensions = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    user = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+    def validate_dimensions(self, value):
+        allowed = self.context.get("dimensions") or ()
+        if value is not None and allowed and value not in allowed:
+            raise serializers.ValidationError(f"This model supports dimensions {', '.join(map(str, allowed))}.")
+        return value

@@ -14,13 +14,27 @@ from typing import AsyncIterator
 
 from django.conf import settings
 
-from agent.turn import TextDelta, TurnEnd, TurnEvent
+from dataclasses import dataclass, field
+
+from agent.client_tools import ClientToolCall
+from agent.turn import StructuredAnswer, TextDelta, TurnEnd, TurnEvent
 from api import protocol
-from fintalk.exceptions import FintalkError, UpstreamTimeout
+from fintalk.exceptions import FintalkError, UpstreamError, UpstreamTimeout
 
 logger = logging.getLogger("fintalk.api")
 
 VOICE_APOLOGY = "I'm sorry, something went wrong on my side. Could you say that again?"
+
+
+class StructuredOutputFailed(UpstreamError):
+    default_message = "The model did not produce JSON matching the requested schema."
+    code = "structured_output_failed"
+
+
+def structured_text(answer: StructuredAnswer) -> str:
+    if answer.error:
+        raise StructuredOutputFailed(f"The model did not produce JSON matching the requested schema: {answer.error}")
+    return answer.json
 _NOT_YET = object()
 
 
@@ -88,10 +102,19 @@ async def chat_completion_stream(turn: StartedTurn, chunks: protocol.ChunkFactor
         yield protocol.sse_event(chunks.role())
         while not await turn.wait_first(settings.FINTALK_KEEPALIVE_SECONDS):
             yield protocol.KEEPALIVE_EVENT
+        tool_index = 0
         async for event in turn:
             if isinstance(event, TextDelta):
                 record.first_token()
                 yield protocol.sse_event(chunks.content(event.text))
+            elif isinstance(event, ClientToolCall):
+                record.first_token()
+                for chunk in chunks.tool_call(tool_index, event.id, event.name, event.arguments):
+                    yield protocol.sse_event(chunk)
+                tool_index += 1
+            elif isinstance(event, StructuredAnswer):
+                record.first_token()
+                yield protocol.sse_event(chunks.content(structured_text(event)))
             elif isinstance(event, TurnEnd):
                 record.turn_ended(event)
                 yield protocol.sse_event(chunks.finish(protocol.finish_reason(event.stop_reason)))
@@ -113,20 +136,110 @@ async def chat_completion_stream(turn: StartedTurn, chunks: protocol.ChunkFactor
     yield protocol.DONE_EVENT
 
 
-async def collect(turn: StartedTurn) -> tuple[str, TurnEnd]:
-    """Run a turn to its end: the whole reply text and the final event."""
-    parts, end = [], None
+@dataclass
+class TurnResult:
+    text: str = ""
+    end: TurnEnd = field(default_factory=lambda: TurnEnd(None, 0, 0, ()))
+
+    @property
+    def tool_calls(self) -> list[dict]:
+        return [protocol.tool_call_object(c.id, c.name, c.arguments) for c in self.end.client_tool_calls]
+
+
+async def collect(turn: StartedTurn) -> TurnResult:
+    """Run a turn to its end: the whole reply (or structured answer) and the final event."""
+    parts, result = [], TurnResult()
     try:
         async for event in turn:
             if isinstance(event, TextDelta):
                 turn.record.first_token()
                 parts.append(event.text)
+            elif isinstance(event, StructuredAnswer):
+                turn.record.first_token()
+                parts.append(structured_text(event))
             elif isinstance(event, TurnEnd):
                 turn.record.turn_ended(event)
-                end = event
+                result.end = event
     except BaseException as error:
         turn.record.failed(error)
         raise
     finally:
         await turn.aclose()
-    return "".join(parts), end or TurnEnd(None, 0, 0, ())
+    result.text = "".join(parts)
+    return result
+
+
+async def responses_stream(turn: StartedTurn, responses: protocol.ResponseFactory):
+    """The Responses API event sequence for one assistant message, as the openai SDK parses it."""
+    record = turn.record
+    yield responses.event("response.created", response=responses.response("in_progress", []))
+    yield responses.event("response.in_progress", response=responses.response("in_progress", []))
+    parts = []
+    try:
+        while not await turn.wait_first(settings.FINTALK_KEEPALIVE_SECONDS):
+            yield protocol.KEEPALIVE_EVENT
+        yield responses.event("response.output_item.added", output_index=0,
+                              item=responses.message("", status="in_progress"))
+        yield responses.event("response.content_part.added", **responses.text_location(),
+                              part=responses.text_part(""))
+        end = None
+        async for event in turn:
+            if isinstance(event, TextDelta):
+                record.first_token()
+                parts.append(event.text)
+                yield responses.event("response.output_text.delta", **responses.text_location(), delta=event.text,
+                                      logprobs=[])
+            elif isinstance(event, TurnEnd):
+                record.turn_ended(event)
+                end = event
+        text = "".join(parts)
+        yield responses.event("response.output_text.done", **responses.text_location(), text=text, logprobs=[])
+        yield responses.event("response.content_part.done", **responses.text_location(),
+                              part=responses.text_part(text))
+        yield responses.event("response.output_item.done", output_index=0, item=responses.message(text))
+        usage = protocol.Usage(end.input_tokens, end.output_tokens) if end else protocol.Usage(0, 0)
+        yield responses.event("response.completed", response=responses.response(
+            "completed", [responses.message(text)], usage))
+    except Exception as exc:
+        error = exc if isinstance(exc, FintalkError) else FintalkError()
+        if not isinstance(exc, FintalkError):
+            logger.exception("responses stream failed after it started")
+        record.failed(error)
+        yield responses.event("response.failed", response=responses.response(
+            "failed", [], error={"code": error.code or error.error_type, "message": error.message}))
+    finally:
+        await turn.aclose()
+
+
+async def completions_stream(turns, completion_id: str, created: int, model: str, include_usage: bool):
+    """Legacy `text_completion` chunks: one prompt after another, each choice with its index."""
+    prompt_tokens = completion_tokens = 0
+    try:
+        for index, start in enumerate(turns):
+            turn = await start()
+            try:
+                async for event in turn:
+                    if isinstance(event, TextDelta):
+                        turn.record.first_token()
+                        choice = protocol.text_choice(index, event.text, None)
+                    elif isinstance(event, TurnEnd):
+                        turn.record.turn_ended(event)
+                        prompt_tokens += event.input_tokens
+                        completion_tokens += event.output_tokens
+                        choice = protocol.text_choice(index, "", protocol.finish_reason(event.stop_reason))
+                    else:
+                        continue
+                    yield protocol.sse_event(protocol.text_completion(
+                        completion_id=completion_id, created=created, model=model, choices=[choice]))
+            finally:
+                await turn.aclose()
+        if include_usage:
+            yield protocol.sse_event(protocol.text_completion(
+                completion_id=completion_id, created=created, model=model, choices=[],
+                usage=protocol.Usage(prompt_tokens, completion_tokens)))
+    except Exception as exc:
+        error = exc if isinstance(exc, FintalkError) else FintalkError()
+        if not isinstance(exc, FintalkError):
+            logger.exception("completions stream failed after it started")
+        yield protocol.sse_event(protocol.error_body(error.message, error.error_type, error.param, error.code))
+    yield protocol.DONE_EVENT

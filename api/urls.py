@@ -6,6 +6,9 @@ from api import views
 
 urlpatterns = [
     re_path(r"^chat/completions/?$", views.ChatCompletionsView.as_view(), name="chat-completions"),
+    re_path(r"^responses/?$", views.ResponsesView.as_view(), name="responses"),
+    re_path(r"^completions/?$", views.CompletionsView.as_view(), name="completions"),
+    re_path(r"^embeddings/?$", views.EmbeddingsView.as_view(), name="embeddings"),
     re_path(r"^models/?$", views.ModelListView.as_view(), name="models"),
     re_path(r"^models/(?P<model_id>[^/]+)/?$", views.ModelDetailView.as_view(), name="model-detail"),
 ]

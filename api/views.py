@@ -8,12 +8,20 @@ from adrf.views import APIView
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 
+from agent import embeddings
 from agent.providers import MODEL_CREATED, available_models, resolve_model
+from agent.tools import BANK_TOOL_NAMES
 from agent.turn import run_turn
 from api import protocol
 from api.conversation import build_native_turn, build_turn, is_voice_call
-from api.serializers import AgentQuerySerializer, OpenAIQuerySerializer
-from api.streaming import chat_completion_stream, collect, start_turn
+from api.serializers import (
+    AgentQuerySerializer,
+    CompletionsRequestSerializer,
+    EmbeddingsRequestSerializer,
+    OpenAIQuerySerializer,
+    ResponsesRequestSerializer,
+)
+from api.streaming import chat_completion_stream, collect, completions_stream, responses_stream, start_turn
 from fintalk.exceptions import ModelNotFound
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -25,15 +33,25 @@ def _validated(serializer_class, request, **context) -> dict:
     return serializer.validated_data
 
 
+def _requested(request, serializer_class, kind: str = "chat", **context):
+    """The raw body, the model it asks for, its validated data; the request record notes model and stream."""
+    body = request.data if isinstance(request.data, dict) else {}
+    model = resolve_model(body.get("model") if isinstance(body.get("model"), str) else None, kind)
+    if model.max_output_tokens:
+        context["max_output_tokens"] = model.max_output_tokens
+    if model.dimensions:
+        context["dimensions"] = model.dimensions
+    data = _validated(serializer_class, request, **context)
+    record = request.fintalk
+    record.model, record.stream = model.id, bool(data.get("stream"))
+    return body, model, data, record
+
+
 class ChatCompletionsView(APIView):
     """POST /chat/completions: an agent turn as an OpenAI chat completion, streamed by default."""
 
     async def post(self, request):
-        body = request.data if isinstance(request.data, dict) else {}
-        model = resolve_model(body.get("model") if isinstance(body.get("model"), str) else None)
-        data = _validated(OpenAIQuerySerializer, request, max_output_tokens=model.max_output_tokens)
-        record = request.fintalk
-        record.model, record.stream = model.id, data["stream"]
+        body, model, data, record = _requested(request, OpenAIQuerySerializer, reserved_tool_names=BANK_TOOL_NAMES)
         turn = await start_turn(run_turn(build_turn(data, body, record.request_id)), record)
         chunks = protocol.ChunkFactory(model.id)
         if data["stream"]:
@@ -43,11 +61,12 @@ class ChatCompletionsView(APIView):
                 content_type="text/event-stream",
                 headers=SSE_HEADERS,
             )
-        text, end = await collect(turn)
+        result = await collect(turn)
+        end = result.end
         return Response(protocol.chat_completion(
-            model=model.id, content=text, finish=protocol.finish_reason(end.stop_reason),
-            usage=protocol.Usage(end.input_tokens, end.output_tokens),
-            completion_id=chunks.id, created=chunks.created,
+            model=model.id, content=result.text or (None if result.tool_calls else ""),
+            finish=protocol.finish_reason(end.stop_reason), usage=protocol.Usage(end.input_tokens, end.output_tokens),
+            tool_calls=result.tool_calls, completion_id=chunks.id, created=chunks.created,
         ))
 
 
@@ -71,9 +90,10 @@ class AgentQueryView(APIView):
         record.model = model.id
         native = build_native_turn(data["query"], data.get("phone_number"), record.request_id)
         turn = await start_turn(run_turn(native), record)
-        text, end = await collect(turn)
+        result = await collect(turn)
+        end = result.end
         return Response({
-            "response": text,
+            "response": result.text,
             "model": model.id,
             "finish_reason": protocol.finish_reason(end.stop_reason),
             "tool_calls": [{"tool": name, "outcome": outcome} for name, outcome in end.tool_calls],
@@ -94,3 +114,60 @@ class ModelDetailView(APIView):
             if model.id == model_id:
                 return Response(protocol.model_object(model.id, model.owned_by, MODEL_CREATED))
         raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")
+
+
+class ResponsesView(APIView):
+    """POST /responses: the Responses API over the same agent turn (stateless)."""
+
+    async def post(self, request):
+        body, model, data, record = _requested(request, ResponsesRequestSerializer)
+        turn = await start_turn(run_turn(build_turn(data["chat"], body, record.request_id)), record)
+        responses = protocol.ResponseFactory(model.id, data)
+        if data["stream"]:
+            return StreamingHttpResponse(responses_stream(turn, responses), content_type="text/event-stream",
+                                         headers=SSE_HEADERS)
+        result = await collect(turn)
+        usage = protocol.Usage(result.end.input_tokens, result.end.output_tokens)
+        return Response(responses.response("completed", [responses.message(result.text)], usage))
+
+
+class CompletionsView(APIView):
+    """POST /completions (legacy): each prompt is a turn of the agent; choices keep the prompts' order."""
+
+    async def post(self, request):
+        body, model, data, record = _requested(request, CompletionsRequestSerializer)
+
+        def turn_for(prompt: str):
+            chat = {**data, "messages": [{"role": "user", "content": prompt}]}
+            return start_turn(run_turn(build_turn(chat, body, record.request_id)), record)
+
+        completion_id, created = protocol.new_completion_id("cmpl"), protocol.now()
+        first = await turn_for(data["prompt"][0])
+        if data["stream"]:
+            async def already_started():
+                return first
+
+            starters = [already_started] + [lambda p=p: turn_for(p) for p in data["prompt"][1:]]
+            include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
+            return StreamingHttpResponse(completions_stream(starters, completion_id, created, model.id, include_usage),
+                                         content_type="text/event-stream", headers=SSE_HEADERS)
+        results = [await collect(first)]
+        for prompt in data["prompt"][1:]:
+            results.append(await collect(await turn_for(prompt)))
+        choices = [protocol.text_choice(i, r.text, protocol.finish_reason(r.end.stop_reason))
+                   for i, r in enumerate(results)]
+        usage = protocol.Usage(sum(r.end.input_tokens for r in results), sum(r.end.output_tokens for r in results))
+        return Response(protocol.text_completion(completion_id=completion_id, created=created, model=model.id,
+                                                 choices=choices, usage=usage))
+
+
+class EmbeddingsView(APIView):
+    """POST /embeddings: Titan Text Embeddings V2 (or the labelled demo embedding)."""
+
+    async def post(self, request):
+        _, model, data, record = _requested(request, EmbeddingsRequestSerializer, kind="embedding")
+        vectors, tokens = await embeddings.embed(data["input"], model.id, data.get("dimensions") or model.dimensions[0])
+        if data["encoding_format"] == "base64":
+            vectors = [embeddings.as_base64(vector) for vector in vectors]
+        record.tokens_in = tokens
+        return Response(protocol.embedding_list(model.id, vectors, tokens))

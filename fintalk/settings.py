@@ -121,6 +121,7 @@ FINTALK_LLM = env_str("FINTALK_LLM", "bedrock").strip().lower()
 if FINTALK_LLM not in {"bedrock", "demo"}:
     raise ImproperlyConfigured(f"FINTALK_LLM={FINTALK_LLM!r}: use 'bedrock' (default) or 'demo'.")
 BEDROCK_MODEL_ID = env_str("BEDROCK_MODEL_ID", "amazon.nova-lite-v1:0")
+BEDROCK_EMBEDDING_MODEL_ID = env_str("BEDROCK_EMBEDDING_MODEL_ID", "amazon.titan-embed-text-v2:0")
 AWS_REGION = env_str("AWS_REGION", "us-east-1")
 BEDROCK_CONNECT_TIMEOUT = env_number("BEDROCK_CONNECT_TIMEOUT", 3.0, float)
 BEDROCK_READ_TIMEOUT = env_number("BEDROCK_READ_TIMEOUT", 15.0, float)

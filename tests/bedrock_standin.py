@@ -145,7 +145,7 @@ class BedrockStandIn:
         if self.record:
             with self._lock:
                 self.requests.append(record)
-        reply = self._next_reply(record.body)
+        reply = self._next_reply(record.body) if not path.endswith("/invoke") else Reply()
         if reply.error_status:
             record.outcome = "error"
             await _send_json(send, reply.error_status, {"message": f"Scripted {reply.error_code}"},
@@ -154,6 +154,9 @@ class BedrockStandIn:
             await self._stream(reply, record, receive, send)
         elif path.endswith("/converse"):
             await _send_json(send, 200, _converse_body(reply))
+            record.outcome = "completed"
+        elif path.endswith("/invoke"):
+            await _send_json(send, 200, _titan_embedding(record.body))
             record.outcome = "completed"
         else:
             await _send_json(send, 404, {"message": "Unknown operation"},
@@ -228,6 +231,15 @@ class BedrockStandIn:
 def _usage(reply: Reply) -> dict:
     output = reply.output_tokens if reply.output_tokens is not None else len(reply.pieces()) + 5 * len(reply.tool_uses)
     return {"inputTokens": reply.input_tokens, "outputTokens": output, "totalTokens": reply.input_tokens + output}
+
+
+def _titan_embedding(body: dict) -> dict:
+    """Titan Text Embeddings V2's InvokeModel answer: a deterministic unit vector of the text."""
+    text, dimensions = body.get("inputText", ""), int(body.get("dimensions", 1024))
+    values = [((zlib.crc32(f"{i}:{text}".encode()) % 2001) - 1000) / 1000 for i in range(dimensions)]
+    norm = sum(v * v for v in values) ** 0.5 or 1.0
+    return {"embedding": [v / norm for v in values], "inputTextTokenCount": len(text.split()),
+            "embeddingsByType": {"float": [v / norm for v in values]}}
 
 
 def _converse_body(reply: Reply) -> dict:

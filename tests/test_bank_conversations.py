@@ -51,7 +51,7 @@ def test_newcomer_flow_on_the_demo_model(demo_server, demo_http):
 
 def test_demo_reply_model_name_and_streaming(demo_server, demo_http):
     client = openai.OpenAI(base_url=demo_server.url + "/v1", api_key=API_KEY, max_retries=0)
-    assert [m.id for m in client.models.list()] == ["fintalk-demo"]
+    assert [m.id for m in client.models.list()] == ["fintalk-demo", "fintalk-demo-embedding"]
     chunks = list(client.chat.completions.create(model="fintalk-demo", stream=True,
                                                  messages=[{"role": "user", "content": "Any car loans?"}]))
     assert {c.model for c in chunks} == {"fintalk-demo"}
@@ -121,3 +121,21 @@ def test_model_cannot_choose_whose_card_it_blocks(server, fresh_bank, client, st
         model="amazon.nova-lite-v1:0", stream=False, extra_body={"customer": {"number": JANE}},
         messages=[{"role": "user", "content": "Block card 5454"}])
     assert card_status(server, "5454") == "active" and audit_events(server) == []
+
+
+def test_demo_structured_output_and_embeddings(demo_server, demo_http):
+    client = openai.OpenAI(base_url=demo_server.url + "/v1", api_key=API_KEY, max_retries=0)
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    reply = client.chat.completions.create(
+        model="fintalk-demo", stream=False, messages=[{"role": "user", "content": "What loans do you have?"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}})
+    answer = json.loads(reply.choices[0].message.content)
+    assert "Fixed Rate Home Loan" in answer["answer"]  # the bank tool ran, then the answer tool
+    first = client.embeddings.create(model="fintalk-demo-embedding", input="hello", dimensions=256).data[0].embedding
+    again = client.embeddings.create(model="fintalk-demo-embedding", input="hello", dimensions=256).data[0].embedding
+    assert len(first) == 256 and first == again
+    transfer = {"type": "function", "function": {"name": "transferCall", "parameters": {"type": "object"}}}
+    handoff = client.chat.completions.create(model="fintalk-demo", stream=False, tools=[transfer],
+                                             messages=[{"role": "user", "content": "Let me talk to a person"}])
+    assert handoff.choices[0].message.tool_calls[0].function.name == "transferCall"
+    assert handoff.choices[0].finish_reason == "tool_calls"

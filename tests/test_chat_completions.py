@@ -112,8 +112,8 @@ def test_tool_call_turn_streams_answer_and_sums_usage(client, standin, server):
 
 
 def test_models_list_and_retrieve(client, v1_client):
-    assert [m.id for m in client.models.list()] == [MODEL]
-    assert [m.id for m in v1_client.models.list()] == [MODEL]
+    assert [m.id for m in client.models.list()] == [MODEL, "amazon.titan-embed-text-v2:0"]
+    assert [m.id for m in v1_client.models.list()] == [MODEL, "amazon.titan-embed-text-v2:0"]
     assert client.models.retrieve(MODEL).owned_by == "amazon"
     with pytest.raises(openai.NotFoundError) as info:
         client.models.retrieve("gpt-4o")

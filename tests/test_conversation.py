@@ -56,13 +56,27 @@ def test_history_is_structured_and_system_becomes_instructions():
         {"role": "developer", "content": "Speak English."},
         {"role": "user", "content": "I lost my card"},
         {"role": "assistant", "content": "Which card?"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "x"}]},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "t1", "function": {"name": "lookup", "arguments": '{"q": 1}'}}]},
+        {"role": "tool", "tool_call_id": "t1", "content": "found"},
         {"role": "user", "content": "The Visa"},
     ])
     assert turn.query == "The Visa"
-    assert [m.role for m in turn.history] == [MessageRole.SYSTEM, MessageRole.USER, MessageRole.ASSISTANT]
+    assert [m.role for m in turn.history] == [MessageRole.SYSTEM, MessageRole.USER, MessageRole.ASSISTANT,
+                                              MessageRole.ASSISTANT, MessageRole.TOOL]
     assert turn.history[0].content == "Be brief.\n\nSpeak English."
-    assert [m.content for m in turn.history[1:]] == ["I lost my card", "Which card?"]
+    assert [m.content for m in turn.history[1:3]] == ["I lost my card", "Which card?"]
+    assert turn.history[3].additional_kwargs["tool_calls"] == [{"toolUseId": "t1", "name": "lookup", "input": '{"q": 1}'}]
+    assert turn.history[4].additional_kwargs == {"tool_call_id": "t1"} and turn.history[4].content == "found"
+
+
+def test_tool_results_last_means_no_new_query():
+    turn = turn_of([
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "t1", "function": {"name": "w", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "t1", "content": "sunny"},
+    ])
+    assert turn.query is None and turn.history[-1].role == MessageRole.TOOL
 
 
 def test_greeting_first_history_gets_a_user_turn_before_it():

@@ -41,3 +41,23 @@ def test_last4_in_the_next_turn_blocks(answer):
 def test_tool_result_is_spoken():
     messages = [user("cards?"), ChatMessage(role=MessageRole.TOOL, content="You have a Visa card ending in 4242.")]
     assert decide(messages) == "You have a Visa card ending in 4242."
+
+
+def test_demo_uses_vapi_call_tools_when_offered():
+    assert decide([user("Can I talk to a person?")], {"transferCall"}) == ("transferCall", {})
+    assert decide([user("That's all, bye")], {"endCall"}) == ("endCall", {})
+    assert decide([user("Can I talk to a person?")]) == CAPABILITIES  # not offered: no such tool
+
+
+def test_schema_instances_are_valid():
+    import jsonschema
+
+    from agent.demo_llm import instance_of
+
+    schema = {"type": "object", "required": ["name", "count", "tags", "kind"], "properties": {
+        "name": {"type": "string"}, "count": {"type": "integer", "minimum": 1},
+        "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "kind": {"enum": ["a", "b"]}, "extra": {"type": "boolean"}}}
+    value = instance_of(schema, "hello")
+    jsonschema.validate(value, schema)
+    assert value["name"] == "hello" and instance_of({"type": "object"}, "hi") == {"reply": "hi"}

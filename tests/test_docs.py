@@ -60,3 +60,5 @@ def test_every_example_request_body_is_answered(docs_server):
     for name, example in examples.items():
         response = httpx.post(docs_server.url + example["path"], json=example["body"], timeout=30)
         assert response.status_code == 200, (name, response.text)
+        if "check" in example:
+            assert eval(example["check"], {"json": json, "j": response.json()}), (name, response.text)

@@ -46,8 +46,13 @@ def test_text_parts_are_joined_and_other_parts_name_their_param():
 
 
 def test_assistant_may_have_null_content_with_tool_calls_but_user_may_not():
-    validate({"messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]}, *USER]})
+    call = {"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    validate({"messages": [{"role": "assistant", "content": None, "tool_calls": [call]}, *USER]})
     assert error_of({"messages": [{"role": "user", "content": None}]})["param"] == "messages[0].content"
+    bad = {**call, "function": {"name": "f", "arguments": "not json"}}
+    assert error_of({"messages": [{"role": "assistant", "content": None, "tool_calls": [bad]}]})["param"] == \
+        "messages[0].tool_calls[0].function.arguments"
+    assert error_of({"messages": [{"role": "tool", "content": "x"}]})["param"] == "messages[0].tool_call_id"
 
 
 @pytest.mark.parametrize("field,value,param", [
@@ -76,9 +81,23 @@ def test_empty_or_missing_messages_and_bad_roles():
 
 
 def test_stop_accepts_a_string_and_tools_are_accepted():
-    data = validate({"messages": USER, "stop": "END", "tools": [{"type": "function"}], "tool_choice": "auto",
-                     "stream_options": {"include_usage": True}, "user": "u1"})
+    data = validate({"messages": USER, "stop": "END", "tools": [{"type": "function", "function": {"name": "f"}}],
+                     "tool_choice": "auto", "stream_options": {"include_usage": True}, "user": "u1"})
     assert data["stop"] == ["END"] and data["stream_options"]["include_usage"] is True
+    assert data["tools"][0]["function"]["parameters"] == {"type": "object", "properties": {}}
+
+
+def test_legacy_functions_become_tools():
+    data = validate({"messages": USER, "functions": [{"name": "endCall"}], "function_call": {"name": "endCall"}})
+    assert [t["function"]["name"] for t in data["tools"]] == ["endCall"] and data["tool_choice"] == {"name": "endCall"}
+
+
+def test_response_format_validation():
+    assert validate({"messages": USER, "response_format": {"type": "json_object"}})["response_format"]["type"] == \
+        "json_object"
+    assert error_of({"messages": USER, "response_format": {"type": "json_schema"}})["param"] == \
+        "response_format.json_schema"
+    assert error_of({"messages": USER, "response_format": {"type": "yaml"}})["param"] == "response_format.type"
 
 
 def test_agent_query_serializer():
