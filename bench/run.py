@@ -263,7 +263,8 @@ async def measure_server(name: str, url: str, pid: int, body: dict, n: int, roun
     limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
     headers = {"Authorization": f"Bearer {API_KEY}"}
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
-        await run_load(lambda: openai_stream(client, url, body, headers), min(n, 10), 1)  # warm up
+        # Warm up with N at once: the pool then holds N open connections, as a voice platform's would.
+        await run_load(lambda: openai_stream(client, url, body, headers), n, 1)
         rss_before, cpu_before, peak = rss_mb(pid), cpu_seconds(pid), 0.0
         sampling = True
 
@@ -292,7 +293,7 @@ async def measure_floors(standin: str, n: int, rounds: int, calls: int) -> list[
     limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
     results = []
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
-        await run_load(lambda: raw_event_stream(client, url, converse, calls), min(n, 10), 1)
+        await run_load(lambda: raw_event_stream(client, url, converse, calls), n, 1)
         samples, wall = await run_load(lambda: raw_event_stream(client, url, converse, calls), n, rounds)
         results.append(Result("floor: httpx", n, samples, wall))
     from botocore.config import Config
@@ -300,7 +301,7 @@ async def measure_floors(standin: str, n: int, rounds: int, calls: int) -> list[
     session = aioboto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
     async with session.client("bedrock-runtime", endpoint_url=standin,
                               config=Config(max_pool_connections=n + 10, read_timeout=120)) as bedrock:
-        await run_load(lambda: aioboto3_stream(bedrock, converse, calls), min(n, 10), 1)
+        await run_load(lambda: aioboto3_stream(bedrock, converse, calls), n, 1)
         samples, wall = await run_load(lambda: aioboto3_stream(bedrock, converse, calls), n, rounds)
         results.append(Result("floor: aioboto3", n, samples, wall))
     return results
@@ -319,7 +320,7 @@ def table(rows: list[dict]) -> str:
 
 
 def rounds_for(n: int, override: int | None) -> int:
-    return override or max(1, 60 // n)
+    return override or max(1, 30 // n)
 
 
 async def main_async(args) -> dict:
@@ -363,7 +364,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 100, 300])
     parser.add_argument("--tool-n", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 100])
-    parser.add_argument("--rounds", type=int, help="rounds per N (default: enough for ~60 turns)")
+    parser.add_argument("--rounds", type=int, help="rounds per N (default: enough for ~30 turns)")
     parser.add_argument("--first-token-ms", type=float, default=300)
     parser.add_argument("--token-ms", type=float, default=20)
     parser.add_argument("--tokens", type=int, default=40)
