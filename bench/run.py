@@ -43,7 +43,12 @@ BODY = {
     "call": {"id": "call-bench", "customer": {"number": "+15550100001"}},
     "customer": {"number": "+15550100001"}, "phoneNumber": {"id": "pn-bench"}, "metadata": {},
 }
-TOOL_BODY = {**BODY, "messages": [{"role": "user", "content": "What loans do you have?"}]}
+# A tool turn: the stand-in answers "loans" with a get_loan_products call, then the answer. Not a
+# Vapi call, so no filler phrase: TTFT is the answer's first token, after the tool ran.
+TOOL_BODY = {key: value for key, value in BODY.items() if key not in ("call", "customer", "phoneNumber", "metadata")}
+TOOL_BODY["messages"] = [{"role": "user", "content": "What loans do you have?"}]
+CONVERSE = {"modelId": MODEL, "messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+CONVERSE_TOOL = {"modelId": MODEL, "messages": [{"role": "user", "content": [{"text": "loans"}]}]}
 
 
 def free_port() -> int:
@@ -113,6 +118,7 @@ class Result:
             "ttft_p50": self.pct(ttfts, 0.5), "ttft_p95": self.pct(ttfts, 0.95), "ttft_p99": self.pct(ttfts, 0.99),
             "total_p50": self.pct(totals, 0.5), "streams_per_s": len(self.ok()) / self.wall if self.wall else 0,
             "errors": len(self.samples) - len(self.ok()), "cpu_ms": self.cpu_per_turn_ms,
+            "error_kinds": sorted({s.error or "no first token" for s in self.samples if s not in self.ok()}),
             "rss_kb": self.rss_per_stream_kb,
         }
 
@@ -137,35 +143,35 @@ async def openai_stream(client: httpx.AsyncClient, url: str, body: dict, headers
     return sample
 
 
-async def raw_event_stream(client: httpx.AsyncClient, url: str, body: dict, calls: int = 1) -> Sample:
-    """The floor: httpx reading the stand-in's event stream and decoding frames (no server)."""
+async def raw_event_stream(client: httpx.AsyncClient, url: str, bodies: list[dict]) -> Sample:
+    """The floor: httpx reading the stand-in's event stream and decoding frames (no server).
+    Several bodies are back-to-back calls (a tool turn); TTFT is the last call's first text."""
     sample, start = Sample(), time.perf_counter()
     try:
-        for _ in range(calls):
+        for body in bodies:
             async with client.stream("POST", url, json=body) as response:
                 buffer = EventStreamBuffer()
                 async for chunk in response.aiter_raw():
                     buffer.add_data(chunk)
                     for message in buffer:
-                        if sample.ttft is None and message.headers.get(":event-type") == "contentBlockDelta" \
-                                and b'"text"' in message.payload:
+                        if sample.ttft is None and body is bodies[-1] and b'"text"' in message.payload \
+                                and message.headers.get(":event-type") == "contentBlockDelta":
                             sample.ttft = time.perf_counter() - start
-        sample.ttft = sample.ttft or time.perf_counter() - start
         sample.total = time.perf_counter() - start
     except Exception as exc:
         sample.error = type(exc).__name__
     return sample
 
 
-async def aioboto3_stream(client, body: dict, calls: int = 1) -> Sample:
+async def aioboto3_stream(client, bodies: list[dict]) -> Sample:
     sample, start = Sample(), time.perf_counter()
     try:
-        for _ in range(calls):
+        for body in bodies:
             response = await client.converse_stream(**body)
             async for event in response["stream"]:
-                if sample.ttft is None and "contentBlockDelta" in event and "text" in event["contentBlockDelta"]["delta"]:
+                if sample.ttft is None and body is bodies[-1] and "contentBlockDelta" in event \
+                        and "text" in event["contentBlockDelta"]["delta"]:
                     sample.ttft = time.perf_counter() - start
-        sample.ttft = sample.ttft or time.perf_counter() - start
         sample.total = time.perf_counter() - start
     except Exception as exc:
         sample.error = type(exc).__name__
@@ -285,24 +291,23 @@ async def measure_server(name: str, url: str, pid: int, body: dict, n: int, roun
     return result
 
 
-async def measure_floors(standin: str, n: int, rounds: int, calls: int) -> list[Result]:
+async def measure_floors(standin: str, n: int, rounds: int, bodies: list[dict]) -> list[Result]:
     import aioboto3
 
-    converse = {"modelId": MODEL, "messages": [{"role": "user", "content": [{"text": "hi"}]}]}
     url = f"{standin}/model/{MODEL}/converse-stream"
     limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
     results = []
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
-        await run_load(lambda: raw_event_stream(client, url, converse, calls), n, 1)
-        samples, wall = await run_load(lambda: raw_event_stream(client, url, converse, calls), n, rounds)
+        await run_load(lambda: raw_event_stream(client, url, bodies), n, 1)
+        samples, wall = await run_load(lambda: raw_event_stream(client, url, bodies), n, rounds)
         results.append(Result("floor: httpx", n, samples, wall))
     from botocore.config import Config
 
     session = aioboto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
     async with session.client("bedrock-runtime", endpoint_url=standin,
                               config=Config(max_pool_connections=n + 10, read_timeout=120)) as bedrock:
-        await run_load(lambda: aioboto3_stream(bedrock, converse, calls), n, 1)
-        samples, wall = await run_load(lambda: aioboto3_stream(bedrock, converse, calls), n, rounds)
+        await run_load(lambda: aioboto3_stream(bedrock, bodies), n, 1)
+        samples, wall = await run_load(lambda: aioboto3_stream(bedrock, bodies), n, rounds)
         results.append(Result("floor: aioboto3", n, samples, wall))
     return results
 
@@ -314,8 +319,9 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         cpu = f"{r['cpu_ms']:.1f}" if r["cpu_ms"] is not None else "-"
         rss = f"{r['rss_kb']:.0f}" if r["rss_kb"] is not None else "-"
+        errors = f"{r['errors']} ({', '.join(r['error_kinds'])})" if r["errors"] else "0"
         lines.append(f"| {r['target']} | {r['n']} | {r['ttft_p50']:.1f} / {r['ttft_p95']:.1f} / {r['ttft_p99']:.1f} "
-                     f"| {r['total_p50']:.1f} | {r['streams_per_s']:.1f} | {r['errors']} | {cpu} | {rss} |")
+                     f"| {r['total_p50']:.1f} | {r['streams_per_s']:.1f} | {errors} | {cpu} | {rss} |")
     return "\n".join(lines)
 
 
@@ -338,7 +344,7 @@ async def main_async(args) -> dict:
                 targets.append(("litellm proxy (proxy only)",) + peer)
         for n in args.n:
             rounds = rounds_for(n, args.rounds)
-            rows = [r.row(delay, stream_time) for r in await measure_floors(standin, n, rounds, 1)]
+            rows = [r.row(delay, stream_time) for r in await measure_floors(standin, n, rounds, [CONVERSE])]
             for name, url, pid in targets:
                 result = await measure_server(name, url + "/v1/chat/completions", pid, BODY, n, rounds)
                 rows.append(result.row(delay, stream_time))
@@ -347,12 +353,12 @@ async def main_async(args) -> dict:
         if args.tool_turn:
             for n in args.tool_n:
                 rounds = rounds_for(n, args.rounds)
-                floor = await measure_floors(standin, n, rounds, 2)
-                # Two calls: the tool-use reply (first "token" is the tool call) then the answer.
-                rows = [r.row(delay, 2 * stream_time) for r in floor]
+                # Two model calls: the tool call (after the first-token delay), then the answer.
+                floor = await measure_floors(standin, n, rounds, [CONVERSE_TOOL, CONVERSE])
+                rows = [r.row(2 * delay, delay + stream_time) for r in floor]
                 name, url, pid = targets[0]
                 result = await measure_server(name, url + "/v1/chat/completions", pid, TOOL_BODY, n, rounds)
-                rows.append(result.row(2 * delay, 2 * stream_time))
+                rows.append(result.row(2 * delay, delay + stream_time))
                 report["tool"] += rows
                 print(table(rows), flush=True)
     finally:
