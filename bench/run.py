@@ -233,7 +233,7 @@ def start_fintalk(procs: Processes, standin: str) -> tuple[str, int]:
                        capture_output=True)
     master = procs.start([sys.executable, "-m", "gunicorn", "fintalk.asgi:application", "-k",
                           "uvicorn_worker.UvicornWorker", "-w", "1", "-b", f"127.0.0.1:{port}",
-                          "--backlog", "2048", "--timeout", "120"], env, "fintalk.log")
+                          "--backlog", "2048", "--timeout", "120", "--keep-alive", "75"], env, "fintalk.log")
     url = f"http://127.0.0.1:{port}"
     wait_for(url + "/healthz")
     return url, children(master.pid)[0]
