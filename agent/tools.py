@@ -70,33 +70,34 @@ async def get_loan_products(kind: str | None = None) -> str:
     return " ".join([intro, *(_speak_loan(product) for product in products)])
 
 
-async def get_customer_profile() -> str:
-    """Who the caller is: their first name and how many cards they hold. Uses the caller's phone line."""
+async def _callers_cards(tool: str):
+    """The caller's customer and cards, found by the call's phone; or what to say when there are none."""
     phone = turn().phone
     if not phone:
-        _record("get_customer_profile", "not_identified")
-        return NOT_IDENTIFIED
+        _record(tool, "not_identified")
+        return None, None, NOT_IDENTIFIED
     customer = await sync_to_async(selectors.customer_get_by_phone)(phone=phone)
     if customer is None:
-        _record("get_customer_profile", "customer_not_found")
-        return NO_CUSTOMER
+        _record(tool, "customer_not_found")
+        return None, None, NO_CUSTOMER
     cards = await sync_to_async(selectors.card_list)(customer=customer)
-    _record("get_customer_profile", "ok")
+    _record(tool, "ok")
+    return customer, cards, None
+
+
+async def get_customer_profile() -> str:
+    """Who the caller is: their first name and how many cards they hold. Uses the caller's phone line."""
+    customer, cards, refusal = await _callers_cards("get_customer_profile")
+    if refusal:
+        return refusal
     return f"You're {customer.first_name}, and you hold {_plural(len(cards), 'card')} with us."
 
 
 async def list_credit_cards() -> str:
     """List the caller's cards: network, last four digits and status. Uses the caller's phone line."""
-    phone = turn().phone
-    if not phone:
-        _record("list_credit_cards", "not_identified")
-        return NOT_IDENTIFIED
-    customer = await sync_to_async(selectors.customer_get_by_phone)(phone=phone)
-    if customer is None:
-        _record("list_credit_cards", "customer_not_found")
-        return NO_CUSTOMER
-    cards = await sync_to_async(selectors.card_list)(customer=customer)
-    _record("list_credit_cards", "ok")
+    _, cards, refusal = await _callers_cards("list_credit_cards")
+    if refusal:
+        return refusal
     if not cards:
         return "You don't have any cards with us."
     listed = "; ".join(f"a {card.network} card ending in {card.last4}, which is {card.status}" for card in cards)
