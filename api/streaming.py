@@ -39,55 +39,62 @@ _NOT_YET = object()
 
 
 class StartedTurn:
-    """A running turn; its first event may still be on its way."""
+    """A running turn whose events can be awaited with a timeout (for keep-alives) or directly."""
 
     def __init__(self, events: AsyncIterator[TurnEvent], record, deadline: float):
         self._events = events
-        self._first = _NOT_YET
-        self._first_task = None
+        self._pending: asyncio.Task | None = None
         self.record = record
-        self.deadline = deadline  # seconds after the request arrived
+        self.deadline = deadline  # seconds after the request arrived, for the first spoken token
 
-    async def _pull_first(self):
-        try:
+    async def next_event(self, timeout: float | None = None):
+        """The next event; None if `timeout` passed first; raises StopAsyncIteration at the end."""
+        if timeout is None and self._pending is None:
             return await anext(self._events)
-        except StopAsyncIteration:
-            return None
-
-    async def wait_first(self, timeout: float) -> bool:
-        """True once the first event is here; raises the turn's error; False after `timeout`."""
-        if self._first is not _NOT_YET:
-            return True
-        remaining = self.deadline - self.record.elapsed()
-        if remaining <= 0:
-            raise UpstreamTimeout()
-        if self._first_task is None:
-            self._first_task = asyncio.ensure_future(self._pull_first())
-        done, _ = await asyncio.wait({self._first_task}, timeout=min(timeout, remaining))
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(anext(self._events))
+        done, _ = await asyncio.wait({self._pending}, timeout=timeout)
         if not done:
-            return False
-        self._first = self._first_task.result()
-        return True
+            return None
+        task, self._pending = self._pending, None
+        return task.result()
+
+    async def until_spoken(self, interval: float):
+        """Events until the first one the caller gets (text, a tool call, an answer); None for each
+        `interval` without one; UpstreamTimeout once the first-token deadline passes."""
+        while True:
+            remaining = self.deadline - self.record.elapsed()
+            if remaining <= 0:
+                raise UpstreamTimeout()
+            try:
+                event = await self.next_event(min(interval, remaining))
+            except StopAsyncIteration:
+                return
+            yield event
+            if isinstance(event, (TextDelta, ClientToolCall, StructuredAnswer, TurnEnd)):
+                return
 
     async def __aiter__(self):
-        while not await self.wait_first(self.deadline):
-            pass
-        if self._first is not None:
-            yield self._first
-        async for event in self._events:
-            yield event
+        """Every event (the first spoken one within the deadline), without keep-alive gaps."""
+        async for event in _with_keepalives(self, self.deadline):
+            if event is not None:
+                yield event
 
     async def aclose(self) -> None:
-        if self._first_task is not None and not self._first_task.done():
-            self._first_task.cancel()
-            await asyncio.gather(self._first_task, return_exceptions=True)
+        if self._pending is not None and not self._pending.done():
+            self._pending.cancel()
+            await asyncio.gather(self._pending, return_exceptions=True)
         await self._events.aclose()
 
 
 async def start_turn(events: AsyncIterator[TurnEvent], record) -> StartedTurn:
+    """Start the turn and wait briefly for its first event, so that early failures are HTTP errors."""
     turn = StartedTurn(events, record, settings.FINTALK_FIRST_TOKEN_TIMEOUT)
     try:
-        await turn.wait_first(settings.FINTALK_KEEPALIVE_SECONDS)
+        turn._pending = asyncio.ensure_future(anext(events))
+        await asyncio.wait({turn._pending}, timeout=settings.FINTALK_KEEPALIVE_SECONDS)
+        if turn._pending.done() and not isinstance(turn._pending.exception(), StopAsyncIteration):
+            turn._pending.result()  # raises the turn's error, if any, while a status can still be sent
     except BaseException as error:
         record.failed(error)
         await turn.aclose()
@@ -95,16 +102,27 @@ async def start_turn(events: AsyncIterator[TurnEvent], record) -> StartedTurn:
     return turn
 
 
+async def _with_keepalives(turn: StartedTurn, interval: float | None = None):
+    """The turn's events, with None standing for a keep-alive while nothing has been spoken yet."""
+    async for event in turn.until_spoken(interval or settings.FINTALK_KEEPALIVE_SECONDS):
+        yield event
+    while True:
+        try:
+            yield await turn.next_event()
+        except StopAsyncIteration:
+            return
+
+
 async def chat_completion_stream(turn: StartedTurn, chunks: protocol.ChunkFactory, *, include_usage: bool,
                                  voice: bool):
     record = turn.record
     try:
         yield protocol.sse_event(chunks.role())
-        while not await turn.wait_first(settings.FINTALK_KEEPALIVE_SECONDS):
-            yield protocol.KEEPALIVE_EVENT
         tool_index = 0
-        async for event in turn:
-            if isinstance(event, TextDelta):
+        async for event in _with_keepalives(turn):
+            if event is None:
+                yield protocol.KEEPALIVE_EVENT
+            elif isinstance(event, TextDelta):
                 record.first_token()
                 yield protocol.sse_event(chunks.content(event.text))
             elif isinstance(event, ClientToolCall):
@@ -176,15 +194,15 @@ async def responses_stream(turn: StartedTurn, responses: protocol.ResponseFactor
     yield responses.event("response.in_progress", response=responses.response("in_progress", []))
     parts = []
     try:
-        while not await turn.wait_first(settings.FINTALK_KEEPALIVE_SECONDS):
-            yield protocol.KEEPALIVE_EVENT
         yield responses.event("response.output_item.added", output_index=0,
                               item=responses.message("", status="in_progress"))
         yield responses.event("response.content_part.added", **responses.text_location(),
                               part=responses.text_part(""))
         end = None
-        async for event in turn:
-            if isinstance(event, TextDelta):
+        async for event in _with_keepalives(turn):
+            if event is None:
+                yield protocol.KEEPALIVE_EVENT
+            elif isinstance(event, TextDelta):
                 record.first_token()
                 parts.append(event.text)
                 yield responses.event("response.output_text.delta", **responses.text_location(), delta=event.text,

@@ -165,7 +165,7 @@ def demo_server(tmp_path_factory):
 @pytest.fixture
 def fresh_bank(request):
     """Reset the bank of whichever live server the test uses (cards active, no audit events)."""
-    for name in ("server", "demo_server"):
+    for name in ("server", "demo_server", "voice_server"):
         if name in request.fixturenames:
             request.getfixturevalue(name).manage("seed_demo", "--reset")
 

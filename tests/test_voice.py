@@ -102,3 +102,37 @@ def test_disconnect_during_the_first_token_wait_stops_bedrock(voice_server, stan
     while standin.requests[-1].outcome == "open" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert standin.requests[-1].outcome == "client_disconnected"
+
+
+def test_hang_up_after_a_block_keeps_the_block_and_its_audit(voice_server, standin, fresh_bank):
+    """The caller hangs up while the model phrases its answer: the committed block stays, audited once."""
+    import httpx
+
+    standin.script(Reply(tool_uses=[ToolUse("block_credit_card", {"card_last4": "4242", "reason": "lost"})]),
+                   Reply(text="Your card is blocked.", first_token_delay=5.0))
+    with httpx.Client(base_url=voice_server.url, headers={"Authorization": f"Bearer {API_KEY}"}) as http:
+        with http.stream("POST", "/api/chat/completions", json={
+                "messages": [{"role": "user", "content": "Block card 4242"}],
+                "customer": {"number": "+15550100001"}}) as response:
+            deadline = time.monotonic() + 3
+            for line in response.iter_lines():
+                blocked = voice_server.sql("SELECT status FROM bank_card WHERE last4 = ?", "4242")[0][0] == "blocked"
+                if blocked or time.monotonic() > deadline:
+                    break
+    deadline = time.monotonic() + 2
+    while any(r.outcome == "open" for r in standin.requests) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # The tool call's model call finished; the answer's, if it had begun, was abandoned.
+    assert [r.outcome for r in standin.requests] in (["completed"], ["completed", "client_disconnected"])
+    assert voice_server.sql("SELECT status FROM bank_card WHERE last4 = ?", "4242") == [("blocked",)]
+    assert voice_server.sql("SELECT action, card_last4, outcome FROM bank_auditevent") == [
+        ("card_block", "4242", "blocked")]
+
+
+def test_keepalives_go_on_while_a_tool_runs_and_the_answer_is_awaited(voice_http, standin):
+    standin.script(Reply(tool_uses=[ToolUse("get_loan_products", {})]),
+                   Reply(text="We have three loans.", first_token_delay=1.0))
+    lines, events = sse(voice_http, {"messages": [{"role": "user", "content": "loans?"}]})
+    answer = next(i for i, line in enumerate(lines) if '"content":"We' in line)
+    assert lines[:answer].count(": ping") >= 2
+    assert "".join(spoken(events)) == "We have three loans."
