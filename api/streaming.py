@@ -19,16 +19,11 @@ from dataclasses import dataclass, field
 from agent.client_tools import ClientToolCall
 from agent.turn import StructuredAnswer, TextDelta, TurnEnd, TurnEvent
 from api import protocol
-from fintalk.exceptions import FintalkError, UpstreamError, UpstreamTimeout
+from fintalk.exceptions import FintalkError, StructuredOutputFailed, UpstreamTimeout
 
 logger = logging.getLogger("fintalk.api")
 
 VOICE_APOLOGY = "I'm sorry, something went wrong on my side. Could you say that again?"
-
-
-class StructuredOutputFailed(UpstreamError):
-    default_message = "The model did not produce JSON matching the requested schema."
-    code = "structured_output_failed"
 
 
 def structured_text(answer: StructuredAnswer) -> str:

@@ -65,3 +65,10 @@ class UpstreamTimeout(UpstreamError):
     error_type = "server_error"
     code = "upstream_timeout"
     default_message = "The language model did not answer in time."
+
+
+class StructuredOutputFailed(UpstreamError):
+    """The model's answer never matched the strict response_format schema."""
+
+    code = "structured_output_failed"
+    default_message = "The model did not produce JSON matching the requested schema."
