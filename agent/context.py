@@ -24,7 +24,6 @@ class TurnMeter:
     output_tokens: int = 0
     reported: bool = False
     stop_reason: str | None = None
-    llm_calls: int = 0
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
     structured: tuple[str, str | None] | None = None  # (JSON answer, schema error or None)
 

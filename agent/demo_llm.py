@@ -136,7 +136,6 @@ class DemoBankLLM(FunctionCallingLLM):
 
     def _respond(self, messages: Sequence[ChatMessage], tools: Sequence = ()) -> ChatResponse:
         policy = turn().tools
-        turn().meter.llm_calls += 1
         by_name = {tool.metadata.name: tool for tool in tools}
         step = decide(messages, set(by_name))
         forced = policy.choice.get("tool", {}).get("name") if policy.choice else None

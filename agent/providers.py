@@ -74,7 +74,6 @@ class MeteredBedrockClient:
     async def converse(self, **kwargs):
         response = await self._client.converse(**kwargs)
         meter = turn().meter
-        meter.llm_calls += 1
         meter.add_usage(response.get("usage"))
         meter.stop_reason = response.get("stopReason")
         return response
@@ -86,7 +85,6 @@ class MeteredBedrockClient:
 
 
 async def _metered(stream, meter):
-    meter.llm_calls += 1
     try:
         async for event in stream:
             if "messageStop" in event:

@@ -10,11 +10,10 @@ which cancels the agent run and the Bedrock stream.
 """
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import AsyncIterator
 
 from django.conf import settings
-
-from dataclasses import dataclass, field
 
 from agent.client_tools import ClientToolCall
 from agent.turn import StructuredAnswer, TextDelta, TurnEnd, TurnEvent
@@ -30,7 +29,17 @@ def structured_text(answer: StructuredAnswer) -> str:
     if answer.error:
         raise StructuredOutputFailed(f"The model did not produce JSON matching the requested schema: {answer.error}")
     return answer.json
-_NOT_YET = object()
+
+
+def _failure(exc: Exception, record, stream: str) -> FintalkError:
+    """A failure after a stream began, as the FintalkError to send; an unexpected one is logged."""
+    if isinstance(exc, FintalkError):
+        error = exc
+    else:
+        logger.exception("%s stream failed after it started", stream)
+        error = FintalkError()
+    record.failed(error)
+    return error
 
 
 class StartedTurn:
@@ -135,10 +144,7 @@ async def chat_completion_stream(turn: StartedTurn, chunks: protocol.ChunkFactor
                     usage = protocol.Usage(event.input_tokens, event.output_tokens)
                     yield protocol.sse_event(chunks.usage(usage))
     except Exception as exc:
-        error = exc if isinstance(exc, FintalkError) else FintalkError()
-        if not isinstance(exc, FintalkError):
-            logger.exception("stream failed after it started")
-        record.failed(error)
+        error = _failure(exc, record, "chat completion")
         if voice:  # Vapi speaks every delta and cannot speak an error event
             yield protocol.sse_event(chunks.content(VOICE_APOLOGY))
             yield protocol.sse_event(chunks.finish("stop"))
@@ -214,17 +220,14 @@ async def responses_stream(turn: StartedTurn, responses: protocol.ResponseFactor
         yield responses.event("response.completed", response=responses.response(
             "completed", [responses.message(text)], usage))
     except Exception as exc:
-        error = exc if isinstance(exc, FintalkError) else FintalkError()
-        if not isinstance(exc, FintalkError):
-            logger.exception("responses stream failed after it started")
-        record.failed(error)
+        error = _failure(exc, record, "responses")
         yield responses.event("response.failed", response=responses.response(
             "failed", [], error={"code": error.code or error.error_type, "message": error.message}))
     finally:
         await turn.aclose()
 
 
-async def completions_stream(turns, completion_id: str, created: int, model: str, include_usage: bool):
+async def completions_stream(turns, record, completion_id: str, created: int, model: str, include_usage: bool):
     """Legacy `text_completion` chunks: one prompt after another, each choice with its index."""
     prompt_tokens = completion_tokens = 0
     try:
@@ -233,10 +236,10 @@ async def completions_stream(turns, completion_id: str, created: int, model: str
             try:
                 async for event in turn:
                     if isinstance(event, TextDelta):
-                        turn.record.first_token()
+                        record.first_token()
                         choice = protocol.text_choice(index, event.text, None)
                     elif isinstance(event, TurnEnd):
-                        turn.record.turn_ended(event)
+                        record.turn_ended(event)
                         prompt_tokens += event.input_tokens
                         completion_tokens += event.output_tokens
                         choice = protocol.text_choice(index, "", protocol.finish_reason(event.stop_reason))
@@ -251,8 +254,6 @@ async def completions_stream(turns, completion_id: str, created: int, model: str
                 completion_id=completion_id, created=created, model=model, choices=[],
                 usage=protocol.Usage(prompt_tokens, completion_tokens)))
     except Exception as exc:
-        error = exc if isinstance(exc, FintalkError) else FintalkError()
-        if not isinstance(exc, FintalkError):
-            logger.exception("completions stream failed after it started")
+        error = _failure(exc, record, "completions")
         yield protocol.sse_event(protocol.error_body(error.message, error.error_type, error.param, error.code))
     yield protocol.DONE_EVENT

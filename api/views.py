@@ -149,7 +149,7 @@ class CompletionsView(APIView):
 
             starters = [already_started] + [lambda p=p: turn_for(p) for p in data["prompt"][1:]]
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
-            return StreamingHttpResponse(completions_stream(starters, completion_id, created, model.id, include_usage),
+            return StreamingHttpResponse(completions_stream(starters, record, completion_id, created, model.id, include_usage),
                                          content_type="text/event-stream", headers=SSE_HEADERS)
         results = [await collect(first)]
         for prompt in data["prompt"][1:]:
