@@ -2,9 +2,12 @@
 
 `/healthz` and `/readyz` need no key (load balancers and orchestrators call them); `/metrics`
 is protected like the API unless FINTALK_METRICS_AUTH=disabled. With several gunicorn workers,
-set PROMETHEUS_MULTIPROC_DIR so that /metrics sums every worker.
+set PROMETHEUS_MULTIPROC_DIR so that /metrics sums every worker. A worker told to stop (SIGTERM)
+answers /readyz with 503 while it drains (gunicorn.conf.py says how a drain goes).
 """
 import os
+import signal
+import threading
 from functools import lru_cache
 
 from asgiref.sync import sync_to_async
@@ -49,7 +52,37 @@ def _llm_ok() -> tuple[bool, str]:
     return True, f"bedrock {settings.BEDROCK_MODEL_ID} in {settings.AWS_REGION}"
 
 
+_draining = False
+
+
+def drain_on_sigterm() -> None:
+    """Make /readyz answer 503 from the moment this worker is told to stop.
+
+    Called at worker start (ASGI lifespan) after uvicorn installed its own SIGTERM handler, which
+    stops accepting connections and lets running responses finish: this handler notes the drain,
+    then hands over to it. The listener closes within ~0.1 s of the signal, so most probes then
+    meet a refused connection; whatever still reaches the worker hears 503, never 200.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def note_drain_then_stop(signum, frame):
+        global _draining
+        _draining = True
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:  # nobody handled it before: stop the default way
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, note_drain_then_stop)
+
+
 async def readyz(request):
+    if _draining:
+        return JsonResponse({"status": "draining", "checks": {"worker": "stopping: finishing running requests"}},
+                            status=503)
     database_ok, database = await sync_to_async(_database_ok)()
     llm_ok, llm = await sync_to_async(_llm_ok, thread_sensitive=False)()
     ready = database_ok and llm_ok
