@@ -5,7 +5,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    GUNICORN_CMD_ARGS="--bind 0.0.0.0:8000 --timeout 120 --graceful-timeout 30 --keep-alive 75" \
+    GUNICORN_CMD_ARGS="--bind 0.0.0.0:8000 --timeout 120" \
     WEB_CONCURRENCY=2 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/fintalk-metrics
 
@@ -15,6 +15,8 @@ RUN pip install -r requirements.txt
 
 RUN useradd --create-home --uid 10001 fintalk
 COPY --chown=fintalk:fintalk . .
+# The console's static files, gathered and gzipped once; whitenoise serves them (no separate web server).
+RUN python manage.py collectstatic --noinput -v0
 USER fintalk
 
 EXPOSE 8000

@@ -1,4 +1,4 @@
-"""API keys that operators manage with `create_api_key`, `list_api_keys` and `revoke_api_key`.
+"""API keys that operators manage with `create_api_key`, `list_api_keys` and `revoke_api_key` (or the admin).
 
 Only a sha256 digest of each key is stored (keys are 256-bit random, so a fast hash is enough and
 keeps per-request checks cheap); the key itself is shown once, when it is created.
@@ -26,6 +26,7 @@ class ApiKey(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = "API key"
 
     def __str__(self):
         return f"{self.name} ({self.prefix}...)"
@@ -34,11 +35,19 @@ class ApiKey(models.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
+    def set_new_key(self) -> str:
+        """Give this (unsaved) row a fresh key; returns the only copy of the secret."""
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        self.prefix, self.key_hash = key[:12], hash_key(key)
+        return key
+
     @classmethod
     def issue(cls, name: str) -> tuple["ApiKey", str]:
         """Create a key; returns the row and the only copy of the secret."""
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
-        return cls.objects.create(name=name, prefix=key[:12], key_hash=hash_key(key)), key
+        api_key = cls(name=name)
+        key = api_key.set_new_key()
+        api_key.save()
+        return api_key, key
 
     def revoke(self) -> None:
         if self.revoked_at is None:

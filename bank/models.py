@@ -1,4 +1,5 @@
 """The demo bank's data: customers, their cards, loan products, and an audit trail of card actions."""
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -57,6 +58,17 @@ class LoanProduct(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        """The agent reads these ranges aloud: an edit in the admin must not make them say "from 9% to 5%"."""
+        errors = {}
+        for low, high in (("apr_min", "apr_max"), ("term_min_months", "term_max_months"),
+                          ("amount_min", "amount_max")):
+            low_value, high_value = getattr(self, low), getattr(self, high)
+            if low_value is not None and high_value is not None and low_value > high_value:
+                errors[high] = f"Must be at least {low.replace('_', ' ')} ({low_value})."
+        if errors:
+            raise ValidationError(errors)
+
 
 class AuditEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
@@ -65,6 +77,8 @@ class AuditEvent(models.Model):
     masked_phone = models.CharField(max_length=20)
     card_last4 = models.CharField(max_length=4, blank=True)
     outcome = models.CharField(max_length=50)
+    actor = models.CharField(max_length=150, blank=True,
+                             help_text="The staff user who made the change; empty when the caller did, through the agent.")
 
     class Meta:
         ordering = ["created_at", "id"]

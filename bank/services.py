@@ -3,7 +3,9 @@
 `card_block` is the only way a card changes state by voice: it needs the caller's phone (from the
 call, never from the model) and the last four digits of one of that caller's cards. The state
 change is a conditional UPDATE, so two concurrent requests make exactly one transition and one
-audit event; a second request finds the card already blocked.
+audit event; a second request finds the card already blocked. `card_unblock` is the reverse, for
+the bank's staff only (the admin's action; no agent tool calls it). Both record who acted: the
+staff user's name as `actor`, or nothing when the caller acted through the agent.
 """
 import enum
 import logging
@@ -32,22 +34,40 @@ class BlockResult:
     card: Card | None = None
 
 
-def card_block(*, phone: str, last4: str, reason: str, request_id: str = "") -> BlockResult:
+class UnblockOutcome(str, enum.Enum):
+    UNBLOCKED = "unblocked"
+    ALREADY_ACTIVE = "already_active"
+    CARD_NOT_FOUND = "card_not_found"
+    CUSTOMER_NOT_FOUND = "customer_not_found"
+
+
+@dataclass(frozen=True)
+class UnblockResult:
+    outcome: UnblockOutcome
+    card: Card | None = None
+
+
+def _find_card(phone: str, last4: str) -> Card | str:
+    """The customer's card, or which of the two lookups failed ("customer_not_found", "card_not_found")."""
     customer = customer_get_by_phone(phone=phone)
     if customer is None:
-        outcome = BlockResult(BlockOutcome.CUSTOMER_NOT_FOUND)
+        return "customer_not_found"
+    card = customer.cards.filter(last4=last4).first()
+    return card if card is not None else "card_not_found"
+
+
+def card_block(*, phone: str, last4: str, reason: str, request_id: str = "", actor: str = "") -> BlockResult:
+    found = _find_card(phone, last4)
+    if isinstance(found, str):
+        outcome = BlockResult(BlockOutcome(found))
     else:
-        card = customer.cards.filter(last4=last4).first()
-        if card is None:
-            outcome = BlockResult(BlockOutcome.CARD_NOT_FOUND)
-        else:
-            outcome = _transition_to_blocked(card, reason=reason, phone=phone, request_id=request_id)
+        outcome = _transition_to_blocked(found, reason=reason, phone=phone, request_id=request_id, actor=actor)
     if outcome.outcome is not BlockOutcome.BLOCKED:
         logger.info("card block refused", extra={"outcome": outcome.outcome.value, "phone": mask_phone(phone)})
     return outcome
 
 
-def _transition_to_blocked(card: Card, *, reason: str, phone: str, request_id: str) -> BlockResult:
+def _transition_to_blocked(card: Card, *, reason: str, phone: str, request_id: str, actor: str) -> BlockResult:
     with transaction.atomic():
         changed = Card.objects.filter(pk=card.pk, status=Card.Status.ACTIVE).update(
             status=Card.Status.BLOCKED, blocked_at=timezone.now(), block_reason=reason[:200]
@@ -57,8 +77,29 @@ def _transition_to_blocked(card: Card, *, reason: str, phone: str, request_id: s
             return BlockResult(BlockOutcome.ALREADY_BLOCKED, card)
         AuditEvent.objects.create(
             request_id=request_id[:64], action="card_block", masked_phone=mask_phone(phone),
-            card_last4=card.last4, outcome=BlockOutcome.BLOCKED.value,
+            card_last4=card.last4, outcome=BlockOutcome.BLOCKED.value, actor=actor[:150],
         )
     card.refresh_from_db()
-    logger.info("card blocked", extra={"card_last4": card.last4, "phone": mask_phone(phone)})
+    logger.info("card blocked", extra={"card_last4": card.last4, "phone": mask_phone(phone), "actor": actor})
     return BlockResult(BlockOutcome.BLOCKED, card)
+
+
+def card_unblock(*, phone: str, last4: str, actor: str, request_id: str = "") -> UnblockResult:
+    """Reactivate a blocked card (staff only): one conditional UPDATE and one audit event, like a block."""
+    found = _find_card(phone, last4)
+    if isinstance(found, str):
+        return UnblockResult(UnblockOutcome(found))
+    with transaction.atomic():
+        changed = Card.objects.filter(pk=found.pk, status=Card.Status.BLOCKED).update(
+            status=Card.Status.ACTIVE, blocked_at=None, block_reason=""
+        )
+        if changed:
+            AuditEvent.objects.create(
+                request_id=request_id[:64], action="card_unblock", masked_phone=mask_phone(phone),
+                card_last4=found.last4, outcome=UnblockOutcome.UNBLOCKED.value, actor=actor[:150],
+            )
+    found.refresh_from_db()
+    if not changed:
+        return UnblockResult(UnblockOutcome.ALREADY_ACTIVE, found)
+    logger.info("card unblocked", extra={"card_last4": found.last4, "phone": mask_phone(phone), "actor": actor})
+    return UnblockResult(UnblockOutcome.UNBLOCKED, found)

@@ -2,12 +2,13 @@
 import threading
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 
 from bank import selectors
 from bank.models import AuditEvent, Card, Customer, LoanProduct
-from bank.services import BlockOutcome, card_block
+from bank.services import BlockOutcome, UnblockOutcome, card_block, card_unblock
 
 JANE = "+15550100001"
 JOHN = "+15550100002"
@@ -76,3 +77,28 @@ def test_concurrent_blocks_make_exactly_one_transition():
     assert sorted(o.value for o in outcomes) == ["already_blocked"] * 3 + ["blocked"]
     assert AuditEvent.objects.filter(card_last4="5454").count() == 1
     assert Card.objects.get(last4="1881").status == "active"
+
+
+def test_staff_block_and_unblock_record_the_actor_once_each(bank):
+    assert card_block(phone=JANE, last4="4242", reason="fraud check", actor="alice").outcome is BlockOutcome.BLOCKED
+    unblocked = card_unblock(phone=JANE, last4="4242", actor="alice", request_id="req-2")
+    assert unblocked.outcome is UnblockOutcome.UNBLOCKED
+    assert (unblocked.card.status, unblocked.card.blocked_at, unblocked.card.block_reason) == ("active", None, "")
+    assert card_unblock(phone=JANE, last4="4242", actor="alice").outcome is UnblockOutcome.ALREADY_ACTIVE
+    assert card_unblock(phone=JANE, last4="5454", actor="alice").outcome is UnblockOutcome.CARD_NOT_FOUND
+    assert card_unblock(phone="+15550109999", last4="4242", actor="alice").outcome is UnblockOutcome.CUSTOMER_NOT_FOUND
+    assert list(AuditEvent.objects.values_list("action", "actor", "outcome", "request_id")) == [
+        ("card_block", "alice", "blocked", ""), ("card_unblock", "alice", "unblocked", "req-2")]
+
+
+def test_a_block_by_the_caller_has_no_staff_actor(bank):
+    card_block(phone=JANE, last4="4242", reason="lost")
+    assert AuditEvent.objects.get().actor == ""
+
+
+def test_loan_product_ranges_must_be_ordered(bank):
+    product = LoanProduct.objects.get(kind="auto")
+    product.apr_min, product.term_min_months = product.apr_max + 1, product.term_max_months + 1
+    with pytest.raises(ValidationError) as error:
+        product.full_clean()
+    assert set(error.value.message_dict) == {"apr_max", "term_max_months"}

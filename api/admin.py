@@ -1,0 +1,69 @@
+"""API keys in the admin: create (the key is shown once, only its sha256 is stored), revoke, last use.
+
+Like `create_api_key`, the add form asks for a name only; the page after saving shows the key
+once and is never cached. A key is revoked, never deleted, so its name and last use stay on record.
+"""
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from api.models import ApiKey
+
+
+class ActiveFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("active", "active"), ("revoked", "revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("active", "revoked"):
+            return queryset.filter(revoked_at__isnull=self.value() == "active")
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "shown_prefix", "created_at", "last_used_at", "status")
+    list_filter = (ActiveFilter,)
+    search_fields = ("name", "prefix")
+    actions = ["revoke_keys"]
+
+    def get_fields(self, request, obj=None):
+        return ("name",) if obj is None else ("name", "shown_prefix", "created_at", "last_used_at", "revoked_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("name", "shown_prefix", "created_at", "last_used_at", "revoked_at")
+
+    @admin.display(description="prefix")
+    def shown_prefix(self, api_key):
+        return f"{api_key.prefix}..."
+
+    @admin.display(description="status")
+    def status(self, api_key):
+        return "active" if api_key.is_active else f"revoked {timezone.localtime(api_key.revoked_at):%Y-%m-%d %H:%M}"
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.issued_key = obj.set_new_key()  # kept on this instance, for this response only
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        response = TemplateResponse(request, "admin/api/apikey/issued.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "api_key": obj, "key": obj.issued_key, "title": f"API key '{obj.name}' created",
+        })
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke_keys(self, request, queryset):
+        active = list(queryset.filter(revoked_at__isnull=True))
+        for api_key in active:
+            api_key.revoke()
+        self.message_user(request, f"Revoked {len(active)} API key{'s' if len(active) != 1 else ''}; "
+                                   "they stop working on the next request.", messages.SUCCESS)

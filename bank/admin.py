@@ -1,0 +1,116 @@
+"""The bank's data in Django's admin, for the operations team (staff only).
+
+A card's status changes only through `bank.services` (the block / unblock actions), so every
+change is one conditional update plus one audit event naming the staff user; the form never
+edits the status. Loan products are edited here and the agent reads them live. The audit trail
+is read-only for everyone, superusers included.
+"""
+from django.contrib import admin, messages
+from django.db.models import Count
+
+from bank import services
+from bank.masking import mask_phone
+from bank.models import AuditEvent, Card, Customer, LoanProduct
+
+
+class CardInline(admin.TabularInline):
+    model = Card
+    fields = ("network", "last4", "status", "blocked_at", "block_reason")
+    readonly_fields = ("status", "blocked_at", "block_reason")
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("name", "masked_phone", "card_count")
+    # A term matches part of the name, or the end of the phone ("0001" finds +15550100001).
+    search_fields = ("name", "phone__endswith")
+    search_help_text = "Search by name or by the last digits of the phone."
+    inlines = [CardInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(card_count=Count("cards"))
+
+    @admin.display(description="phone")
+    def masked_phone(self, customer):
+        return mask_phone(customer.phone)
+
+    @admin.display(description="cards", ordering="card_count")
+    def card_count(self, customer):
+        return customer.card_count
+
+
+def _change_cards(request, queryset, change, done_outcome) -> tuple[int, dict[str, int]]:
+    """Run a card service for each selected card as this staff user; report what happened."""
+    counts: dict[str, int] = {}
+    record = getattr(request, "fintalk", None)
+    for card in queryset.select_related("customer"):
+        result = change(phone=card.customer.phone, last4=card.last4, actor=request.user.get_username(),
+                        request_id=record.request_id if record else "")
+        counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+    return counts.pop(done_outcome.value, 0), counts
+
+
+@admin.register(Card)
+class CardAdmin(admin.ModelAdmin):
+    list_display = ("last4", "network", "customer", "masked_phone", "status", "blocked_at", "block_reason")
+    list_filter = ("status", "network")
+    search_fields = ("last4", "customer__name", "customer__phone__endswith")
+    list_select_related = ("customer",)
+    readonly_fields = ("status", "blocked_at", "block_reason")
+    actions = ["block_cards", "unblock_cards"]
+
+    @admin.display(description="phone")
+    def masked_phone(self, card):
+        return mask_phone(card.customer.phone)
+
+    @admin.action(description="Block selected cards", permissions=["change"])
+    def block_cards(self, request, queryset):
+        def block(**kwargs):
+            return services.card_block(reason="blocked by bank staff", **kwargs)
+
+        done, other = _change_cards(request, queryset, block, services.BlockOutcome.BLOCKED)
+        self._report(request, done, "blocked", other)
+
+    @admin.action(description="Unblock selected cards", permissions=["change"])
+    def unblock_cards(self, request, queryset):
+        done, other = _change_cards(request, queryset, services.card_unblock, services.UnblockOutcome.UNBLOCKED)
+        self._report(request, done, "unblocked", other)
+
+    def _report(self, request, done: int, verb: str, other: dict[str, int]):
+        if done:
+            self.message_user(request, f"{done} card{'s' if done != 1 else ''} {verb}.", messages.SUCCESS)
+        for outcome, count in other.items():
+            self.message_user(request, f"{count} card{'s' if count != 1 else ''}: {outcome.replace('_', ' ')}, "
+                                       "nothing changed.", messages.WARNING)
+
+
+@admin.register(LoanProduct)
+class LoanProductAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "apr_min", "apr_max", "term_min_months", "term_max_months",
+                    "amount_min", "amount_max")
+    list_filter = ("kind",)
+    search_fields = ("name", "description")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "action", "outcome", "card_last4", "masked_phone", "actor_or_caller", "request_id")
+    list_filter = ("action", "outcome")
+    search_fields = ("card_last4", "request_id", "actor")
+    date_hierarchy = "created_at"
+
+    @admin.display(description="actor", ordering="actor")
+    def actor_or_caller(self, event):
+        return event.actor or "caller (voice agent)"
+
+    # The trail is evidence: nobody adds, edits or deletes it from the console.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,258 @@
+"""The console (the admin and the playground) in a real browser against a real server on the demo model.
+
+Headless Chromium from Debian's `chromium` package, driven by Selenium through Debian's
+`chromium-driver` (built from the same source as the browser, so their versions always match;
+nothing is downloaded at run time). Without them every test here is skipped with the reason.
+Set SCREENSHOTS=docs to refresh the README's screenshots while the tests run.
+"""
+import os
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import API_KEY, LiveServer
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+USERNAME, PASSWORD = "admin", "console-test-password"
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1280,860")
+SCREENSHOTS = os.environ.get("SCREENSHOTS")
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)),
+    reason=f"browser tests need Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}): "
+           "apt-get install chromium chromium-driver (.ci/run does this when it runs as root)",
+)
+
+
+@pytest.fixture(scope="module")
+def console_server(tmp_path_factory):
+    server = LiveServer(tmp_path_factory.mktemp("console"), {"FINTALK_LLM": "demo"})
+    server.env["DJANGO_SUPERUSER_PASSWORD"] = PASSWORD
+    server.start()
+    server.manage("createsuperuser", "--noinput", "--username", USERNAME, "--email", "ops@example.com")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    browser.set_page_load_timeout(30)
+    yield browser
+    browser.quit()
+
+
+@pytest.fixture
+def bank(console_server):
+    console_server.manage("seed_demo", "--reset")
+    return console_server
+
+
+def wait_for(driver, condition, timeout: float = 20):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def css(driver, selector: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, selector)
+
+
+def screenshot(driver, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(SCREENSHOTS) / name))
+
+
+def sign_in(driver, server, next_path: str = "/admin/") -> None:
+    driver.get(server.url + next_path)
+    if "/admin/login/" not in driver.current_url:
+        return  # already signed in
+    css(driver, "#id_username").send_keys(USERNAME)
+    css(driver, "#id_password").send_keys(PASSWORD)
+    css(driver, "input[type=submit]").click()
+    wait_for(driver, lambda d: "/admin/login/" not in d.current_url)
+
+
+def run_action(driver, server, changelist: str, search: str, action: str) -> str:
+    """Select the rows a search finds, run an admin action, return the message it shows."""
+    from selenium.webdriver.support.ui import Select
+
+    driver.get(f"{server.url}{changelist}?q={search}")
+    css(driver, "#action-toggle").click()
+    Select(css(driver, "select[name=action]")).select_by_value(action)
+    css(driver, "button[name=index]").click()
+    return wait_for(driver, lambda d: css(d, "ul.messagelist")).text
+
+
+def ask(driver, text: str) -> str:
+    """Send a message in the playground; the agent's whole reply once its stream has ended."""
+    from selenium.webdriver.common.keys import Keys
+
+    replies = len(driver.find_elements("css selector", "#conversation li.assistant"))
+    css(driver, "#message").send_keys(text, Keys.ENTER)
+    return wait_for(driver, lambda d: d.execute_script(
+        "const all = document.querySelectorAll('#conversation li.assistant');"
+        "const last = all[all.length - 1];"
+        "return all.length > arguments[0] && !last.classList.contains('streaming')"
+        " && [last.querySelector('.text').textContent];", replies))[0]
+
+
+def session_cookies(driver) -> dict[str, str]:
+    return {cookie["name"]: cookie["value"] for cookie in driver.get_cookies()}
+
+
+def test_anonymous_visitor_is_sent_to_the_login_page(driver, console_server):
+    driver.delete_all_cookies()
+    driver.get(console_server.url + "/playground/")
+    assert driver.current_url == console_server.url + "/admin/login/?next=/playground/"
+    driver.get(console_server.url + "/admin/bank/card/")
+    assert driver.current_url.startswith(console_server.url + "/admin/login/")
+    # Nor can the playground's endpoint be called without a staff session.
+    reply = httpx.post(console_server.url + "/playground/chat/completions", json={"messages": []})
+    assert reply.status_code in (401, 403) and set(reply.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_sign_in_opens_the_console(driver, console_server):
+    driver.delete_all_cookies()
+    sign_in(driver, console_server)
+    assert "Fintalk console" in css(driver, "#site-name").text
+    for model in ("Customers", "Cards", "Loan products", "Audit events", "API keys"):
+        assert model in css(driver, "#content-main").text
+
+
+def test_block_card_4242_from_the_admin_records_one_audit_event_with_the_actor(driver, bank):
+    sign_in(driver, bank)
+    assert "1 card blocked." in run_action(driver, bank, "/admin/bank/card/", "4242", "block_cards")
+    assert bank.sql("SELECT status FROM bank_card WHERE last4 = '4242'") == [("blocked",)]
+    driver.get(bank.url + "/admin/bank/card/")
+    screenshot(driver, "console-admin.png")
+    # A second block changes nothing and writes nothing: still exactly one event, naming the staff user.
+    assert "already blocked, nothing changed" in run_action(driver, bank, "/admin/bank/card/", "4242", "block_cards")
+    assert bank.sql("SELECT action, actor, card_last4, outcome, masked_phone FROM bank_auditevent") == [
+        ("card_block", USERNAME, "4242", "blocked", "+1******0001")]
+    # The trail is read-only, for a superuser too: no add button, no actions, no save.
+    driver.get(bank.url + "/admin/bank/auditevent/")
+    assert USERNAME in css(driver, "#result_list").text
+    assert not driver.find_elements("css selector", ".object-tools a.addlink, select[name=action]")
+    event_id = bank.sql("SELECT id FROM bank_auditevent")[0][0]
+    driver.get(f"{bank.url}/admin/bank/auditevent/{event_id}/change/")
+    assert not driver.find_elements("css selector", "input[name=_save], a.deletelink")
+    # Unblocking is the same kind of change: one more event, the card active again.
+    assert "1 card unblocked." in run_action(driver, bank, "/admin/bank/card/", "4242", "unblock_cards")
+    assert bank.sql("SELECT status FROM bank_card WHERE last4 = '4242'") == [("active",)]
+    assert bank.sql("SELECT action, actor FROM bank_auditevent ORDER BY id") == [
+        ("card_block", USERNAME), ("card_unblock", USERNAME)]
+
+
+def test_customers_are_searched_by_last_digits_and_listed_with_masked_phones(driver, bank):
+    sign_in(driver, bank)
+    driver.get(bank.url + "/admin/bank/customer/?q=0002")
+    listed = css(driver, "#result_list").text
+    assert "John Smith" in listed and "Jane Doe" not in listed
+    assert "+1******0002" in listed and "+15550100002" not in listed
+
+
+def test_a_loan_rate_edited_in_the_admin_is_what_the_agent_says_in_the_playground(driver, bank):
+    sign_in(driver, bank)
+    (loan_id,) = bank.sql("SELECT id FROM bank_loanproduct WHERE kind = 'auto'")[0]
+    driver.get(f"{bank.url}/admin/bank/loanproduct/{loan_id}/change/")
+    field = css(driver, "#id_apr_min")
+    field.clear()
+    field.send_keys("3.25")
+    css(driver, "input[name=_save]").click()
+    assert "was changed successfully" in wait_for(driver, lambda d: css(d, "ul.messagelist")).text
+    driver.get(bank.url + "/playground/")
+    assert css(driver, "#call-as").get_attribute("value") == "+15550100001"  # the demo bank is loaded
+    reply = ask(driver, "Do you have car loans?")
+    assert "New and Used Car Loan" in reply and "APR from 3.25 percent" in reply
+
+
+def test_playground_reply_arrives_in_pieces(driver, bank):
+    sign_in(driver, bank)
+    driver.get(bank.url + "/playground/")
+    # Record every text node appended to an agent reply, as the page appends them.
+    driver.execute_script("""
+        window.pieces = []; window.batches = 0;
+        new MutationObserver((records) => {
+            window.batches += 1;
+            for (const record of records) {
+                if (!record.target.closest || !record.target.closest('li.assistant')) continue;
+                for (const node of record.addedNodes) if (node.nodeType === Node.TEXT_NODE) window.pieces.push(node.data);
+            }
+        }).observe(document.getElementById('conversation'), {childList: true, subtree: true});
+    """)
+    reply = ask(driver, "What loans do you have?")
+    pieces, batches = driver.execute_script("return [window.pieces, window.batches]")
+    print(f"{len(pieces)} pieces in {batches} DOM update batches")
+    assert len(pieces) > 1, pieces
+    assert "".join(pieces) == reply
+    assert reply.startswith("We have 3 loans.") and "Fixed Rate Home Loan" in reply
+    assert "fintalk-demo" in css(driver, "#status").text and "finish: stop" in css(driver, "#status").text
+
+
+def test_playground_shows_the_tool_calls_in_the_stream_and_keeps_the_history(driver, bank):
+    sign_in(driver, bank)
+    driver.get(bank.url + "/playground/")
+    # The call shows as it streams; the page answers it (no real transfer) and the agent goes on.
+    reply = ask(driver, "Can I talk to a person?")
+    assert css(driver, "#conversation li.tool").text.endswith("transferCall({})")
+    assert "not available in the playground" in reply
+    # The next turn carries that history (the call and its result) and is answered as usual.
+    reply = ask(driver, "Which cards do I have?")
+    assert "Visa card ending in 4242" in reply
+    screenshot(driver, "console-playground.png")
+
+
+def test_session_auth_is_for_the_console_only_and_needs_csrf(driver, console_server):
+    sign_in(driver, console_server)
+    cookies = session_cookies(driver)
+    assert "sessionid" in cookies
+    body = {"messages": [{"role": "user", "content": "hi"}], "stream": False}
+    with httpx.Client(base_url=console_server.url, cookies=cookies, timeout=30) as browser_like:
+        # The public API stays bearer-key only: a staff session opens nothing there, and sets no cookie.
+        reply = browser_like.post("/api/chat/completions", json=body)
+        assert reply.status_code == 401 and reply.json()["error"]["code"] == "invalid_api_key"
+        assert "set-cookie" not in reply.headers and "cookie" not in reply.headers.get("vary", "").lower()
+        # The playground's endpoint takes the session, but not without the CSRF token.
+        reply = browser_like.post("/playground/chat/completions", json=body)
+        assert reply.status_code == 403 and "CSRF" in reply.json()["error"]["message"]
+        reply = browser_like.post("/playground/chat/completions", json=body, headers={
+            "X-CSRFToken": cookies["csrftoken"], "Origin": console_server.url})
+        assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"]
+
+
+def test_api_key_created_in_the_admin_is_shown_once_works_and_can_be_revoked(driver, console_server):
+    sign_in(driver, console_server)
+    driver.get(console_server.url + "/admin/api/apikey/add/")
+    css(driver, "#id_name").send_keys("from-the-console")
+    css(driver, "input[name=_save]").click()
+    key = wait_for(driver, lambda d: css(d, "#issued-key")).get_attribute("value")
+    assert key.startswith("ftk_")
+    (stored,) = console_server.sql("SELECT key_hash FROM api_apikey WHERE name = 'from-the-console'")[0]
+    assert key not in stored and len(stored) == 64
+    headers = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(console_server.url + "/api/models", headers=headers).status_code == 200
+    driver.get(console_server.url + "/admin/api/apikey/")
+    row = css(driver, "#result_list").text
+    assert "from-the-console" in row and key not in row and key[:12] in row
+    assert console_server.sql("SELECT last_used_at IS NOT NULL FROM api_apikey WHERE name = 'from-the-console'") == [(1,)]
+    assert "Revoked 1 API key" in run_action(driver, console_server, "/admin/api/apikey/", "from-the-console",
+                                             "revoke_keys")
+    assert httpx.get(console_server.url + "/api/models", headers=headers).status_code == 401
+    assert httpx.get(console_server.url + "/api/models",
+                     headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 200
