@@ -2,13 +2,14 @@
 
 Every byte Fintalk sends to an OpenAI client is built here, so the shape that the `openai` SDK
 parses strictly (all keys of an error; `choices` on every chunk; the same id and created on
-every chunk of a stream) is decided once. Plain dicts and `json.dumps` keep a streamed chunk
+every chunk of a stream) is decided once. Plain dicts and `orjson` keep a streamed chunk
 cheap: it is built for every token.
 """
-import json
 import time
 import uuid
 from dataclasses import dataclass
+
+import orjson
 
 DONE_EVENT = b"data: [DONE]\n\n"
 KEEPALIVE_EVENT = b": ping\n\n"
@@ -47,7 +48,7 @@ def error_body(message: str, error_type: str, param: str | None = None, code: st
 
 
 def sse_event(payload: dict) -> bytes:
-    return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
 def new_completion_id(prefix: str = "chatcmpl") -> str:
@@ -100,6 +101,15 @@ class ChunkFactory:
 
     def usage(self, usage: Usage) -> dict:
         return self._chunk([], usage.to_dict())
+
+
+def spoken_reply(chunks: ChunkFactory, text: str, include_usage: bool = False) -> list[bytes]:
+    """A whole short answer as one stream (role, text, finish "stop", [usage], [DONE]): what a voice
+    caller hears when no turn runs, e.g. over the rate limit."""
+    events = [chunks.role(), chunks.content(text), chunks.finish("stop")]
+    if include_usage:
+        events.append(chunks.usage(Usage(0, 0)))
+    return [sse_event(event) for event in events] + [DONE_EVENT]
 
 
 def tool_call_object(call_id: str, name: str, arguments: str) -> dict:
@@ -194,7 +204,8 @@ class ResponseFactory:
             "usage": None if usage is None else {
                 "input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
                 "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-                "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0},
+                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "output_tokens_details": {"reasoning_tokens": 0},
             },
         }
 

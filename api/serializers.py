@@ -1,16 +1,30 @@
 """Request validation for the OpenAI-compatible and native endpoints (DRF serializers).
 
 Unknown top-level fields (Vapi's `call`, `customer`, `phoneNumber`, `metadata`, ...) are accepted
-and left alone: DRF serializers ignore fields they do not declare.
+and left alone: DRF serializers ignore fields they do not declare. An absent (or null) `stream`
+takes the default the view negotiated from the Accept header (context `stream_default`).
+Fields that take several shapes carry their JSON schema for the OpenAPI document.
 """
 import json
 import re
 
+from drf_spectacular.drainage import set_override
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
+TEXT_PART_SCHEMA = {"type": "object", "required": ["type", "text"],
+                    "properties": {"type": {"type": "string", "enum": ["text"]}, "text": {"type": "string"}}}
+
+
+def stream_default(serializer, attrs: dict, default: bool) -> None:
+    if attrs.get("stream") is None:
+        attrs["stream"] = serializer.context.get("stream_default", default)
+
+
+@extend_schema_field({"anyOf": [{"type": "string"}, {"type": "array", "items": TEXT_PART_SCHEMA}]})
 class MessageContentField(serializers.Field):
     """A message's content: a string, null, or a list of text parts; returns plain text or None."""
 
@@ -108,6 +122,11 @@ class ToolSerializer(serializers.Serializer):
     function = FunctionDefinitionSerializer()
 
 
+@extend_schema_field({"anyOf": [
+    {"type": "string", "enum": ["none", "auto", "required"]},
+    {"type": "object", "required": ["type", "function"], "properties": {
+        "type": {"type": "string", "enum": ["function"]},
+        "function": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}]})
 class ToolChoiceField(serializers.Field):
     """"none" | "auto" | "required" | {"type": "function", "function": {"name": ...}}; returns that or a name."""
 
@@ -124,6 +143,9 @@ class ToolChoiceField(serializers.Field):
         return value
 
 
+@extend_schema_field({"anyOf": [
+    {"type": "string", "enum": ["none", "auto"]},
+    {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}]})
 class FunctionCallField(serializers.Field):
     """Legacy `function_call`: "none" | "auto" | {"name": ...}."""
 
@@ -162,6 +184,9 @@ class StreamOptionsSerializer(serializers.Serializer):
     include_usage = serializers.BooleanField(required=False, default=False)
 
 
+@extend_schema_field({"anyOf": [
+    {"type": "string", "minLength": 1},
+    {"type": "array", "maxItems": 4, "items": {"type": "string", "minLength": 1}}]})
 class StopField(serializers.Field):
     """`stop`: a string or up to four strings; returns a list."""
 
@@ -179,6 +204,7 @@ class StopField(serializers.Field):
         return value
 
 
+@extend_schema_serializer(component_name="ChatCompletionRequest")
 class OpenAIQuerySerializer(serializers.Serializer):
     messages = OpenAIMessageSerializer(many=True, allow_empty=False)
     model = serializers.CharField(required=False, allow_null=True, allow_blank=True)
@@ -186,7 +212,8 @@ class OpenAIQuerySerializer(serializers.Serializer):
     top_p = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
     max_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     max_completion_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    stream = serializers.BooleanField(required=False, default=True)
+    stream = serializers.BooleanField(required=False, allow_null=True, default=None, help_text=(
+        "Absent: streamed, unless the Accept header names application/json and not text/event-stream."))
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
     stop = StopField(required=False, allow_null=True)
     user = serializers.CharField(required=False, allow_null=True, allow_blank=True)
@@ -200,6 +227,7 @@ class OpenAIQuerySerializer(serializers.Serializer):
     response_format = ResponseFormatSerializer(required=False, allow_null=True)
 
     def validate(self, attrs):
+        stream_default(self, attrs, True)
         limit = self.context.get("max_output_tokens")
         for field in ("max_tokens", "max_completion_tokens"):
             value = attrs.get(field)
@@ -226,11 +254,21 @@ class OpenAIQuerySerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_serializer(component_name="AgentQueryRequest")
 class AgentQuerySerializer(serializers.Serializer):
     query = serializers.CharField(max_length=8000, trim_whitespace=True)
     phone_number = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=32)
 
 
+@extend_schema_field({"anyOf": [
+    {"type": "string", "minLength": 1},
+    {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["role", "content"], "properties": {
+        "type": {"type": "string", "enum": ["message"]},
+        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant"]},
+        "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": {
+            "type": "object", "required": ["type", "text"], "properties": {
+                "type": {"type": "string", "enum": ["input_text", "output_text", "text"]},
+                "text": {"type": "string"}}}}]}}}}]})
 class ResponsesInputField(serializers.Field):
     """Responses API `input`: a string, or a list of messages whose content is text or text parts."""
 
@@ -260,7 +298,11 @@ class ResponsesInputField(serializers.Field):
                 if bad:
                     errors[index] = {"content": {bad[0]: {"type": ["Only text content parts are supported."]}}}
                     continue
-                content = "\n".join(part.get("text", "") for part in content)
+                untexted = [i for i, part in enumerate(content) if not isinstance(part.get("text"), str)]
+                if untexted:
+                    errors[index] = {"content": {untexted[0]: {"text": ["A text part needs a string 'text'."]}}}
+                    continue
+                content = "\n".join(part["text"] for part in content)
             if not isinstance(content, str):
                 errors[index] = {"content": ["Expected a string or a list of text parts."]}
                 continue
@@ -273,13 +315,15 @@ class ResponsesInputField(serializers.Field):
         return value
 
 
+@extend_schema_serializer(component_name="ResponseRequest")
 class ResponsesRequestSerializer(serializers.Serializer):
     """`POST /responses`. Stateless: nothing is stored, so earlier responses cannot be referenced."""
 
     model = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     input = ResponsesInputField()
     instructions = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    stream = serializers.BooleanField(required=False, default=False)
+    stream = serializers.BooleanField(required=False, allow_null=True, default=None, help_text=(
+        "Absent: not streamed, unless the Accept header accepts only text/event-stream."))
     temperature = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=2)
     top_p = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
     max_output_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1)
@@ -290,6 +334,7 @@ class ResponsesRequestSerializer(serializers.Serializer):
     user = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
     def validate(self, attrs):
+        stream_default(self, attrs, False)
         if attrs.get("previous_response_id"):
             raise serializers.ValidationError({"previous_response_id": [
                 "Fintalk keeps no responses (it is stateless): send the whole conversation in input."]})
@@ -314,6 +359,9 @@ class StringListField(serializers.Field):
     def __init__(self, *, max_items: int, **kwargs):
         self.max_items = max_items
         super().__init__(**kwargs)
+        string = {"type": "string", "pattern": r"\S"}  # not blank
+        set_override(self, "field", {"anyOf": [string, {"type": "array", "minItems": 1, "maxItems": max_items,
+                                                        "items": string}]})
 
     def to_internal_value(self, data):
         items = [data] if isinstance(data, str) else data
@@ -332,6 +380,7 @@ class StringListField(serializers.Field):
         return value
 
 
+@extend_schema_serializer(component_name="CompletionRequest")
 class CompletionsRequestSerializer(serializers.Serializer):
     """Legacy `POST /completions`: each prompt is one agent turn."""
 
@@ -340,7 +389,8 @@ class CompletionsRequestSerializer(serializers.Serializer):
     max_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     temperature = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=2)
     top_p = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
-    stream = serializers.BooleanField(required=False, default=False)
+    stream = serializers.BooleanField(required=False, allow_null=True, default=None, help_text=(
+        "Absent: not streamed, unless the Accept header accepts only text/event-stream."))
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
     stop = StopField(required=False, allow_null=True)
     n = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1,
@@ -353,6 +403,7 @@ class CompletionsRequestSerializer(serializers.Serializer):
     user = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
     def validate(self, attrs):
+        stream_default(self, attrs, False)
         for field, unsupported in (("echo", attrs.get("echo")), ("logprobs", attrs.get("logprobs") is not None),
                                    ("suffix", bool(attrs.get("suffix")))):
             if unsupported:
@@ -363,6 +414,7 @@ class CompletionsRequestSerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_serializer(component_name="EmbeddingRequest")
 class EmbeddingsRequestSerializer(serializers.Serializer):
     model = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     input = StringListField(max_items=256)

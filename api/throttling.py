@@ -1,7 +1,10 @@
 """Per-API-key rate limiting, counted in Django's cache (shared by all workers with Redis).
 
-FINTALK_RATE_LIMIT is DRF's rate syntax ("120/min", "5/s"; "off" disables it). Over the limit a
-client gets a 429 `rate_limit_exceeded` with Retry-After; the openai SDK waits and retries.
+FINTALK_RATE_LIMIT is DRF's rate syntax ("600/min", "20/s"); it is "off" unless an operator sets
+it, because a voice platform sends every call of a bank through one key (size it as concurrent
+calls x turns per minute x headroom). Over the limit a client gets a 429 `rate_limit_exceeded`
+with Retry-After (the openai SDK waits and retries); a voice call instead hears a short spoken
+"busy" answer (`api.views.ChatCompletionsView.throttled`), since Vapi cannot speak a 429.
 """
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle

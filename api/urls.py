@@ -1,6 +1,7 @@
 """API routes. Each matches with and without a trailing slash: the openai SDK and Vapi post
 without it, and a redirect cannot carry a POST. Mounted at /api/ and /v1/ (one base_url serves all)."""
 from django.urls import re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api import views
 
@@ -16,4 +17,10 @@ urlpatterns = [
 agent_urlpatterns = [
     re_path(r"^agent/query/?$", views.AgentQueryView.as_view(), name="agent-query"),
     re_path(r"^agent/query/openai/?$", views.DeprecatedAgentOpenAIView.as_view(), name="agent-query-openai"),
+]
+
+# The OpenAPI 3.1 document and its Swagger UI (served with its own files: no CDN), under /api/ only.
+docs_urlpatterns = [
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

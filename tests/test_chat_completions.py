@@ -120,11 +120,10 @@ def test_models_list_and_retrieve(client, v1_client):
     assert info.value.body["code"] == "model_not_found"
 
 
-def test_unknown_model_is_404_model_not_found(client, standin):
-    with pytest.raises(openai.NotFoundError) as info:
-        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
-    assert info.value.body["param"] == "model"
-    assert standin.requests == []
+def test_unknown_model_is_answered_by_the_default_model(client, standin):
+    reply = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    assert reply.model == MODEL and reply.choices[0].message.content == "Hello from the Bedrock stand-in."
+    assert standin.requests[-1].path == f"/model/{MODEL}/converse-stream"
 
 
 def test_wrong_key_is_authentication_error(server):

@@ -24,6 +24,9 @@ USER = [{"role": "user", "content": "hi"}]
 def test_minimal_request_defaults_to_streaming():
     data = validate({"messages": USER})
     assert data["stream"] is True
+    assert validate({"messages": USER}, stream_default=False)["stream"] is False  # the client asked for JSON
+    assert validate({"messages": USER, "stream": None}, stream_default=False)["stream"] is False
+    assert validate({"messages": USER, "stream": True}, stream_default=False)["stream"] is True
     assert data["messages"][0] == {"role": "user", "content": "hi"}
 
 
