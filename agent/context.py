@@ -1,8 +1,8 @@
-"""What one agent turn knows about itself, reachable from tools and the LLM without arguments.
+"""What one agent turn knows about itself, reachable from tools without arguments.
 
 The caller's phone lives here, set from the request by the API layer: a tool reads it from the
-turn, so the model can never choose whose account it acts on. The agent's workflow tasks are
-created inside a copy of the context that holds the turn, so every step and tool sees it.
+turn, so the model can never choose whose account it acts on. The loop runs the tools inside a
+copy of the context that holds the turn (`agent.loop`), so every tool sees it.
 """
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    temperature: float | None = None
+    model_id: str | None = None  # the chat model that answers (None: the default one)
+    temperature: float | None = None  # already in the model's range (the API layer clamps it)
     top_p: float | None = None
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
@@ -18,20 +19,16 @@ class InferenceSettings:
 
 @dataclass
 class TurnMeter:
-    """Counts what the provider reported for every LLM call of the turn."""
+    """Counts what the provider reported for every model call of the turn, and the tools' outcomes."""
 
     input_tokens: int = 0
     output_tokens: int = 0
-    reported: bool = False
     stop_reason: str | None = None
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
-    structured: tuple[str, str | None] | None = None  # (JSON answer, schema error or None)
 
-    def add_usage(self, usage: dict | None) -> None:
-        if usage:
-            self.reported = True
-            self.input_tokens += int(usage.get("inputTokens", 0))
-            self.output_tokens += int(usage.get("outputTokens", 0))
+    def add_usage(self, input_tokens: int, output_tokens: int) -> None:
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
 
 
 @dataclass(frozen=True)
@@ -48,8 +45,6 @@ class ToolPolicy:
 class TurnContext:
     phone: str | None = None
     request_id: str = ""
-    inference: InferenceSettings = field(default_factory=InferenceSettings)
-    tools: ToolPolicy = field(default_factory=ToolPolicy)
     meter: TurnMeter = field(default_factory=TurnMeter)
 
 

@@ -14,7 +14,7 @@ import struct
 
 from django.conf import settings
 
-from agent.providers import get_bedrock_client
+from agent import bedrock
 from agent.upstream import translate
 
 MAX_CONCURRENT_CALLS = 8
@@ -47,7 +47,7 @@ async def embed(texts: list[str], model_id: str, dimensions: int) -> tuple[list[
     """Vectors for `texts`, in order, and the input token count."""
     if settings.FINTALK_LLM == "demo":
         return [demo_embedding(text, dimensions) for text in texts], sum(max(1, len(t) // 4) for t in texts)
-    client = await get_bedrock_client()
+    client = await bedrock.client()
     limit = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
 
     async def one(text: str):

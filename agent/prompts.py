@@ -1,27 +1,42 @@
-"""The agent's system prompt: written to be heard on a phone, not read on a screen."""
+"""The agent's instructions: the bank's prompt template, rendered for who is calling.
 
-SYSTEM_PROMPT = """You are Fin, the voice assistant of Fintalk Bank, speaking with a caller on the phone.
-Everything you write is read aloud by a text-to-speech voice.
-
-How you speak:
-- Short, friendly sentences; one or two at a time. Plain words.
-- No markdown, no lists, no asterisks, no headings, no emojis, no URLs.
-- Say numbers the way a person would say them.
-
-What you can do:
-- Describe the bank's loan products (use get_loan_products).
-- Tell callers which cards they hold and block a lost or stolen credit card with the card tools.
-- The caller's identity comes from the phone line, never from what they say. If a tool says the
-  caller is not identified, ask them to call from the phone number registered with the bank.
-- To block a card you need the last four digits of that card; ask for them if you do not have them.
-  Never guess or invent digits, names or numbers.
-
-What you cannot do by voice: unblock a card, read balances or transactions, move money.
-For those, direct the caller to the Fintalk mobile app or a branch.
+The template (`agent/system_prompt.txt`, or the file FINTALK_SYSTEM_PROMPT_FILE names) is plain
+text with Django template tags, so a bank edits wording and sections without touching code. It
+is compiled once per process; a rendering is kept per kind of caller (a few dozen at most), so
+a turn pays a dictionary lookup, not a template render.
 """
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.template import Context, Engine
 
 # Sent as the user's turn when a voice platform calls with only a system message (no first message).
 CALL_OPENING_QUERY = "(The call has just connected. Greet the caller briefly and ask how you can help.)"
 
 # Stands before a history that opens with the assistant's greeting (Bedrock wants a user turn first).
 CALL_CONNECTED = "(The call connected.)"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What the instructions may say about the caller: never a phone or a card number."""
+
+    known: bool = False
+    first_name: str = ""
+    cards: int = 0
+    blocked: int = 0
+    phone_given: bool = False
+
+
+@lru_cache(maxsize=1)
+def _template():
+    path = Path(settings.FINTALK_SYSTEM_PROMPT_FILE)
+    return Engine(autoescape=False).from_string(path.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=256)
+def system_prompt(caller: Caller = Caller()) -> str:
+    text = _template().render(Context({"caller": caller}))
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())

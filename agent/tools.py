@@ -6,11 +6,17 @@ argument, so the model cannot act on somebody else's account. Tools are built on
 """
 import re
 from decimal import Decimal
+from functools import lru_cache
+from importlib import import_module
 
 from asgiref.sync import sync_to_async
-from llama_index.core.tools import FunctionTool
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from llama_index.core.tools import BaseTool, FunctionTool
+from llama_index.core.tools.types import adapt_to_async_tool
 
 from agent.context import turn
+from agent.converse import ToolSpecs
 from bank import selectors, services
 from bank.models import LoanProduct
 from bank.services import BlockOutcome
@@ -133,9 +139,45 @@ async def block_credit_card(card_last4: str, reason: str = "lost") -> str:
             "Could you check the last four digits?")
 
 
+# Tools that change an account, and the outcomes that mean a change was committed: never cut by
+# the tool timeout, and never reported to the caller as failed (agent/loop.py).
+ACCOUNT_CHANGES = {"block_credit_card": frozenset({BlockOutcome.BLOCKED.value})}
+
 BANK_TOOLS = (get_loan_products, get_customer_profile, list_credit_cards, block_credit_card)
 BANK_TOOL_NAMES = frozenset(fn.__name__ for fn in BANK_TOOLS)
 
 
 def build_tools() -> list[FunctionTool]:
     return [FunctionTool.from_defaults(async_fn=fn) for fn in BANK_TOOLS]
+
+
+def _extra_tools() -> list[BaseTool]:
+    """LlamaIndex tools a bank adds without touching the loop: FINTALK_EXTRA_TOOLS="module:name,...",
+    each a BaseTool, a list of them, or a callable returning either (a QueryEngineTool over the
+    bank's FAQ, a LlamaHub ToolSpec's `to_tool_list`)."""
+    tools: list[BaseTool] = []
+    for path in settings.FINTALK_EXTRA_TOOLS:
+        module, _, name = path.partition(":")
+        found = getattr(import_module(module), name)
+        if callable(found) and not isinstance(found, BaseTool):
+            found = found()
+        for tool in found if isinstance(found, (list, tuple)) else [found]:
+            if not isinstance(tool, BaseTool):
+                raise ImproperlyConfigured(f"FINTALK_EXTRA_TOOLS: {path} gave {type(tool).__name__}, not a LlamaIndex tool.")
+            tools.append(tool)
+    return tools
+
+
+@lru_cache(maxsize=1)
+def agent_tool_specs() -> ToolSpecs:
+    """The agent's own tools (the bank's and any extra ones) with their toolSpecs, built once per process."""
+    tools = build_tools() + _extra_tools()
+    names = [tool.metadata.name for tool in tools]
+    duplicates = {name for name in names if names.count(name) > 1}
+    if duplicates:
+        raise ImproperlyConfigured(f"Two agent tools share the name(s) {', '.join(sorted(duplicates))}.")
+    return ToolSpecs([adapt_to_async_tool(tool) for tool in tools])
+
+
+def agent_tool_names() -> frozenset[str]:
+    return frozenset(agent_tool_specs().by_name)

@@ -10,6 +10,7 @@ import hmac
 from datetime import timedelta
 from functools import lru_cache
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
@@ -52,22 +53,40 @@ class ApiClient:
 
 class BearerKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
+        found, key, digest = self._from_memory(request)
+        if found is not None or key is None:
+            return found
+        return self._issued(database_key(digest), key)
+
+    async def aauthenticate(self, request):
+        """The same, on the event loop: only a key issued in the database needs a thread (the ORM)."""
+        found, key, digest = self._from_memory(request)
+        if found is not None or key is None:
+            return found
+        return self._issued(await sync_to_async(database_key)(digest), key)
+
+    @staticmethod
+    def _from_memory(request):
+        """(user and key, None, None) when decided without the database; else (None, key, digest)."""
         if settings.FINTALK_AUTH == "disabled":
-            return ApiClient("auth-disabled"), "auth-disabled"
+            return (ApiClient("auth-disabled"), "auth-disabled"), None, None
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
-            return None
+            return None, None, None
         scheme, _, key = header.partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
             raise exceptions.AuthenticationFailed("Malformed Authorization header: use 'Bearer <API key>'.")
         digest = hash_key(key)
         if matches_env_key(digest):
-            return ApiClient("env:" + digest[:8]), key
-        issued = database_key(digest)
-        if issued is not None:
-            return ApiClient("key:" + issued.name), key
-        raise exceptions.AuthenticationFailed("Incorrect API key provided.")
+            return (ApiClient("env:" + digest[:8]), key), None, None
+        return None, key, digest
+
+    @staticmethod
+    def _issued(issued: ApiKey | None, key: str):
+        if issued is None:
+            raise exceptions.AuthenticationFailed("Incorrect API key provided.")
+        return ApiClient("key:" + issued.name), key
 
     def authenticate_header(self, request):
         return 'Bearer realm="fintalk"'

@@ -16,6 +16,7 @@ from llama_index.core.llms import ChatMessage, MessageRole, TextBlock
 
 from agent.client_tools import ClientTool, StructuredOutputTool, json_object_schema
 from agent.context import InferenceSettings, ToolPolicy
+from agent.models import ModelInfo
 from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
 from agent.turn import TurnInput
 from fintalk.exceptions import InvalidRequest
@@ -67,13 +68,24 @@ def caller_phone(body: dict, tags: list[str]) -> str | None:
     return None
 
 
-def inference_settings(data: dict) -> InferenceSettings:
+def inference_settings(data: dict, model: ModelInfo | None = None) -> InferenceSettings:
+    """The request's settings for the model that answers it: OpenAI's temperature (0..2) is clamped
+    into that model's range (Bedrock's families take 0..1), and the model id goes to the loop."""
+    temperature = data.get("temperature")
     return InferenceSettings(
-        temperature=data.get("temperature"),
+        temperature=model.clamp_temperature(temperature) if model else temperature,
         top_p=data.get("top_p"),
         max_tokens=data.get("max_completion_tokens") or data.get("max_tokens"),
         stop=tuple(data.get("stop") or ()),
+        model_id=model.id if model else None,
     )
+
+
+def call_id(body: dict) -> str | None:
+    """The voice platform's id of the call (Vapi's `call.id`): what is cached per call is keyed by it."""
+    call = body.get("call")
+    value = call.get("id") if isinstance(call, dict) else None
+    return value[:128] if isinstance(value, str) and value else None
 
 
 def is_voice_call(body: dict) -> bool:
@@ -121,8 +133,9 @@ def _message(role: str, text: str, message: dict) -> ChatMessage | None:
     return ChatMessage(role=MessageRole(role), content=text) if text else None
 
 
-def build_turn(data: dict, body: dict, request_id: str = "") -> TurnInput:
-    """`data`: the validated OpenAIQuerySerializer output; `body`: the raw JSON (for Vapi's extras)."""
+def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | None = None) -> TurnInput:
+    """`data`: the validated OpenAIQuerySerializer output; `body`: the raw JSON (for Vapi's extras);
+    `model`: the model that answers (None: the default one)."""
     tags: list[str] = []
     instructions, dialogue = [], []
     for message in data["messages"]:
@@ -151,8 +164,9 @@ def build_turn(data: dict, body: dict, request_id: str = "") -> TurnInput:
         query=query,
         history=tuple(history),
         phone=caller_phone(body, tags),
+        call_id=call_id(body),
         request_id=request_id,
-        inference=inference_settings(data),
+        inference=inference_settings(data, model),
         tool_filler=tool_filler(body),
         tools=tool_policy(data),
     )

@@ -51,6 +51,7 @@ class RequestRecord:
         self.ttft = None
         self.tokens_in = self.tokens_out = 0
         self.tool_calls: list[tuple[str, str]] = []
+        self.history_trimmed = 0
         self.error = None
         self._finished = False
 
@@ -64,6 +65,7 @@ class RequestRecord:
     def turn_ended(self, end) -> None:
         self.tokens_in, self.tokens_out = end.input_tokens, end.output_tokens
         self.tool_calls = list(end.tool_calls)
+        self.history_trimmed = end.history_trimmed
 
     def failed(self, error) -> None:
         """An error inside the turn (before or after the stream started)."""
@@ -97,6 +99,7 @@ class RequestRecord:
             "ttft_ms": None if self.ttft is None else round(self.ttft * 1000, 1),
             "duration_ms": round(duration * 1000, 1), "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
             "tool_calls": [f"{tool}:{outcome}" for tool, outcome in self.tool_calls], "error": self.error,
+            "history_trimmed": self.history_trimmed,
         })
 
     async def watch_stream(self, content):

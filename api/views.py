@@ -2,18 +2,21 @@
 
 Everything that can fail (auth, validation, model lookup, the upstream's first answer) is
 checked before a streaming response is returned: once streaming begins, DRF's exception
-handling no longer applies.
+handling no longer applies. An absent `stream` is decided by the Accept header
+(`api.negotiation`); any model name is answered (`agent.models.resolve_model`).
 """
-from adrf.views import APIView
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 
 from agent import embeddings
-from agent.providers import MODEL_CREATED, available_models, resolve_model
-from agent.tools import BANK_TOOL_NAMES
-from agent.turn import run_turn
+from agent.loop import run_turn
+from agent.models import MODEL_CREATED, available_models, resolve_model
+from agent.tools import agent_tool_names
 from api import protocol
+from api import schema as docs
+from api.base import APIView
 from api.conversation import build_native_turn, build_turn, is_voice_call
+from api.negotiation import chat_streams_by_default, streams_only_if_asked
 from api.serializers import (
     AgentQuerySerializer,
     CompletionsRequestSerializer,
@@ -25,6 +28,7 @@ from api.streaming import chat_completion_stream, collect, completions_stream, r
 from fintalk.exceptions import ModelNotFound
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+BUSY_REPLY = "We're very busy right now, please try again in a moment."
 
 
 def _validated(serializer_class, request, **context) -> dict:
@@ -33,10 +37,18 @@ def _validated(serializer_class, request, **context) -> dict:
     return serializer.validated_data
 
 
+def _body(request) -> dict:
+    return request.data if isinstance(request.data, dict) else {}
+
+
+def _model_name(body: dict) -> str | None:
+    return body.get("model") if isinstance(body.get("model"), str) else None
+
+
 def _requested(request, serializer_class, kind: str = "chat", **context):
-    """The raw body, the model it asks for, its validated data; the request record notes model and stream."""
-    body = request.data if isinstance(request.data, dict) else {}
-    model = resolve_model(body.get("model") if isinstance(body.get("model"), str) else None, kind)
+    """The raw body, the model that answers it, its validated data; the request record notes model and stream."""
+    body = _body(request)
+    model = resolve_model(_model_name(body), kind)
     if model.max_output_tokens:
         context["max_output_tokens"] = model.max_output_tokens
     if model.dimensions:
@@ -47,12 +59,53 @@ def _requested(request, serializer_class, kind: str = "chat", **context):
     return body, model, data, record
 
 
-class ChatCompletionsView(APIView):
-    """POST /chat/completions: an agent turn as an OpenAI chat completion, streamed by default."""
+async def _events(frames: list[bytes]):
+    for frame in frames:
+        yield frame
 
+
+def _busy(request):
+    """A voice call over the key's rate limit: a short spoken answer and a normal finish, not silence."""
+    body = _body(request)
+    try:
+        model = resolve_model(_model_name(body))
+    except ModelNotFound:
+        model = resolve_model(None)
+    record = request.fintalk
+    record.model, record.error = model.id, "rate_limit_exceeded"
+    chunks = protocol.ChunkFactory(model.id)
+    if body.get("stream") is False:
+        return Response(protocol.chat_completion(model=model.id, content=BUSY_REPLY, finish="stop",
+                                                 usage=protocol.Usage(0, 0), completion_id=chunks.id,
+                                                 created=chunks.created))
+    options = body.get("stream_options")
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    return StreamingHttpResponse(_events(protocol.spoken_reply(chunks, BUSY_REPLY, include_usage=include_usage)),
+                                 content_type="text/event-stream", headers=SSE_HEADERS)
+
+
+class ChatCompletionsView(APIView):
+    """POST /chat/completions: an agent turn as an OpenAI chat completion, streamed unless the client wants JSON."""
+
+    over_limit = False
+
+    def throttled(self, request, wait):
+        """Over the rate limit, a voice call (its body has `call`) is answered by `_busy`; others get the 429."""
+        try:
+            voice = is_voice_call(_body(request))
+        except Exception:  # an unreadable body is no voice call; the 429 comes first
+            voice = False
+        if not voice:
+            super().throttled(request, wait)  # raises Throttled: the 429 with Retry-After
+        self.over_limit = True
+
+    @docs.chat_completions
     async def post(self, request):
-        body, model, data, record = _requested(request, OpenAIQuerySerializer, reserved_tool_names=BANK_TOOL_NAMES)
-        turn = await start_turn(run_turn(build_turn(data, body, record.request_id)), record)
+        if self.over_limit:
+            return _busy(request)
+        body, model, data, record = _requested(request, OpenAIQuerySerializer, reserved_tool_names=agent_tool_names(),
+                                               stream_default=chat_streams_by_default(request))
+        turn = await start_turn(run_turn(build_turn(data, body, record.request_id, model)), record)
         chunks = protocol.ChunkFactory(model.id)
         if data["stream"]:
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
@@ -73,6 +126,10 @@ class ChatCompletionsView(APIView):
 class DeprecatedAgentOpenAIView(ChatCompletionsView):
     """POST /api/agent/query/openai/: the old name of chat completions, kept for existing clients."""
 
+    @docs.deprecated_chat_completions
+    async def post(self, request):
+        return await super().post(request)
+
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Deprecation"] = "true"
@@ -83,6 +140,7 @@ class DeprecatedAgentOpenAIView(ChatCompletionsView):
 class AgentQueryView(APIView):
     """POST /api/agent/query/: the native endpoint, `{"query", "phone_number"}` -> `{"response", ...}`."""
 
+    @docs.agent_query
     async def post(self, request):
         data = _validated(AgentQuerySerializer, request)
         model = resolve_model(None)
@@ -102,6 +160,7 @@ class AgentQueryView(APIView):
 
 
 class ModelListView(APIView):
+    @docs.list_models
     def get(self, request):
         return Response(protocol.model_list(
             [protocol.model_object(model.id, model.owned_by, MODEL_CREATED) for model in available_models()]
@@ -109,6 +168,9 @@ class ModelListView(APIView):
 
 
 class ModelDetailView(APIView):
+    """GET /models/{id}: a lookup, so an id this server does not offer is a 404 (no fallback here)."""
+
+    @docs.retrieve_model
     def get(self, request, model_id: str):
         for model in available_models():
             if model.id == model_id:
@@ -119,9 +181,11 @@ class ModelDetailView(APIView):
 class ResponsesView(APIView):
     """POST /responses: the Responses API over the same agent turn (stateless)."""
 
+    @docs.responses_api
     async def post(self, request):
-        body, model, data, record = _requested(request, ResponsesRequestSerializer)
-        turn = await start_turn(run_turn(build_turn(data["chat"], body, record.request_id)), record)
+        body, model, data, record = _requested(request, ResponsesRequestSerializer,
+                                               stream_default=streams_only_if_asked(request))
+        turn = await start_turn(run_turn(build_turn(data["chat"], body, record.request_id, model)), record)
         responses = protocol.ResponseFactory(model.id, data)
         if data["stream"]:
             return StreamingHttpResponse(responses_stream(turn, responses), content_type="text/event-stream",
@@ -134,12 +198,14 @@ class ResponsesView(APIView):
 class CompletionsView(APIView):
     """POST /completions (legacy): each prompt is a turn of the agent; choices keep the prompts' order."""
 
+    @docs.completions
     async def post(self, request):
-        body, model, data, record = _requested(request, CompletionsRequestSerializer)
+        body, model, data, record = _requested(request, CompletionsRequestSerializer,
+                                               stream_default=streams_only_if_asked(request))
 
         def turn_for(prompt: str):
             chat = {**data, "messages": [{"role": "user", "content": prompt}]}
-            return start_turn(run_turn(build_turn(chat, body, record.request_id)), record)
+            return start_turn(run_turn(build_turn(chat, body, record.request_id, model)), record)
 
         completion_id, created = protocol.new_completion_id("cmpl"), protocol.now()
         first = await turn_for(data["prompt"][0])
@@ -164,6 +230,7 @@ class CompletionsView(APIView):
 class EmbeddingsView(APIView):
     """POST /embeddings: Titan Text Embeddings V2 (or the labelled demo embedding)."""
 
+    @docs.embeddings
     async def post(self, request):
         _, model, data, record = _requested(request, EmbeddingsRequestSerializer, kind="embedding")
         vectors, tokens = await embeddings.embed(data["input"], model.id, data.get("dimensions") or model.dimensions[0])

@@ -3,6 +3,7 @@
     python -m bench.run                       # N = 1, 10, 100, 300; floor and Fintalk
     python -m bench.run --peer litellm        # also LiteLLM proxy (installed in bench/.peer-venv)
     python -m bench.run --n 5 --rounds 1      # the smoke run the test suite does
+    python -m bench.run --peer litellm --calls --json out.json --plot BENCHMARKS.png   # the full run
 
 Everything runs on this machine: the Bedrock stand-in (first token after --first-token-ms, then a
 token every --token-ms), Fintalk under gunicorn with one uvicorn worker on the bedrock provider,
@@ -10,7 +11,7 @@ and a load generator of N concurrent streaming clients sending a Vapi-shaped bod
 N: added time to first token (client TTFT minus the stand-in's delay) p50/p95/p99, added total
 duration, completed streams per second, errors, server CPU per turn and RSS growth per
 concurrent stream. The floors are the same load straight to the stand-in: httpx reading the raw
-event stream, and aioboto3 (one long-lived client). A tool turn (two model calls and a database
+event stream, and aiobotocore (one long-lived client). A tool turn (two model calls and a database
 read) is measured against two back-to-back stand-in calls.
 """
 import argparse
@@ -162,7 +163,7 @@ async def raw_event_stream(client: httpx.AsyncClient, url: str, bodies: list[dic
     return sample
 
 
-async def aioboto3_stream(client, bodies: list[dict]) -> Sample:
+async def aiobotocore_stream(client, bodies: list[dict]) -> Sample:
     sample, start = Sample(), time.perf_counter()
     try:
         for body in bodies:
@@ -291,7 +292,7 @@ async def measure_server(name: str, url: str, pid: int, body: dict, n: int, roun
 
 
 async def measure_floors(standin: str, n: int, rounds: int, bodies: list[dict]) -> list[Result]:
-    import aioboto3
+    from aiobotocore.session import get_session
 
     url = f"{standin}/model/{MODEL}/converse-stream"
     limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
@@ -302,12 +303,12 @@ async def measure_floors(standin: str, n: int, rounds: int, bodies: list[dict]) 
         results.append(Result("floor: httpx", n, samples, wall))
     from botocore.config import Config
 
-    session = aioboto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
-    async with session.client("bedrock-runtime", endpoint_url=standin,
-                              config=Config(max_pool_connections=n + 10, read_timeout=120)) as bedrock:
-        await run_load(lambda: aioboto3_stream(bedrock, bodies), n, 1)
-        samples, wall = await run_load(lambda: aioboto3_stream(bedrock, bodies), n, rounds)
-        results.append(Result("floor: aioboto3", n, samples, wall))
+    async with get_session().create_client(
+            "bedrock-runtime", region_name="us-east-1", endpoint_url=standin, aws_access_key_id="bench",
+            aws_secret_access_key="bench", config=Config(max_pool_connections=n + 10, read_timeout=120)) as bedrock:
+        await run_load(lambda: aiobotocore_stream(bedrock, bodies), n, 1)
+        samples, wall = await run_load(lambda: aiobotocore_stream(bedrock, bodies), n, rounds)
+        results.append(Result("floor: aiobotocore", n, samples, wall))
     return results
 
 
@@ -360,6 +361,21 @@ async def main_async(args) -> dict:
                 rows.append(result.row(2 * delay, delay + stream_time))
                 report["tool"] += rows
                 print(table(rows), flush=True)
+        if args.calls:
+            from bench.calls import calls_per_worker
+
+            report["calls"] = {}
+            for name, url, pid in targets:
+                print(f"calls per worker, {name} (open loop, a turn every 3-5 s per call, "
+                      f"p99 added TTFT <= {args.calls_budget_ms:.0f} ms, no errors):", flush=True)
+                cpu_before = cpu_seconds(pid)
+                best, steps = await calls_per_worker(url + "/v1/chat/completions", {"Authorization": f"Bearer {API_KEY}"},
+                                                     BODY, args.calls_ladder, args.calls_seconds, delay,
+                                                     args.calls_budget_ms)
+                turns = sum(step.turns for step in steps)
+                report["calls"][name] = {"calls_per_worker": best, "steps": [vars(step) for step in steps],
+                                         "cpu_ms_per_turn": (cpu_seconds(pid) - cpu_before) * 1000 / max(1, turns)}
+                print(f"  -> {best} calls per worker", flush=True)
     finally:
         procs.stop()
     return report
@@ -375,11 +391,21 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=40)
     parser.add_argument("--peer", choices=["none", "litellm"], default="none")
     parser.add_argument("--no-tool-turn", dest="tool_turn", action="store_false")
+    parser.add_argument("--calls", action="store_true", help="also find the calls per worker (open loop)")
+    parser.add_argument("--calls-ladder", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[50, 100, 150, 200, 250, 300, 350, 400, 500])
+    parser.add_argument("--calls-seconds", type=float, default=25, help="seconds per step of the ladder")
+    parser.add_argument("--calls-budget-ms", type=float, default=100, help="p99 added TTFT a step may reach")
     parser.add_argument("--json", type=Path, help="write the raw report here")
+    parser.add_argument("--plot", type=Path, help="draw added TTFT against N (PNG; needs matplotlib)")
     args = parser.parse_args()
     report = asyncio.run(main_async(args))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
+    if args.plot:
+        from bench.plot import plot
+
+        plot(report, args.plot)
 
 
 if __name__ == "__main__":

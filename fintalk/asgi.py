@@ -1,34 +1,47 @@
 """ASGI entry point: `gunicorn fintalk.asgi:application -k uvicorn_worker.UvicornWorker`.
 
 Django does not speak the ASGI lifespan protocol, so it is handled here: at worker start the
-agent and its Bedrock client are built (the first caller does not pay seconds of imports and
+agent's tool specs and its Bedrock client are built (the first caller does not pay seconds of imports and
 client set-up), and at shutdown the client is closed.
 """
 import logging
 import os
 
+from django.core import signals
 from django.core.asgi import get_asgi_application
+from django.db import close_old_connections, reset_queries
+
+from fintalk.static_files import StaticFilesApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fintalk.settings")
 
 django_application = get_asgi_application()
+# Under ASGI every request runs its sync code in a thread of its own, so at request start there is
+# no old database connection to close and no query log to reset: those two receivers would only
+# cost a thread hop on every request. (request_finished still closes what a request opened.)
+signals.request_started.disconnect(close_old_connections)
+signals.request_started.disconnect(reset_queries)
+# /static/ (the console's CSS and JS) is answered by whitenoise before Django; see fintalk/static_files.py.
+django_application = StaticFilesApp(django_application)
 logger = logging.getLogger("fintalk.asgi")
 
 
 async def _lifespan(receive, send) -> None:
-    from agent.agent import get_agent
-    from agent.providers import close_providers
+    from agent import bedrock
+    from agent.loop import warm_up
+    from api.operations import drain_on_sigterm
 
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            drain_on_sigterm()  # /readyz answers 503 once SIGTERM starts the drain
             try:
-                await get_agent()
+                await warm_up()
             except Exception:  # a bad AWS setup must not stop the worker: /readyz and requests report it
                 logger.exception("warm-up failed; the agent will be built on the first request")
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            await close_providers()
+            await bedrock.close()
             await send({"type": "lifespan.shutdown.complete"})
             return
 

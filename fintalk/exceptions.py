@@ -24,6 +24,11 @@ class InvalidRequest(FintalkError):
     default_message = "The request is not valid."
 
 
+class ContextLengthExceeded(InvalidRequest):
+    code = "context_length_exceeded"
+    default_message = "The latest message is longer than this server sends to the model."
+
+
 class ModelNotFound(FintalkError):
     status_code = 404
     error_type = "invalid_request_error"

@@ -4,6 +4,7 @@ Values are cast once and fail loudly when malformed (a typo in FINTALK_AUTH must
 turn authentication off). `.env.example` and the README list every variable read below.
 """
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -44,23 +45,59 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 # --- Django core -------------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# Nothing is signed or kept in sessions, so a random per-process key keeps a fresh checkout runnable.
+# The API signs nothing, so a random per-process key keeps a fresh checkout runnable; the console's
+# sessions need DJANGO_SECRET_KEY set (with a random key a sign-in lasts one worker's lifetime and
+# another worker does not recognise it).
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or os.urandom(32).hex()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here: /api/docs/ needs no CDN
     "bank",
     "api",
+    "console",
 ]
 
 MIDDLEWARE = [
     "api.observability.RequestRecordMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Sessions, users and messages for /admin/ and /playground/ only (fintalk/middleware.py).
+    "fintalk.middleware.ConsoleMiddleware",
+    # Django's SecurityMiddleware run without thread hops. CommonMiddleware is left out: with
+    # APPEND_SLASH and PREPEND_WWW off and no DISALLOWED_USER_AGENTS it would only cost two hops.
+    "fintalk.middleware.SecurityMiddleware",
 ]
+
+# Session, Authentication and Message middleware run inside ConsoleMiddleware, per path, so that the
+# API never pays their thread hops; CSRF is the console views' own csrf_protect. Django's checks
+# look for them in MIDDLEWARE only, so exactly those complaints are silenced.
+# security.W001 looks for django.middleware.security.SecurityMiddleware by name: ours is a subclass.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W003", "security.W001"]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+LOGIN_URL = "admin:login"  # the console signs staff in on the admin's login page
+# Origins allowed to post the console's forms when a proxy's scheme or host differs from the one
+# Django sees (e.g. https://fintalk.example.com behind a TLS-terminating proxy).
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 ROOT_URLCONF = "fintalk.urls"
 ASGI_APPLICATION = "fintalk.asgi.application"
@@ -77,7 +114,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers queue instead of failing with "database is locked" (several workers, concurrent blocks);
     # tests use a file too, since SQLite's shared in-memory cache fails table locks at once.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # One file per test process, so that two suites in one checkout never share a database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The rate limiter's counters. Local memory is per process; with several workers or hosts set
@@ -93,6 +131,16 @@ else:
 # Bodies larger than this get a 413 OpenAI-style error (Django checks it when the body is read).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_number("FINTALK_MAX_BODY_BYTES", 1_048_576)
 
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Served by whitenoise ahead of Django (fintalk/static_files.py), gzip variants made by collectstatic
+# (the Docker build runs it). Without collectstatic the apps' static/ folders are served directly.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG or not STATIC_ROOT.is_dir()
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -107,6 +155,29 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # A client's address is the ASGI peer, which uvicorn already takes from X-Forwarded-For when the
+    # peer is a trusted proxy (gunicorn --forwarded-allow-ips): DRF must not trust the header again.
+    "NUM_PROXIES": 0,
+    # No Accept header makes a 406: what cannot be negotiated is answered as JSON (api/negotiation.py).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.JSONFallbackNegotiation",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI document at /api/schema/ and its Swagger UI at /api/docs/ (api/schema.py).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fintalk API",
+    "DESCRIPTION": "OpenAI-compatible chat completions, responses, completions, embeddings and models, "
+                   "answered by Fintalk Bank's voice agent. Every path is also served under /v1/.",
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"FunctionTypeEnum": ["function"]},
+    "PREPROCESSING_HOOKS": ["api.schema.only_api_paths"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_components"],
 }
 
 # --- Fintalk ------------------------------------------------------------------------------------
@@ -120,7 +191,16 @@ FINTALK_PHONE_REGION = env_str("FINTALK_PHONE_REGION", "US")
 FINTALK_LLM = env_str("FINTALK_LLM", "bedrock").strip().lower()
 if FINTALK_LLM not in {"bedrock", "demo"}:
     raise ImproperlyConfigured(f"FINTALK_LLM={FINTALK_LLM!r}: use 'bedrock' (default) or 'demo'.")
-BEDROCK_MODEL_ID = env_str("BEDROCK_MODEL_ID", "amazon.nova-lite-v1:0")
+BEDROCK_MODEL_ID = env_str("BEDROCK_MODEL_ID", "") or "amazon.nova-lite-v1:0"
+# Several Bedrock chat models at once, comma-separated: a request gets the one it names, the first is
+# the default. When set it replaces BEDROCK_MODEL_ID (the one-model setting), which then names that default.
+BEDROCK_MODEL_IDS = list(dict.fromkeys(env_list("BEDROCK_MODEL_IDS"))) or [BEDROCK_MODEL_ID]
+BEDROCK_MODEL_ID = BEDROCK_MODEL_IDS[0]
+# A request naming a model this server does not offer: `fallback` answers it with the default model
+# of its kind (the response names the model used), `reject` answers 404 model_not_found.
+FINTALK_UNKNOWN_MODEL = env_str("FINTALK_UNKNOWN_MODEL", "fallback").strip().lower()
+if FINTALK_UNKNOWN_MODEL not in {"fallback", "reject"}:
+    raise ImproperlyConfigured(f"FINTALK_UNKNOWN_MODEL={FINTALK_UNKNOWN_MODEL!r}: use fallback (default) or reject.")
 BEDROCK_EMBEDDING_MODEL_ID = env_str("BEDROCK_EMBEDDING_MODEL_ID", "amazon.titan-embed-text-v2:0")
 AWS_REGION = env_str("AWS_REGION", "us-east-1")
 BEDROCK_CONNECT_TIMEOUT = env_number("BEDROCK_CONNECT_TIMEOUT", 3.0, float)
@@ -132,7 +212,11 @@ BEDROCK_MAX_ATTEMPTS = env_number("BEDROCK_MAX_ATTEMPTS", 3)  # total, the first
 BEDROCK_MAX_POOL_CONNECTIONS = env_number("BEDROCK_MAX_POOL_CONNECTIONS", 500)
 FINTALK_DEFAULT_MAX_TOKENS = env_number("FINTALK_DEFAULT_MAX_TOKENS", 512)
 
-FINTALK_RATE_LIMIT = env_str("FINTALK_RATE_LIMIT", "120/min").strip().lower()
+# Requests per API key (DRF rate syntax). Off by default: one key often carries all of a bank's calls.
+FINTALK_RATE_LIMIT = env_str("FINTALK_RATE_LIMIT", "off").strip().lower()
+if FINTALK_RATE_LIMIT not in {"", "off"} and not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)",
+                                                             FINTALK_RATE_LIMIT):
+    raise ImproperlyConfigured(f"FINTALK_RATE_LIMIT={FINTALK_RATE_LIMIT!r}: use e.g. 600/min, 20/s or off.")
 FINTALK_METRICS_AUTH = env_str("FINTALK_METRICS_AUTH", "enabled").strip().lower()
 if FINTALK_METRICS_AUTH not in {"enabled", "disabled"}:
     raise ImproperlyConfigured(f"FINTALK_METRICS_AUTH={FINTALK_METRICS_AUTH!r}: use enabled or disabled.")
@@ -147,6 +231,17 @@ FINTALK_TOOL_FILLER = env_str("FINTALK_TOOL_FILLER", "auto").strip().lower()
 if FINTALK_TOOL_FILLER not in {"auto", "on", "off"}:
     raise ImproperlyConfigured(f"FINTALK_TOOL_FILLER={FINTALK_TOOL_FILLER!r}: use auto, on or off.")
 FINTALK_TOOL_FILLER_TEXT = env_str("FINTALK_TOOL_FILLER_TEXT", "One moment while I check that.")
+# Each tool call of the agent is cut after this many seconds (a slow core-banking system): the
+# model is told the system is unavailable and the caller hears an apology, not silence.
+FINTALK_TOOL_TIMEOUT = env_number("FINTALK_TOOL_TIMEOUT", 5.0, float)
+# The agent's instructions: a Django template (plain text) the bank may edit or replace.
+FINTALK_SYSTEM_PROMPT_FILE = env_str("FINTALK_SYSTEM_PROMPT_FILE", "") or str(BASE_DIR / "agent" / "system_prompt.txt")
+# What the instructions say about a caller (name, cards) is cached this long per call.
+FINTALK_CALLER_CACHE_SECONDS = env_number("FINTALK_CALLER_CACHE_SECONDS", 300)
+# The history a turn sends (system prompt included) is trimmed to this estimate, oldest first.
+FINTALK_MAX_INPUT_TOKENS = env_number("FINTALK_MAX_INPUT_TOKENS", 4000)
+# More LlamaIndex tools for the agent, "module:attribute" each (a BaseTool, a list, or a factory).
+FINTALK_EXTRA_TOOLS = env_list("FINTALK_EXTRA_TOOLS")
 
 LOGGING = {
     "version": 1,

@@ -71,7 +71,7 @@ class Reply:
     text: str | list[str] = ""
     tool_uses: list[ToolUse] = field(default_factory=list)
     stop_reason: str | None = None  # default: tool_use with tools, else end_turn
-    input_tokens: int = 25
+    input_tokens: int | None = 25  # None: counted from the request, as Bedrock reports it (see count_tokens)
     output_tokens: int | None = None  # default: one per text piece
     error_status: int | None = None  # an HTTP error instead of a response, e.g. 429
     error_code: str = "ThrottlingException"
@@ -153,7 +153,7 @@ class BedrockStandIn:
         elif path.endswith("/converse-stream"):
             await self._stream(reply, record, receive, send)
         elif path.endswith("/converse"):
-            await _send_json(send, 200, _converse_body(reply))
+            await _send_json(send, 200, _converse_body(reply, record.body))
             record.outcome = "completed"
         elif path.endswith("/invoke"):
             await _send_json(send, 200, _titan_embedding(record.body))
@@ -217,7 +217,7 @@ class BedrockStandIn:
                     delay = reply.first_token_delay if not pieces and offset == 0 and index == 0 else 0
                     if not await emit(data, delay):
                         return
-            usage = _usage(reply)
+            usage = _usage(reply, record.body)
             if not await emit(event("messageStop", {"stopReason": reply.stop()})):
                 return
             await emit(event("metadata", {"usage": usage, "metrics": {"latencyMs": 10}}))
@@ -228,9 +228,30 @@ class BedrockStandIn:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def _usage(reply: Reply) -> dict:
+_TOKEN = re.compile(r"[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]")
+
+
+def count_tokens(body: dict) -> int:
+    """An independent count of a Converse request's input tokens, as a BPE tokenizer splits English:
+    a word, up to three digits, or one punctuation mark each, over the system text, the messages and
+    the tool specs. (Not the model's own tokenizer, which cannot be had offline; close to it.)"""
+    texts = [block.get("text", "") for block in body.get("system", [])]
+    for message in body.get("messages", []):
+        for block in message.get("content", []):
+            if "text" in block:
+                texts.append(block["text"])
+            elif "toolUse" in block:
+                texts.append(json.dumps(block["toolUse"].get("input", {})))
+            elif "toolResult" in block:
+                texts += [item.get("text", "") for item in block["toolResult"].get("content", [])]
+    texts.append(json.dumps((body.get("toolConfig") or {}).get("tools", [])))
+    return sum(len(_TOKEN.findall(text)) for text in texts)
+
+
+def _usage(reply: Reply, body: dict) -> dict:
     output = reply.output_tokens if reply.output_tokens is not None else len(reply.pieces()) + 5 * len(reply.tool_uses)
-    return {"inputTokens": reply.input_tokens, "outputTokens": output, "totalTokens": reply.input_tokens + output}
+    inputs = reply.input_tokens if reply.input_tokens is not None else count_tokens(body)
+    return {"inputTokens": inputs, "outputTokens": output, "totalTokens": inputs + output}
 
 
 def _titan_embedding(body: dict) -> dict:
@@ -242,13 +263,13 @@ def _titan_embedding(body: dict) -> dict:
             "embeddingsByType": {"float": [v / norm for v in values]}}
 
 
-def _converse_body(reply: Reply) -> dict:
+def _converse_body(reply: Reply, body: dict) -> dict:
     content = [{"text": "".join(reply.pieces())}] if reply.pieces() else []
     content += [{"toolUse": {"toolUseId": tool.id, "name": tool.name, "input": tool.input}} for tool in reply.tool_uses]
     return {
         "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": reply.stop(),
-        "usage": _usage(reply),
+        "usage": _usage(reply, body),
         "metrics": {"latencyMs": 10},
     }
 

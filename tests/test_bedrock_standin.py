@@ -1,9 +1,9 @@
 """The stand-in's frames are real AWS event-stream messages: botocore's own parser accepts them."""
 import asyncio
 
-import aioboto3
 import boto3
 import pytest
+from aiobotocore.session import get_session
 from botocore.eventstream import EventStreamBuffer
 from botocore.exceptions import ClientError
 
@@ -55,10 +55,11 @@ def test_errors_before_and_during_the_stream(standin_server, standin):
     assert info.value.response["Error"]["Code"] == "throttlingException"
 
 
-def test_aioboto3_reads_the_stream(standin_server, standin):
+def test_aiobotocore_reads_the_stream(standin_server, standin):
     async def read():
-        session = aioboto3.Session(region_name="us-east-1")
-        async with session.client("bedrock-runtime", endpoint_url=standin_server.url) as client:
+        session = get_session()
+        async with session.create_client("bedrock-runtime", region_name="us-east-1",
+                                         endpoint_url=standin_server.url) as client:
             response = await client.converse_stream(modelId="m", messages=[{"role": "user", "content": [{"text": "x"}]}])
             return [e async for e in response["stream"]]
 

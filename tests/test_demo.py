@@ -1,17 +1,23 @@
-"""The demo model's decisions: which tool, when to ask, what to say."""
-import pytest
-from llama_index.core.llms import ChatMessage, MessageRole
+"""The demo model's decisions (which tool, when to ask, what to say) and the events it streams."""
+import asyncio
 
-from agent.demo_llm import ASK_LAST4, CAPABILITIES, GREETING, REDIRECT, decide
+import pytest
+
+from agent.converse import Stop, Text, ToolUse, Usage
+from agent.demo import ASK_LAST4, CAPABILITIES, GREETING, REDIRECT, decide, stream
 from agent.prompts import CALL_OPENING_QUERY
 
 
 def user(text):
-    return ChatMessage(role=MessageRole.USER, content=text)
+    return {"role": "user", "content": [{"text": text}]}
 
 
 def assistant(text):
-    return ChatMessage(role=MessageRole.ASSISTANT, content=text)
+    return {"role": "assistant", "content": [{"text": text}]}
+
+
+def tool_result(text):
+    return {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [{"text": text}]}}]}
 
 
 @pytest.mark.parametrize("text,step", [
@@ -29,7 +35,7 @@ def assistant(text):
     (CALL_OPENING_QUERY, GREETING),
 ])
 def test_intents(text, step):
-    assert decide([ChatMessage(role=MessageRole.SYSTEM, content="sys"), user(text)]) == step
+    assert decide([user(text)]) == step
 
 
 @pytest.mark.parametrize("answer", ["4242", "It's 4 2 4 2", "four two four two", "42-42"])
@@ -39,8 +45,14 @@ def test_last4_in_the_next_turn_blocks(answer):
 
 
 def test_tool_result_is_spoken():
-    messages = [user("cards?"), ChatMessage(role=MessageRole.TOOL, content="You have a Visa card ending in 4242.")]
+    messages = [user("cards?"), tool_result("You have a Visa card ending in 4242.")]
     assert decide(messages) == "You have a Visa card ending in 4242."
+
+
+def test_a_question_after_a_tool_result_is_answered():
+    merged = {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [{"text": "Handed over."}]}},
+                                          {"text": "Which cards do I have?"}]}
+    assert decide([user("bye"), merged]) == ("list_credit_cards", {})
 
 
 def test_demo_uses_vapi_call_tools_when_offered():
@@ -52,7 +64,7 @@ def test_demo_uses_vapi_call_tools_when_offered():
 def test_schema_instances_are_valid():
     import jsonschema
 
-    from agent.demo_llm import instance_of
+    from agent.demo import instance_of
 
     schema = {"type": "object", "required": ["name", "count", "tags", "kind"], "properties": {
         "name": {"type": "string"}, "count": {"type": "integer", "minimum": 1},
@@ -61,3 +73,41 @@ def test_schema_instances_are_valid():
     value = instance_of(schema, "hello")
     jsonschema.validate(value, schema)
     assert value["name"] == "hello" and instance_of({"type": "object"}, "hi") == {"reply": "hi"}
+
+
+def _events(request):
+    async def collect():
+        return [event async for event in stream(request)]
+
+    return asyncio.run(collect())
+
+
+def _spec(name, schema=None):
+    return {"toolSpec": {"name": name, "description": name,
+                         "inputSchema": {"json": schema or {"type": "object", "properties": {}}}}}
+
+
+def test_stream_speaks_words_then_stop_and_usage():
+    events = _events({"messages": [user("hello")], "system": [{"text": "sys"}]})
+    assert "".join(e.text for e in events if isinstance(e, Text)) == GREETING
+    assert len([e for e in events if isinstance(e, Text)]) > 5  # word by word
+    assert events[-2] == Stop("end_turn") and isinstance(events[-1], Usage) and events[-1].output_tokens > 0
+
+
+def test_stream_calls_an_offered_tool_and_never_an_absent_one():
+    offered = {"messages": [user("What loans do you have?")], "toolConfig": {"tools": [_spec("get_loan_products")]}}
+    events = _events(offered)
+    assert isinstance(events[0], ToolUse) and events[0].name == "get_loan_products" and events[1] == Stop("tool_use")
+    events = _events({"messages": [user("What loans do you have?")]})  # tool_choice "none": no tools offered
+    assert "".join(e.text for e in events if isinstance(e, Text)) == CAPABILITIES
+
+
+def test_stream_obeys_tool_choice():
+    schema = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
+    forced = {"messages": [user("hello")], "toolConfig": {
+        "tools": [_spec("get_loan_products"), _spec("weather", schema)], "toolChoice": {"tool": {"name": "weather"}}}}
+    call = _events(forced)[0]
+    assert call.name == "weather" and call.input == {"city": ""}
+    anyone = {"messages": [user("hello")], "toolConfig": {"tools": [_spec("answer", schema)], "toolChoice": {"any": {}}}}
+    call = _events(anyone)[0]
+    assert call.name == "answer" and call.input == {"city": GREETING}

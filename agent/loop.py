@@ -1,0 +1,297 @@
+"""The agent turn as one loop: call the model, speak its text, run the tools it asks for, repeat.
+
+Each round streams one Converse call (Bedrock, or the demo model: the same events). Text goes
+through the speech filter to the caller as it arrives; `toolUse` blocks are collected. When the
+model stops for tools, the agent's tools run inline (in parallel when there are several), the
+assistant message and the `toolResult`s are appended, and the model is called again. The turn
+ends at `end_turn`, at a client tool or a structured answer, or after MAX_ROUNDS tool rounds
+(then a spoken apology). A tool that raises or outlasts FINTALK_TOOL_TIMEOUT gives the model an
+error result, not the caller an error.
+
+The loop yields `agent.turn` events; the API layer turns them into the wire format. A caller who
+hangs up closes this generator, which closes the model stream in its `finally`.
+"""
+import asyncio
+import contextvars
+import json
+import logging
+from typing import AsyncIterator
+
+from django.conf import settings
+
+from agent.client_tools import ClientTool, ClientToolCall, StructuredOutputTool
+from agent.context import TurnContext, TurnMeter, current_turn
+from agent.converse import Inference, Stop, Text, ToolUse, Usage, assistant_message, converse_messages, tool_config
+from agent.converse import tool_result, trim
+from agent.callers import caller as find_caller
+from agent.callers import forget as forget_caller
+from agent.models import resolve_model
+from agent.prompts import Caller, system_prompt
+from agent.speech import SpeechFilter
+from agent.tools import ACCOUNT_CHANGES, agent_tool_specs
+from agent.turn import EMPTY_REPLY, StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent, TurnInput
+from agent.upstream import translate
+
+logger = logging.getLogger("fintalk.agent")
+
+MAX_ROUNDS = 5  # model calls that end in tool use, per turn
+TOO_MANY_ROUNDS = "I'm sorry, I couldn't finish that request. Could you ask me again in a different way?"
+# A tool's result when it raised or timed out: the model apologises from it (the demo model reads it out).
+TOOL_UNAVAILABLE = "I'm sorry, the bank's system for that is unavailable right now, so I can't do it at the moment."
+# Said after a committed account change when the turn fails later: the caller must not think it failed.
+AFTER_COMMITTED = "I'm sorry, I had a problem after that. Could you say that again?"
+
+
+def model_stream():
+    """The function that streams a Converse request: Bedrock's, or the demo model's."""
+    if settings.FINTALK_LLM == "demo":
+        from agent import demo
+
+        return demo.stream
+    from agent import bedrock
+
+    return bedrock.stream
+
+
+async def warm_up() -> None:
+    """Build what every turn uses before the first caller: the tools' specs and the model client."""
+    agent_tool_specs()
+    if settings.FINTALK_LLM != "demo":
+        from agent import bedrock
+
+        await bedrock.client()
+
+
+class _Speaker:
+    """Turns raw model deltas into what is spoken, and remembers whether anything was."""
+
+    def __init__(self):
+        self.filter = SpeechFilter()
+        self.spoken = []
+        self.separate = False  # a new model call began: keep its words apart from the last ones
+
+    def say(self, text: str) -> TextDelta | None:
+        if not self.spoken:
+            text = text.lstrip()
+        elif self.separate and text.strip() and not self.spoken[-1][-1:].isspace() and not text[:1].isspace():
+            text = " " + text
+        if not text:
+            return None
+        if text.strip():
+            self.separate = False
+        self.spoken.append(text)
+        return TextDelta(text)
+
+
+class _Turn:
+    """One turn's state: the request to the model as it grows, and what the turn has said and done."""
+
+    def __init__(self, turn: TurnInput, caller: Caller):
+        self.input = turn
+        self.context = TurnContext(phone=turn.phone, request_id=turn.request_id)
+        policy = turn.tools
+        self.fixed = agent_tool_specs() if policy.offer_tools else None
+        self.extra = policy.extra_tools if policy.offer_tools else ()
+        self.client_tools = {tool.metadata.name for tool in self.extra if isinstance(tool, ClientTool)}
+        self.answer_tool = next((tool for tool in self.extra if isinstance(tool, StructuredOutputTool)), None)
+        self.structured_attempts = 0
+        self.round_text: list[str] = []  # the model's raw text in the current call
+        messages, system = converse_messages(system_prompt(caller), turn.history, turn.query)
+        messages, self.trimmed = trim(messages, system, settings.FINTALK_MAX_INPUT_TOKENS)
+        if self.trimmed:
+            logger.info("history trimmed", extra={"request_id": turn.request_id, "history_trimmed": self.trimmed})
+        model = resolve_model(turn.inference.model_id)
+        limit = model.max_output_tokens or settings.FINTALK_DEFAULT_MAX_TOKENS
+        self.request = {
+            "modelId": model.id, "messages": messages, "system": system,
+            "inferenceConfig": Inference(min(turn.inference.max_tokens or settings.FINTALK_DEFAULT_MAX_TOKENS, limit),
+                                         turn.inference.temperature, turn.inference.top_p,
+                                         turn.inference.stop).config(),
+        }
+        self.committed: list[str] = []  # what tools said of account changes they committed this turn
+        self.speaker = _Speaker()
+        self.client_calls: list[ClientToolCall] = []
+        self.structured: StructuredAnswer | None = None
+
+    def next_request(self, first: bool) -> dict:
+        policy = self.input.tools
+        choice = None
+        if policy.force_every_call:
+            choice = {"any": {}}
+        elif policy.choice and first and self.input.query is not None:
+            choice = policy.choice  # forcing again after the tool ran would loop
+        config = tool_config(self.fixed, self.extra, choice)
+        request = dict(self.request)
+        if config:
+            request["toolConfig"] = config
+        return request
+
+    def tool(self, name: str):
+        if self.fixed and name in self.fixed.by_name:
+            return self.fixed.by_name[name]
+        return None
+
+    def end(self) -> TurnEnd:
+        meter = self.context.meter
+        if self.client_calls:
+            stop = "tool_use"
+        elif self.structured is not None:
+            stop = "end_turn"  # the answer tool is how the model finished, not a call for the client
+        else:
+            stop = meter.stop_reason
+        return TurnEnd(stop, meter.input_tokens, meter.output_tokens, tuple(meter.tool_calls),
+                       tuple(self.client_calls), self.trimmed)
+
+
+async def _call_model(turn: _Turn, request: dict, stream) -> AsyncIterator[TextDelta | ToolUse]:
+    """One model call: spoken text as it arrives, then the tool calls; the meter gets stop and usage."""
+    meter = turn.context.meter
+    structured = turn.answer_tool is not None
+    async for event in stream(request):
+        if type(event) is Text:
+            if not structured and (delta := turn.speaker.say(turn.speaker.filter.feed(event.text))):
+                yield delta
+            turn.round_text.append(event.text)
+        elif type(event) is ToolUse:
+            yield event
+        elif type(event) is Stop:
+            meter.stop_reason = event.reason
+        elif type(event) is Usage:
+            meter.add_usage(event.input_tokens, event.output_tokens)
+
+
+async def _run_tool(turn: _Turn, call: ToolUse, meter: TurnMeter) -> dict:
+    """Run one of the agent's tools; its result, or an error result the model can speak around.
+    The tool records its outcome in `meter` (the bank's tools say which); else "ok" or "error"."""
+    tool = turn.tool(call.name)
+    if tool is None:
+        meter.tool_calls.append((call.name, "unknown_tool"))
+        return tool_result(call, f"There is no tool called {call.name}.", error=True)
+    try:
+        running = asyncio.ensure_future(tool.acall(**call.input))
+        try:
+            output = await asyncio.wait_for(asyncio.shield(running), settings.FINTALK_TOOL_TIMEOUT)
+        except TimeoutError:
+            if call.name not in ACCOUNT_CHANGES:
+                running.cancel()
+                raise
+            # A change to an account is never cut half-way: it may commit, and must then be reported.
+            logger.warning("tool past its timeout; waiting, since it changes an account",
+                           extra={"tool": call.name, "request_id": turn.context.request_id})
+            output = await running
+    except Exception as exc:
+        timed_out = isinstance(exc, TimeoutError)
+        meter.tool_calls[:] = [(call.name, "error")]
+        logger.error("tool %s", "timed out" if timed_out else "failed", exc_info=not timed_out, extra={
+            "tool": call.name, "request_id": turn.context.request_id, "error": type(exc).__name__,
+            "detail": str(exc)[:300]})  # the log filter masks phone and card numbers
+        return tool_result(call, TOOL_UNAVAILABLE, error=True)
+    if not meter.tool_calls:
+        meter.tool_calls.append((call.name, "error" if output.is_error else "ok"))
+    if any(outcome in ACCOUNT_CHANGES.get(call.name, ()) for _, outcome in meter.tool_calls):
+        turn.committed.append(str(output.content))
+        await forget_caller(turn.input.phone, turn.input.call_id)
+    return tool_result(call, str(output.content), error=output.is_error)
+
+
+async def _run_tools(turn: _Turn, calls: list[ToolUse]) -> list[dict]:
+    """The calls' results in order; the tools run at once, each in a context holding the caller's turn."""
+    meters, tasks = [], []
+    for call in calls:
+        meter = TurnMeter()
+        context = contextvars.copy_context()
+        context.run(current_turn.set, TurnContext(turn.context.phone, turn.context.request_id, meter))
+        meters.append(meter)
+        tasks.append(asyncio.create_task(_run_tool(turn, call, meter), context=context))
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for task in tasks:
+            task.cancel()
+        for meter in meters:
+            turn.context.meter.tool_calls.extend(meter.tool_calls)
+
+
+def _answer(turn: _Turn, calls: list[ToolUse]) -> dict | None:
+    """A structured answer among the calls: None when accepted, or the error result to send back."""
+    call = next((c for c in calls if c.name == turn.answer_tool.metadata.name), None)
+    if call is None:
+        return None
+    turn.structured_attempts += 1
+    error = turn.answer_tool.error(call.input)
+    if error and turn.structured_attempts < 2:
+        return tool_result(call, f"That does not match the schema: {error}. Call the tool again.", error=True)
+    turn.structured = StructuredAnswer(json.dumps(call.input, ensure_ascii=False), error)
+    return None
+
+
+async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
+    turn = _Turn(turn_input, await find_caller(turn_input.phone, turn_input.call_id))
+    stream = model_stream()
+    speaker = turn.speaker
+    filler = turn_input.tool_filler if turn.answer_tool is None else None
+    try:
+        for round_number in range(MAX_ROUNDS + 1):
+            if round_number == MAX_ROUNDS:
+                logger.warning("turn stopped after %d tool rounds", MAX_ROUNDS,
+                               extra={"request_id": turn.context.request_id})
+                if delta := speaker.say(TOO_MANY_ROUNDS):
+                    yield delta
+                break
+            request = turn.next_request(first=round_number == 0)
+            turn.round_text = []
+            calls: list[ToolUse] = []
+            async for event in _call_model(turn, request, stream):
+                if type(event) is TextDelta:
+                    yield event
+                else:
+                    calls.append(event)
+            if not calls:
+                break
+            client_calls = [call for call in calls if call.name in turn.client_tools]
+            if client_calls:
+                for call in client_calls:
+                    turn.client_calls.append(ClientToolCall(call.id, call.name, json.dumps(call.input, ensure_ascii=False)))
+                    yield turn.client_calls[-1]
+                break
+            if turn.answer_tool is not None:
+                retry = _answer(turn, calls)
+                if turn.structured is not None:
+                    break
+            else:
+                retry = None
+            for call in calls:
+                yield ToolStarted(call.name)
+            if filler and (delta := speaker.say(filler)):
+                filler = None
+                yield delta
+            speaker.separate = True
+            results = [retry] if retry else []
+            results += await _run_tools(turn, [c for c in calls if retry is None or c.name != turn.answer_tool.metadata.name])
+            turn.request["messages"] = [*turn.request["messages"],
+                                        assistant_message("".join(turn.round_text), calls),
+                                        {"role": "user", "content": results}]
+    except (asyncio.CancelledError, GeneratorExit):
+        raise
+    except Exception as exc:
+        error = translate(exc)
+        logger.warning("agent turn failed", extra={"error": type(exc).__name__, "status": error.status_code,
+                                                   "request_id": turn.context.request_id},
+                       exc_info=error.status_code >= 500 and type(error).__name__ == "FintalkError")
+        if not turn.committed:
+            raise error from exc
+        # The change was made: say so, whatever failed after it, and end the turn normally.
+        for text in [*turn.committed, AFTER_COMMITTED]:
+            if delta := speaker.say(text if not speaker.spoken else " " + text):
+                yield delta
+        turn.context.meter.stop_reason = "end_turn"
+        yield turn.end()
+        return
+    if turn.answer_tool is not None:
+        yield turn.structured or StructuredAnswer("{}", "The model gave no answer in the requested format.")
+    else:
+        if delta := speaker.say(speaker.filter.flush()):
+            yield delta
+        if not turn.client_calls and not "".join(speaker.spoken).strip():
+            yield speaker.say(EMPTY_REPLY)
+    yield turn.end()
