@@ -5,7 +5,7 @@ adrf runs DRF's whole `initial()` (negotiation, authentication, permissions, thr
 per request, measured at about a third of a streamed turn's fixed CPU under load. Here `initial`
 runs on the event loop: an authenticator with `aauthenticate` is awaited (checking an API key
 held in memory needs no thread; only a key issued in the database is looked up in one), and
-throttles, which may talk to Redis, run in a thread only when a rate limit is configured.
+throttles, which may talk to Redis, run in a thread only when a rate limit is set.
 """
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
@@ -37,7 +37,8 @@ class APIView(AsyncAPIView):
         request.version, request.versioning_scheme = self.determine_version(request, *args, **kwargs)
         await self.aauthenticate(request)
         self.check_permissions(request)
-        if self.get_throttles():
+        # A rate-based throttle with no rate set (FINTALK_RATE_LIMIT off, the default) allows everything.
+        if any(getattr(throttle, "rate", True) is not None for throttle in self.get_throttles()):
             await sync_to_async(self.check_throttles)(request)
 
     @staticmethod

@@ -14,6 +14,11 @@ import orjson
 DONE_EVENT = b"data: [DONE]\n\n"
 KEEPALIVE_EVENT = b": ping\n\n"
 
+
+def tool_comment(name: str) -> bytes:
+    """An SSE comment naming a bank tool as it starts: OpenAI clients skip comments; the playground shows it."""
+    return b": tool " + name.encode() + b"\n\n"
+
 # Bedrock's stopReason -> OpenAI finish_reason.
 _FINISH_REASONS = {
     "end_turn": "stop",

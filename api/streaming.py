@@ -16,7 +16,7 @@ from typing import AsyncIterator
 from django.conf import settings
 
 from agent.client_tools import ClientToolCall
-from agent.turn import StructuredAnswer, TextDelta, TurnEnd, TurnEvent
+from agent.turn import StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent
 from api import protocol
 from fintalk.exceptions import FintalkError, StructuredOutputFailed, UpstreamTimeout
 
@@ -129,6 +129,8 @@ async def chat_completion_stream(turn: StartedTurn, chunks: protocol.ChunkFactor
             elif isinstance(event, TextDelta):
                 record.first_token()
                 yield protocol.sse_event(chunks.content(event.text))
+            elif isinstance(event, ToolStarted):
+                yield protocol.tool_comment(event.name)
             elif isinstance(event, ClientToolCall):
                 record.first_token()
                 for chunk in chunks.tool_call(tool_index, event.id, event.name, event.arguments):

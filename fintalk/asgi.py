@@ -1,21 +1,24 @@
 """ASGI entry point: `gunicorn fintalk.asgi:application -k uvicorn_worker.UvicornWorker`.
 
 Django does not speak the ASGI lifespan protocol, so it is handled here: at worker start the
-agent's tool specs and its Bedrock client are built (the first caller does not pay seconds of imports and
-client set-up), and at shutdown the client is closed.
+agent's tool specs and its Bedrock client are built (the first caller does not pay seconds of
+imports and client set-up), and at shutdown the client is closed. Django's handler is ours
+(fintalk/handler.py) so that a request that runs no sync code gets no thread.
 """
 import logging
 import os
 
+import django
 from django.core import signals
-from django.core.asgi import get_asgi_application
 from django.db import close_old_connections, reset_queries
 
-from fintalk.static_files import StaticFilesApp
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fintalk.settings")
+django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application() does, with our handler
 
-django_application = get_asgi_application()
+from fintalk.handler import ASGIHandler  # noqa: E402  (after setup: it loads the middleware)
+from fintalk.static_files import StaticFilesApp  # noqa: E402
+
+django_application = ASGIHandler()
 # Under ASGI every request runs its sync code in a thread of its own, so at request start there is
 # no old database connection to close and no query log to reset: those two receivers would only
 # cost a thread hop on every request. (request_finished still closes what a request opened.)

@@ -215,6 +215,8 @@ def test_playground_shows_the_tool_calls_in_the_stream_and_keeps_the_history(dri
     # The next turn carries that history (the call and its result) and is answered as usual.
     reply = ask(driver, "Which cards do I have?")
     assert "Visa card ending in 4242" in reply
+    tools = [item.text for item in driver.find_elements("css selector", "#conversation li.tool")]
+    assert any("list_credit_cards (the bank's tool)" in text for text in tools)  # the bank's own, from the stream
     screenshot(driver, "console-playground.png")
 
 

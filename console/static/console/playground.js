@@ -51,12 +51,17 @@
     }
   }
 
-  // --- the SSE stream: `data: {...}` events separated by a blank line; `: ping` comments ignored ---
+  // --- the SSE stream: `data: {...}` events separated by a blank line; `: ping` comments ignored,
+  // `: tool NAME` comments (one of the bank's tools started) shown ---
   function* events(buffer) {
     let boundary;
     while ((boundary = buffer.text.indexOf("\n\n")) >= 0) {
       const raw = buffer.text.slice(0, boundary);
       buffer.text = buffer.text.slice(boundary + 2);
+      if (raw.startsWith(": tool ")) {
+        entry("tool").textContent = `${raw.slice(7)} (the bank's tool)`;
+        continue;
+      }
       const data = raw.split("\n").filter((line) => line.startsWith("data:"))
         .map((line) => line.slice(5).replace(/^ /, "")).join("\n");
       if (data) yield data;

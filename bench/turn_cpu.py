@@ -1,0 +1,130 @@
+"""CPU of one streamed turn, in process, split by where it is spent (cProfile, deterministic).
+
+    python -m bench.turn_cpu               # 300 sequential plain turns
+    python -m bench.turn_cpu --tool        # tool turns
+
+Django's ASGI application is driven directly (no HTTP server, no load generator), against the
+Bedrock stand-in on loopback with no delays, so the figure is the worker's own work per turn:
+Django, DRF, the loop, aiobotocore, the speech filter and the SSE chunks, and nothing else.
+"""
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import tempfile
+import time
+from pathlib import Path
+
+from bench.run import API_KEY, BODY, TOOL_BODY, Processes, start_standin
+
+PARTS = (  # by the file of each profiled function (self time)
+    ("aiobotocore/botocore/aiohttp (the floor pays these too)", ("aiobotocore", "botocore", "aiohttp", "yarl",
+                                                                 "multidict", "urllib3")),
+    ("Django (handler, request, middleware, streaming response)", ("django/",)),
+    ("DRF/adrf (request, auth, parsing, serializers)", ("rest_framework", "adrf")),
+    ("agent loop, converse, tools, demo", ("agent/loop.py", "agent/converse.py", "agent/tools.py",
+                                           "agent/bedrock.py", "agent/callers.py", "agent/prompts.py")),
+    ("LlamaIndex (converters, tools)", ("llama_index",)),
+    ("speech filter", ("agent/speech.py",)),
+    ("SSE chunks, streaming, conversation (api/)", ("api/",)),
+    ("logging + metrics", ("logging", "pythonjsonlogger", "prometheus_client", "observability")),
+    ("asyncio", ("asyncio",)),
+    ("json", ("json/",)),
+)
+
+
+def _part(filename: str) -> str:
+    for name, markers in PARTS:
+        if any(marker in filename for marker in markers):
+            return name
+    return "other (stdlib, builtins)"
+
+
+async def _turns(app, body: bytes, count: int) -> None:
+    headers = [(b"authorization", f"Bearer {API_KEY}".encode()), (b"content-type", b"application/json"),
+               (b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions", "query_string": b"",
+             "headers": headers, "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
+    for _ in range(count):
+        sent = asyncio.Event()
+        delivered = False
+
+        async def receive():
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await sent.wait()
+            return {"type": "http.disconnect"}
+
+        status = 0
+
+        async def send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif status != 200:
+                raise RuntimeError(f"the turn answered HTTP {status}: {message.get('body', b'')[:300]!r}")
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                sent.set()
+
+        await app(dict(scope), receive, send)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=300)
+    parser.add_argument("--tool", action="store_true")
+    parser.add_argument("--top", type=int, default=20)
+    args = parser.parse_args()
+    procs = Processes()
+    try:
+        standin = start_standin(procs, argparse.Namespace(first_token_ms=0, token_ms=0, tokens=40))
+        database = Path(tempfile.mkdtemp()) / "cpu.sqlite3"
+        os.environ.update({"DATABASE_URL": f"sqlite:///{database}", "FINTALK_API_KEYS": API_KEY,
+                           "FINTALK_LLM": "bedrock", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin,
+                           "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
+                           "DJANGO_SETTINGS_MODULE": "fintalk.settings", "FINTALK_LOG_LEVEL": "WARNING"})
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        call_command("seed_demo", verbosity=0)
+        from fintalk.asgi import application
+
+        body = json.dumps(TOOL_BODY if args.tool else BODY).encode()
+
+        async def run():
+            await _turns(application, body, 20)  # warm up: client, caches, imports
+            profile = cProfile.Profile()
+            started = time.process_time()
+            profile.enable()
+            await _turns(application, body, args.turns)
+            profile.disable()
+            return profile, time.process_time() - started
+
+        profile, cpu = asyncio.run(run())
+        print(f"{cpu / args.turns * 1000:.2f} ms CPU per turn under cProfile ({args.turns} turns; "
+              "cProfile itself adds about half: compare parts, not totals)\n")
+        stats = pstats.Stats(profile)
+        parts, total = {}, 0.0
+        for (filename, _, _), (_, _, own, _, _) in stats.stats.items():
+            parts[_part(filename)] = parts.get(_part(filename), 0.0) + own
+            total += own
+        print("| part (self time) | share |\n|---|---|")
+        for name, own in sorted(parts.items(), key=lambda item: -item[1]):
+            print(f"| {name} | {100 * own / total:.0f}% |")
+        print()
+        stats.sort_stats("tottime").print_stats(args.top)
+        if os.environ.get("CALLERS"):
+            stats.print_callers(os.environ["CALLERS"])
+    finally:
+        procs.stop()
+
+
+if __name__ == "__main__":
+    main()
