@@ -28,6 +28,8 @@ NOT_IDENTIFIED = (
     "Please call us from the phone number registered with the bank."
 )
 NO_CUSTOMER = "I couldn't find a customer with the phone number of this call. Please call from your registered number."
+# Said when this phone's card actions are locked after too many wrong last-four digits (bank.services).
+LOCKED_OUT = "For your security I can't do that by phone right now; please use the app or a branch."
 
 
 def _percent(value: Decimal) -> str:
@@ -101,6 +103,10 @@ async def get_customer_profile() -> str:
 
 async def list_credit_cards() -> str:
     """List the caller's cards: network, last four digits and status. Uses the caller's phone line."""
+    phone = turn().phone
+    if phone and await sync_to_async(selectors.card_actions_locked)(phone=phone):
+        _record("list_credit_cards", BlockOutcome.LOCKED_OUT.value)
+        return LOCKED_OUT
     _, cards, refusal = await _callers_cards("list_credit_cards")
     if refusal:
         return refusal
@@ -135,6 +141,8 @@ async def block_credit_card(card_last4: str, reason: str = "lost") -> str:
         return f"Your card ending in {digits} was already blocked, so nothing changed."
     if result.outcome is BlockOutcome.CUSTOMER_NOT_FOUND:
         return NO_CUSTOMER + " Nothing was blocked."
+    if result.outcome is BlockOutcome.LOCKED_OUT:
+        return LOCKED_OUT
     return (f"I couldn't find a card ending in {digits} on your account, so nothing was blocked. "
             "Could you check the last four digits?")
 

@@ -16,6 +16,7 @@ class TurnInput:
     query: str | None  # None: the history ends with tool results and the model goes on from there
     history: tuple[ChatMessage, ...] = ()
     phone: str | None = None
+    phone_source: str = "none"  # who vouched for the phone (api.conversation.caller_phone), for the log line
     call_id: str | None = None  # the voice platform's call, for what is cached per call
     request_id: str = ""
     inference: InferenceSettings = field(default_factory=InferenceSettings)

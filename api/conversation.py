@@ -4,9 +4,13 @@
   model after its own system prompt);
 - earlier user/assistant messages become structured chat history;
 - the last user message is the query (a call with only a system message gets an opening query);
-- the caller's phone comes from Vapi's `customer.number` / `call.customer.number`, else from a
-  `[phone: ...]` tag in any message; tags are stripped from everything the model sees. The phone
-  goes into the turn context for the tools: the model never chooses whose account it acts on.
+- the caller's phone (`caller_phone`) comes from who vouches for it, in this order: the request's
+  structured caller (Vapi's `customer.number` / `call.customer.number`, which the telephony network
+  gives; the native endpoint's `phone_number`), a `[phone: ...]` tag in a system/developer message
+  (the bank's own assistant configuration), and a tag in a user message only when the request is
+  not a voice-platform call and FINTALK_PHONE_TAGS=any (curl, the demo). A caller's own words on
+  a call never choose the account. Every tag is stripped from what the model sees, trusted or not.
+  The phone goes into the turn context for the tools: the model never chooses it either.
 """
 import re
 
@@ -54,18 +58,37 @@ def _vapi_number(body: dict) -> str | None:
     return None
 
 
-def caller_phone(body: dict, tags: list[str]) -> str | None:
-    """Vapi's caller ID first (the telephony network vouches for it), then the last phone tag."""
+# Where a turn's phone came from, for the request's log line (never the number itself).
+CUSTOMER, SYSTEM_TAG, USER_TAG, NO_PHONE = "customer", "system_tag", "user_tag", "none"
+
+
+def _tag_phone(tag: str, param: str) -> str:
+    phone = normalize_phone(tag)
+    if phone is None:
+        raise InvalidRequest(f"The phone tag '[phone: {tag}]' is not a valid phone number; "
+                             "use E.164, e.g. [phone: +15550100001].", param=param)
+    return phone
+
+
+def caller_phone(body: dict, system_tags: list[str], user_tags: list[str]) -> tuple[str | None, str]:
+    """The turn's phone and its source: the structured caller, else the last trusted tag.
+
+    A system/developer tag is the bank's configuration (e.g. a prompt template inserting Vapi's
+    `{{customer.number}}`); a user tag is trusted only off voice calls and with FINTALK_PHONE_TAGS=any,
+    since on a call the user's words are the caller's. An empty tag (`[phone: ]`, a template on a
+    web call) is no phone; any other trusted tag that is not a phone number is a 400."""
     vapi = _vapi_number(body)
     if vapi:
-        return normalize_phone(vapi)  # web calls and withheld numbers give no usable number
-    if tags:
-        phone = normalize_phone(tags[-1])
-        if phone is None:
-            raise InvalidRequest(f"The phone tag '[phone: {tags[-1]}]' is not a valid phone number; "
-                                 "use E.164, e.g. [phone: +15550100001].", param="messages")
-        return phone
-    return None
+        phone = normalize_phone(vapi)  # web calls and withheld numbers give no usable number
+        return phone, CUSTOMER if phone else NO_PHONE
+    mode = settings.FINTALK_PHONE_TAGS
+    system_tags = [tag for tag in system_tags if tag.strip()]
+    user_tags = [tag for tag in user_tags if tag.strip()]
+    if system_tags and mode != "off":
+        return _tag_phone(system_tags[-1], "messages"), SYSTEM_TAG
+    if user_tags and mode == "any" and not is_voice_call(body):
+        return _tag_phone(user_tags[-1], "messages"), USER_TAG
+    return None, NO_PHONE
 
 
 def inference_settings(data: dict, model: ModelInfo | None = None) -> InferenceSettings:
@@ -136,11 +159,13 @@ def _message(role: str, text: str, message: dict) -> ChatMessage | None:
 def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | None = None) -> TurnInput:
     """`data`: the validated OpenAIQuerySerializer output; `body`: the raw JSON (for Vapi's extras);
     `model`: the model that answers (None: the default one)."""
-    tags: list[str] = []
+    system_tags: list[str] = []
+    user_tags: list[str] = []  # assistant and tool messages' tags are stripped and never trusted
     instructions, dialogue = [], []
     for message in data["messages"]:
-        text = _strip_tags(message.get("content") or "", tags)
         role = message["role"]
+        found = system_tags if role in ("system", "developer") else user_tags if role == "user" else []
+        text = _strip_tags(message.get("content") or "", found)
         if role in ("system", "developer"):
             if text:
                 instructions.append(text)
@@ -160,10 +185,12 @@ def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | 
     if instructions:
         history.append(ChatMessage(role=MessageRole.SYSTEM, content="\n\n".join(instructions)))
     history.extend(dialogue)
+    phone, phone_source = caller_phone(body, system_tags, user_tags)
     return TurnInput(
         query=query,
         history=tuple(history),
-        phone=caller_phone(body, tags),
+        phone=phone,
+        phone_source=phone_source,
         call_id=call_id(body),
         request_id=request_id,
         inference=inference_settings(data, model),
@@ -173,15 +200,17 @@ def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | 
 
 
 def build_native_turn(query: str, phone_number: str | None, request_id: str = "") -> TurnInput:
+    """The native endpoint: `phone_number` is its structured caller; a tag in the query is a user's
+    tag (trusted with FINTALK_PHONE_TAGS=any: this endpoint is never a voice-platform call)."""
     tags: list[str] = []
     text = _strip_tags(query, tags)
     if phone_number:
-        phone = normalize_phone(phone_number)
+        phone, source = normalize_phone(phone_number), CUSTOMER
         if phone is None:
             raise InvalidRequest(f"'{phone_number}' is not a valid phone number; use E.164, e.g. +15550100001.",
                                  param="phone_number")
     else:
-        phone = caller_phone({}, tags)
+        phone, source = caller_phone({}, [], tags)
     if not text:
         raise InvalidRequest("The query is empty once the phone tag is removed.", param="query")
-    return TurnInput(query=text, phone=phone, request_id=request_id)
+    return TurnInput(query=text, phone=phone, phone_source=source, request_id=request_id)

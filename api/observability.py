@@ -52,6 +52,7 @@ class RequestRecord:
         self.tokens_in = self.tokens_out = 0
         self.tool_calls: list[tuple[str, str]] = []
         self.history_trimmed = 0
+        self.phone_source = None  # api.conversation.caller_phone's source: customer, system_tag, user_tag, none
         self.error = None
         self._finished = False
 
@@ -99,7 +100,7 @@ class RequestRecord:
             "ttft_ms": None if self.ttft is None else round(self.ttft * 1000, 1),
             "duration_ms": round(duration * 1000, 1), "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
             "tool_calls": [f"{tool}:{outcome}" for tool, outcome in self.tool_calls], "error": self.error,
-            "history_trimmed": self.history_trimmed,
+            "history_trimmed": self.history_trimmed, "phone_source": self.phone_source,
         })
 
     async def watch_stream(self, content):

@@ -59,6 +59,12 @@ def _requested(request, serializer_class, kind: str = "chat", **context):
     return body, model, data, record
 
 
+def _run(turn, record):
+    """The agent's events for a turn; the request's log line notes who vouched for its phone."""
+    record.phone_source = turn.phone_source
+    return run_turn(turn)
+
+
 async def _events(frames: list[bytes]):
     for frame in frames:
         yield frame
@@ -105,7 +111,7 @@ class ChatCompletionsView(APIView):
             return _busy(request)
         body, model, data, record = _requested(request, OpenAIQuerySerializer, reserved_tool_names=agent_tool_names(),
                                                stream_default=chat_streams_by_default(request))
-        turn = await start_turn(run_turn(build_turn(data, body, record.request_id, model)), record)
+        turn = await start_turn(_run(build_turn(data, body, record.request_id, model), record), record)
         chunks = protocol.ChunkFactory(model.id)
         if data["stream"]:
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
@@ -147,7 +153,7 @@ class AgentQueryView(APIView):
         record = request.fintalk
         record.model = model.id
         native = build_native_turn(data["query"], data.get("phone_number"), record.request_id)
-        turn = await start_turn(run_turn(native), record)
+        turn = await start_turn(_run(native, record), record)
         result = await collect(turn)
         end = result.end
         return Response({
@@ -185,7 +191,7 @@ class ResponsesView(APIView):
     async def post(self, request):
         body, model, data, record = _requested(request, ResponsesRequestSerializer,
                                                stream_default=streams_only_if_asked(request))
-        turn = await start_turn(run_turn(build_turn(data["chat"], body, record.request_id, model)), record)
+        turn = await start_turn(_run(build_turn(data["chat"], body, record.request_id, model), record), record)
         responses = protocol.ResponseFactory(model.id, data)
         if data["stream"]:
             return StreamingHttpResponse(responses_stream(turn, responses), content_type="text/event-stream",
@@ -205,7 +211,7 @@ class CompletionsView(APIView):
 
         def turn_for(prompt: str):
             chat = {**data, "messages": [{"role": "user", "content": prompt}]}
-            return start_turn(run_turn(build_turn(chat, body, record.request_id, model)), record)
+            return start_turn(_run(build_turn(chat, body, record.request_id, model), record), record)
 
         completion_id, created = protocol.new_completion_id("cmpl"), protocol.now()
         first = await turn_for(data["prompt"][0])

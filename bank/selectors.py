@@ -1,4 +1,7 @@
 """Reads of the bank's data (HackSoft style: selectors read, services write). Agent tools call these."""
+import hashlib
+
+from django.core.cache import caches
 from django.db.models import Count, Q
 
 from bank.models import Card, Customer, LoanProduct
@@ -28,3 +31,22 @@ def caller_summary(*, phone: str) -> tuple[str, int, int] | None:
         return None
     name, held, blocked = row
     return (name.split()[0] if name else ""), held, blocked
+
+
+def _phone_key(kind: str, phone: str) -> str:
+    # A digest, so that the shared cache's key names hold no phone number.
+    return f"fintalk:{kind}:{hashlib.sha256(phone.encode()).hexdigest()[:32]}"
+
+
+def wrong_last4_key(phone: str) -> str:
+    return _phone_key("wrong-last4", phone)
+
+
+def card_lockout_key(phone: str) -> str:
+    return _phone_key("card-lockout", phone)
+
+
+def card_actions_locked(*, phone: str) -> bool:
+    """Card actions by phone are locked for this phone after too many wrong last-four digits
+    (`bank.services.card_block` counts them in the shared cache, so every worker agrees)."""
+    return caches["default"].get(card_lockout_key(phone)) is not None

@@ -12,6 +12,7 @@ login view carry it, the playground's are decorated, and DRF's SessionAuthentica
 for the playground's chat endpoint). Console pages may not be framed.
 """
 from asgiref.sync import markcoroutinefunction
+from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -47,12 +48,20 @@ class ConsoleMiddleware:
 
 
 class SecurityMiddleware(DjangoSecurityMiddleware):
-    """Django's SecurityMiddleware (HSTS, nosniff, referrer policy, COOP, HTTPS redirect), on the event loop.
+    """Django's SecurityMiddleware (HSTS, nosniff, referrer policy, COOP, HTTPS redirect), on the event loop,
+    plus XFrameOptionsMiddleware's header (settings.X_FRAME_OPTIONS) on every response.
 
     Its hooks only read settings and set headers, yet as a `MiddlewareMixin` under ASGI each one
     runs in a worker thread: two thread hops on every API request. The same hooks, awaited inline.
+    Django's deploy checks of these settings run for it from fintalk/checks.py.
     """
 
     async def __acall__(self, request):
         response = self.process_request(request) or await self.get_response(request)
         return self.process_response(request, response)
+
+    def process_response(self, request, response):
+        response = super().process_response(request, response)
+        if not getattr(response, "xframe_options_exempt", False):
+            response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
+        return response

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "bank",
     "api",
     "console",
+    "fintalk",  # its system checks (fintalk/checks.py)
 ]
 
 MIDDLEWARE = [
@@ -77,9 +78,17 @@ MIDDLEWARE = [
 
 # Session, Authentication and Message middleware run inside ConsoleMiddleware, per path, so that the
 # API never pays their thread hops; CSRF is the console views' own csrf_protect. Django's checks
-# look for them in MIDDLEWARE only, so exactly those complaints are silenced.
-# security.W001 looks for django.middleware.security.SecurityMiddleware by name: ours is a subclass.
-SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W003", "security.W001"]
+# look for them in MIDDLEWARE only, so exactly those complaints are silenced: admin.E408,
+# admin.E409, admin.E410 (session, auth, message middleware) and security.W003 (CSRF).
+# security.W001 looks for django.middleware.security.SecurityMiddleware by name: ours is a subclass
+# (fintalk/checks.py runs Django's checks of its settings for it, so silencing W001 hides nothing).
+# security.W002: no XFrameOptionsMiddleware, since fintalk.middleware.SecurityMiddleware sets
+# X-Frame-Options (X_FRAME_OPTIONS) on every response without its thread hop.
+# security.W008: TLS ends at the proxy, which redirects http to https; the app must not redirect,
+# since a 301 turns a POST into a GET and probes and Prometheus reach it over plain HTTP in the cluster.
+# security.W021: HSTS preload commits the bank's whole domain to browsers' lists: its owner's decision.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W003", "security.W001",
+                          "security.W002", "security.W008", "security.W021"]
 
 TEMPLATES = [
     {
@@ -98,6 +107,23 @@ LOGIN_URL = "admin:login"  # the console signs staff in on the admin's login pag
 # Origins allowed to post the console's forms when a proxy's scheme or host differs from the one
 # Django sees (e.g. https://fintalk.example.com behind a TLS-terminating proxy).
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+# --- Production security: Django's SecurityMiddleware settings (fintalk.middleware) ---------------
+# DJANGO_HTTPS=true: clients reach Fintalk over HTTPS at a proxy that terminates TLS and sets
+# X-Forwarded-Proto itself (deploy/nginx.conf does), and nothing reaches the app around that proxy.
+# Requests carrying `X-Forwarded-Proto: https` are then secure, the console's cookies go over HTTPS
+# only, and HTTPS responses tell browsers to keep to HTTPS (HSTS). Off: plain HTTP (local use).
+DJANGO_HTTPS = env_bool("DJANGO_HTTPS", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if DJANGO_HTTPS else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = DJANGO_HTTPS
+SECURE_HSTS_SECONDS = env_number("DJANGO_HSTS_SECONDS", 31_536_000) if DJANGO_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True  # names under the API's own host only
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # the playground takes its token from the page, never from the cookie
 
 ROOT_URLCONF = "fintalk.urls"
 ASGI_APPLICATION = "fintalk.asgi.application"
@@ -118,8 +144,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The rate limiter's counters. Local memory is per process; with several workers or hosts set
-# FINTALK_CACHE_URL=redis://host:6379/0 so that every worker counts against the same limit.
+# The rate limiter's counters and the card lockout's wrong-digit counts. Local memory is per process;
+# with several workers or hosts set FINTALK_CACHE_URL=redis://host:6379/0 so that every worker counts
+# against the same limit and sees the same lockouts.
 FINTALK_CACHE_URL = env_str("FINTALK_CACHE_URL", "")
 if FINTALK_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": FINTALK_CACHE_URL}}
@@ -187,6 +214,19 @@ if FINTALK_AUTH not in {"enabled", "disabled"}:
 FINTALK_API_KEYS = env_list("FINTALK_API_KEYS")
 # Region assumed for phone numbers written without a country code (phonenumbers region code).
 FINTALK_PHONE_REGION = env_str("FINTALK_PHONE_REGION", "US")
+# Whose account a turn acts on comes from the request's structured caller (Vapi's customer.number,
+# the native endpoint's phone_number), else from a [phone: ...] tag: `any` trusts a tag in a
+# system/developer message, and in a user message of a request that is not a voice-platform call
+# (curl, the demo); `system` only system/developer tags; `off` no tag (tags are stripped all the same).
+FINTALK_PHONE_TAGS = env_str("FINTALK_PHONE_TAGS", "any").strip().lower()
+if FINTALK_PHONE_TAGS not in {"any", "system", "off"}:
+    raise ImproperlyConfigured(f"FINTALK_PHONE_TAGS={FINTALK_PHONE_TAGS!r}: use any (default), system or off.")
+# After this many wrong last-four digits for one phone within FINTALK_CARD_LOCKOUT_SECONDS, card
+# actions for that phone are refused for FINTALK_CARD_LOCKOUT_SECONDS (counted in the cache above).
+FINTALK_CARD_LOCKOUT_ATTEMPTS = env_number("FINTALK_CARD_LOCKOUT_ATTEMPTS", 5)
+FINTALK_CARD_LOCKOUT_SECONDS = env_number("FINTALK_CARD_LOCKOUT_SECONDS", 900)
+if FINTALK_CARD_LOCKOUT_ATTEMPTS < 1 or FINTALK_CARD_LOCKOUT_SECONDS < 1:
+    raise ImproperlyConfigured("FINTALK_CARD_LOCKOUT_ATTEMPTS and FINTALK_CARD_LOCKOUT_SECONDS must be at least 1.")
 
 FINTALK_LLM = env_str("FINTALK_LLM", "bedrock").strip().lower()
 if FINTALK_LLM not in {"bedrock", "demo"}:

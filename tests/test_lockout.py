@@ -1,0 +1,179 @@
+"""Card actions cannot be brute-forced: wrong last-four digits are counted per phone in the shared cache.
+
+In-process through `bank.services` and the agent's tools, then through real servers: two gunicorn
+servers sharing one database and one Redis, where the sixth attempt on the second server is refused
+even with the right digits, and card actions work again once the window has passed.
+"""
+import time
+
+import httpx
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.cache import caches
+from django.core.management import call_command
+
+from agent import tools
+from agent.context import TurnContext, current_turn
+from bank import selectors
+from bank.models import AuditEvent, Card
+from bank.services import BlockOutcome, card_block
+from tests.bedrock_standin import Reply, ToolUse
+from tests.conftest import API_KEY, LiveServer
+
+JANE = "+15550100001"
+JOHN = "+15550100002"
+LOCKED_OUT = "For your security I can't do that by phone right now; please use the app or a branch."
+
+
+def forget_lockouts(cache, *phones):
+    for phone in phones:
+        cache.delete_many([selectors.wrong_last4_key(phone), selectors.card_lockout_key(phone)])
+
+
+@pytest.fixture
+def bank(db):
+    call_command("seed_demo", verbosity=0)
+    cache = caches["default"]
+    forget_lockouts(cache, JANE, JOHN)
+    yield
+    forget_lockouts(cache, JANE, JOHN)
+
+
+def block(last4, phone=JANE, **kwargs):
+    return card_block(phone=phone, last4=last4, reason="lost", **kwargs).outcome
+
+
+def run_tool(fn, phone=JANE, **kwargs):
+    context = TurnContext(phone=phone)
+
+    async def call():
+        token = current_turn.set(context)
+        try:
+            return await fn(**kwargs)
+        finally:
+            current_turn.reset(token)
+
+    return async_to_sync(call)(), context.meter.tool_calls
+
+
+def test_five_wrong_digits_lock_card_actions_even_with_the_right_digits(bank):
+    assert [block("1111") for _ in range(5)] == [BlockOutcome.CARD_NOT_FOUND] * 5
+    assert block("4242") is BlockOutcome.LOCKED_OUT
+    assert Card.objects.get(last4="4242").status == Card.Status.ACTIVE
+    assert list(AuditEvent.objects.values_list("action", "masked_phone", "outcome")) == [
+        ("card_lockout", "+1******0001", "locked_out")]
+    assert block("1111") is BlockOutcome.LOCKED_OUT  # refused before the lookup: no second lockout event
+    assert AuditEvent.objects.count() == 1
+    assert not selectors.card_actions_locked(phone=JOHN)  # another phone is not locked
+    assert block("1881", phone=JOHN) is BlockOutcome.BLOCKED
+
+
+def test_the_tools_speak_the_refusal_for_blocks_and_lists(bank):
+    for _ in range(5):
+        run_tool(tools.block_credit_card, card_last4="9999")
+    text, calls = run_tool(tools.block_credit_card, card_last4="4242")
+    assert (text, calls) == (LOCKED_OUT, [("block_credit_card", "locked_out")])
+    text, calls = run_tool(tools.list_credit_cards)
+    assert (text, calls) == (LOCKED_OUT, [("list_credit_cards", "locked_out")])
+    assert "Jane" in run_tool(tools.get_customer_profile)[0]  # who they are is no card action
+
+
+def test_right_digits_and_reads_do_not_count(bank):
+    for _ in range(4):
+        assert block("1111") is BlockOutcome.CARD_NOT_FOUND
+    assert block("4242") is BlockOutcome.BLOCKED
+    assert block("4242") is BlockOutcome.ALREADY_BLOCKED
+    assert "4242" in run_tool(tools.list_credit_cards)[0]
+    assert not selectors.card_actions_locked(phone=JANE)
+    assert block("1111") is BlockOutcome.CARD_NOT_FOUND  # the fifth wrong one
+    assert selectors.card_actions_locked(phone=JANE)
+
+
+def test_staff_are_never_locked_out(bank):
+    for _ in range(5):
+        block("1111")
+    assert block("4242", actor="alice") is BlockOutcome.BLOCKED
+
+
+def test_the_lock_ends_after_the_window(bank, settings):
+    settings.FINTALK_CARD_LOCKOUT_SECONDS = 1
+    settings.FINTALK_CARD_LOCKOUT_ATTEMPTS = 2
+    block("1111"), block("1111")
+    assert block("4242") is BlockOutcome.LOCKED_OUT
+    time.sleep(1.1)  # the lock's own expiry in the cache
+    assert block("4242") is BlockOutcome.BLOCKED
+
+
+# --- two servers, one Redis -----------------------------------------------------------------------
+
+REDIS_DB = 14  # test_operations uses 15
+WINDOW = 4  # seconds: long enough for five attempts on a busy machine, short enough to wait for
+
+
+def redis_client():
+    try:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_connect_timeout=1)
+        client.ping()
+        return client
+    except Exception as exc:
+        pytest.skip(f"needs Redis on 127.0.0.1:6379 (the lockout is shared through it): {type(exc).__name__}")
+
+
+def delete_our_keys(client):
+    for pattern in ("*fintalk:wrong-last4:*", "*fintalk:card-lockout:*", "*fintalk:caller:lockout-*"):
+        for key in client.scan_iter(match=pattern):
+            client.delete(key)
+
+
+@pytest.fixture
+def two_servers(tmp_path, standin_server):
+    client = redis_client()
+    delete_our_keys(client)
+    env = {"FINTALK_CACHE_URL": f"redis://127.0.0.1:6379/{REDIS_DB}", "FINTALK_CARD_LOCKOUT_SECONDS": str(WINDOW),
+           "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin_server.url, "FINTALK_LLM": "bedrock",
+           "FINTALK_TOOL_FILLER": "off", "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}"}
+    servers = []
+    try:
+        for name in ("first", "second"):
+            (tmp_path / name).mkdir()
+            server = LiveServer(tmp_path / name, env)
+            server.db_path = tmp_path / "shared.sqlite3"  # both serve the same bank
+            servers.append(server.start())
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+        delete_our_keys(client)
+
+
+def attempt(server, standin, last4: str, n: int) -> str:
+    """One Vapi turn in which the model asks to block the card ending `last4`; the tool's result."""
+    standin.reset()
+    standin.script(Reply(tool_uses=[ToolUse("block_credit_card", {"card_last4": last4, "reason": "lost"})]),
+                   Reply(text="Done."))
+    body = {"stream": False, "messages": [{"role": "user", "content": f"Block my card ending {last4}"}],
+            "customer": {"number": JANE}, "call": {"id": f"lockout-{n}", "customer": {"number": JANE}}}
+    response = httpx.post(server.url + "/api/chat/completions", json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {API_KEY}"})
+    assert response.status_code == 200, response.text
+    [result] = [item["text"] for message in standin.requests[-1].body["messages"] for block in message["content"]
+                if "toolResult" in block for item in block["toolResult"]["content"]]
+    return result
+
+
+def test_the_sixth_attempt_is_refused_on_another_server_then_works_after_the_window(two_servers, standin):
+    first, second = two_servers
+    for n in range(5):
+        assert "couldn't find a card ending in 1111" in attempt(first, standin, "1111", n)
+    locked_at = time.monotonic()
+
+    assert attempt(second, standin, "4242", 5) == LOCKED_OUT
+    assert first.sql("SELECT status FROM bank_card WHERE last4 = '4242'") == [("active",)]
+    assert first.sql("SELECT action, masked_phone, outcome FROM bank_auditevent") == [
+        ("card_lockout", "+1******0001", "locked_out")]
+
+    time.sleep(max(0.0, locked_at + WINDOW + 0.5 - time.monotonic()))  # the lock's own expiry in Redis
+    assert "now blocked" in attempt(second, standin, "4242", 6)
+    assert first.sql("SELECT status FROM bank_card WHERE last4 = '4242'") == [("blocked",)]
