@@ -393,7 +393,7 @@ def main() -> None:
     parser.add_argument("--no-tool-turn", dest="tool_turn", action="store_false")
     parser.add_argument("--calls", action="store_true", help="also find the calls per worker (open loop)")
     parser.add_argument("--calls-ladder", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[50, 100, 150, 200, 250, 300, 350, 400, 500])
+                        default=[50, 100, 150, 200, 250, 300, 400])
     parser.add_argument("--calls-seconds", type=float, default=25, help="seconds per step of the ladder")
     parser.add_argument("--calls-budget-ms", type=float, default=100, help="p99 added TTFT a step may reach")
     parser.add_argument("--json", type=Path, help="write the raw report here")
