@@ -103,7 +103,7 @@ def main() -> None:
             started = time.process_time()
             await _turns(application, body, args.turns)
             print(f"{(time.process_time() - started) / args.turns * 1000:.2f} ms CPU per turn without the profiler "
-                  "(this process: the turn's server side and the stand-in's reading of the request)")
+                  "(Django's ASGI app in this process; no HTTP server, the stand-in in another process)")
             profile = cProfile.Profile()
             started = time.process_time()
             profile.enable()
