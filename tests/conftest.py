@@ -119,12 +119,14 @@ class LiveServer:
         return self.log_path.read_text()
 
     def sql(self, query: str, *params):
-        """Read the server's database directly (the server process owns the ORM); `?` placeholders."""
+        """Query the server's database directly (the server process owns the ORM); `?` placeholders.
+        Rows for a SELECT; a statement that returns none (an UPDATE) is committed and gives []."""
         if self.pg_database:
             import psycopg
 
             with psycopg.connect(self.env["DATABASE_URL"]) as connection:
-                return [tuple(row) for row in connection.execute(query.replace("?", "%s"), params).fetchall()]
+                cursor = connection.execute(query.replace("?", "%s"), params)
+                return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
         with sqlite3.connect(self.db_path) as connection:
             return connection.execute(query, params).fetchall()
 
