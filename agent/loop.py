@@ -19,7 +19,7 @@ from typing import AsyncIterator
 
 from django.conf import settings
 
-from agent.client_tools import ClientTool, ClientToolCall, StructuredOutputTool
+from agent.client_tools import MAX_STRUCTURED_ATTEMPTS, ClientTool, ClientToolCall, StructuredOutputTool
 from agent.context import TurnContext, TurnMeter, current_turn
 from agent.converse import Inference, Stop, Text, ToolUse, Usage, assistant_message, converse_messages, tool_config
 from agent.converse import tool_result, trim
@@ -212,17 +212,16 @@ async def _run_tools(turn: _Turn, calls: list[ToolUse]) -> list[dict]:
             turn.context.meter.tool_calls.extend(meter.tool_calls)
 
 
-def _answer(turn: _Turn, calls: list[ToolUse]) -> dict | None:
-    """A structured answer among the calls: None when accepted, or the error result to send back."""
-    call = next((c for c in calls if c.name == turn.answer_tool.metadata.name), None)
-    if call is None:
-        return None
+def _answer(turn: _Turn, calls: list[ToolUse]) -> list[dict]:
+    """Read the model's calls of the answer tool: the answer is kept (`turn.structured`) when it
+    fits the schema or has had its retry; else each call gets the error result to try again with."""
     turn.structured_attempts += 1
-    error = turn.answer_tool.error(call.input)
-    if error and turn.structured_attempts < 2:
-        return tool_result(call, f"That does not match the schema: {error}. Call the tool again.", error=True)
-    turn.structured = StructuredAnswer(json.dumps(call.input, ensure_ascii=False), error)
-    return None
+    error = turn.answer_tool.error(calls[0].input)
+    if error and turn.structured_attempts < MAX_STRUCTURED_ATTEMPTS:
+        return [tool_result(call, f"That does not match the schema: {error}. Call the tool again.", error=True)
+                for call in calls]
+    turn.structured = StructuredAnswer(json.dumps(calls[0].input, ensure_ascii=False), error)
+    return []
 
 
 async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
@@ -254,20 +253,18 @@ async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
                     turn.client_calls.append(ClientToolCall(call.id, call.name, json.dumps(call.input, ensure_ascii=False)))
                     yield turn.client_calls[-1]
                 break
-            if turn.answer_tool is not None:
-                retry = _answer(turn, calls)
-                if turn.structured is not None:
-                    break
-            else:
-                retry = None
-            for call in calls:
+            answers = [call for call in calls if turn.answer_tool and call.name == turn.answer_tool.metadata.name]
+            results = _answer(turn, answers) if answers else []
+            if turn.structured is not None:
+                break
+            tool_calls = [call for call in calls if call not in answers]
+            for call in tool_calls:
                 yield ToolStarted(call.name)
             if filler and (delta := speaker.say(filler)):
                 filler = None
                 yield delta
             speaker.separate = True
-            results = [retry] if retry else []
-            results += await _run_tools(turn, [c for c in calls if retry is None or c.name != turn.answer_tool.metadata.name])
+            results += await _run_tools(turn, tool_calls)
             turn.request["messages"] = [*turn.request["messages"],
                                         assistant_message("".join(turn.round_text), calls),
                                         {"role": "user", "content": results}]
@@ -282,7 +279,8 @@ async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
             raise error from exc
         # The change was made: say so, whatever failed after it, and end the turn normally.
         for text in [*turn.committed, AFTER_COMMITTED]:
-            if delta := speaker.say(text if not speaker.spoken else " " + text):
+            speaker.separate = True
+            if delta := speaker.say(text):
                 yield delta
         turn.context.meter.stop_reason = "end_turn"
         yield turn.end()

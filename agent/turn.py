@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from llama_index.core.llms import ChatMessage
 
-from agent.client_tools import ClientToolCall, StructuredOutputTool
+from agent.client_tools import ClientToolCall
 from agent.context import InferenceSettings, ToolPolicy
 
 
@@ -22,10 +22,6 @@ class TurnInput:
     inference: InferenceSettings = field(default_factory=InferenceSettings)
     tool_filler: str | None = None  # spoken once when the agent decides to call a tool
     tools: ToolPolicy = field(default_factory=ToolPolicy)
-
-    @property
-    def structured(self) -> bool:
-        return any(isinstance(tool, StructuredOutputTool) for tool in self.tools.extra_tools)
 
 
 # Said when a turn would otherwise end in silence (e.g. the model wrote only <thinking>).
