@@ -1,6 +1,6 @@
 """Translates provider (botocore) failures into Fintalk's exception tree, once.
 
-The workflow machinery may wrap the original error, so the cause chain is searched. Provider
+An error may arrive wrapped (a tool's, a task's), so the cause chain is searched. Provider
 messages are kept short and never include credentials or request bodies.
 """
 from fintalk.exceptions import FintalkError, UpstreamError, UpstreamRejected, UpstreamThrottled, UpstreamUnavailable

@@ -6,7 +6,7 @@ stream starts and sends `: ping` comments until the first token (proxies keep th
 openai clients ignore them), up to a deadline. After the stream started, a failure becomes one
 `data: {"error": ...}` event — or, on a voice call, a short spoken apology and a normal finish.
 Every path but a hang-up ends with `data: [DONE]`; the turn is always closed in `finally`,
-which cancels the agent run and the Bedrock stream.
+which stops the agent loop and closes the Bedrock stream.
 """
 import asyncio
 import logging
