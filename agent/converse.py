@@ -73,14 +73,12 @@ class ToolSpecs:
         self.specs = (tools_to_converse_tools(self.tools) or {}).get("tools", [])
 
 
-def tool_config(fixed: ToolSpecs | None, extra=(), choice: dict | None = None) -> dict | None:
-    """`toolConfig` for the agent's fixed tools plus a turn's own (client tools, the answer tool)."""
+def tool_specs(fixed: ToolSpecs | None, extra=()) -> list[dict]:
+    """The toolSpecs a turn offers: the agent's fixed tools plus the turn's own (client tools, the answer tool)."""
     specs = list(fixed.specs) if fixed else []
     if extra:
         specs += tools_to_converse_tools(list(extra))["tools"]
-    if not specs:
-        return None
-    return {"tools": specs, "toolChoice": choice or {"auto": {}}}
+    return specs
 
 
 def converse_messages(system_prompt: str, history, query: str | None) -> tuple[list, list]:

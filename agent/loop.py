@@ -21,8 +21,8 @@ from django.conf import settings
 
 from agent.client_tools import MAX_STRUCTURED_ATTEMPTS, ClientTool, ClientToolCall, StructuredOutputTool
 from agent.context import TurnContext, TurnMeter, current_turn
-from agent.converse import Inference, Stop, Text, ToolUse, Usage, assistant_message, converse_messages, tool_config
-from agent.converse import tool_result, trim
+from agent.converse import Inference, Stop, Text, ToolUse, Usage, assistant_message, converse_messages, tool_result
+from agent.converse import tool_specs, trim
 from agent.callers import caller as find_caller
 from agent.callers import forget as forget_caller
 from agent.models import resolve_model
@@ -95,7 +95,7 @@ class _Turn:
         self.client_tools = {tool.metadata.name for tool in self.extra if isinstance(tool, ClientTool)}
         self.answer_tool = next((tool for tool in self.extra if isinstance(tool, StructuredOutputTool)), None)
         self.structured_attempts = 0
-        self.round_text: list[str] = []  # the model's raw text in the current call
+        self.specs = tool_specs(self.fixed, self.extra)  # the same for every model call of the turn
         messages, system = converse_messages(system_prompt(caller), turn.history, turn.query)
         messages, self.trimmed = trim(messages, system, settings.FINTALK_MAX_INPUT_TOKENS)
         if self.trimmed:
@@ -120,10 +120,9 @@ class _Turn:
             choice = {"any": {}}
         elif policy.choice and first and self.input.query is not None:
             choice = policy.choice  # forcing again after the tool ran would loop
-        config = tool_config(self.fixed, self.extra, choice)
         request = dict(self.request)
-        if config:
-            request["toolConfig"] = config
+        if self.specs:
+            request["toolConfig"] = {"tools": self.specs, "toolChoice": choice or {"auto": {}}}
         return request
 
     def tool(self, name: str):
@@ -143,15 +142,16 @@ class _Turn:
                        tuple(self.client_calls), self.trimmed)
 
 
-async def _call_model(turn: _Turn, request: dict, stream) -> AsyncIterator[TextDelta | ToolUse]:
-    """One model call: spoken text as it arrives, then the tool calls; the meter gets stop and usage."""
+async def _call_model(turn: _Turn, request: dict, stream, text: list[str]) -> AsyncIterator[TextDelta | ToolUse]:
+    """One model call: spoken text as it arrives, then the tool calls; the meter gets stop and usage,
+    `text` the model's raw text (for the assistant message of a tool round)."""
     meter = turn.context.meter
     structured = turn.answer_tool is not None
     async for event in stream(request):
         if type(event) is Text:
             if not structured and (delta := turn.speaker.say(turn.speaker.filter.feed(event.text))):
                 yield delta
-            turn.round_text.append(event.text)
+            text.append(event.text)
         elif type(event) is ToolUse:
             yield event
         elif type(event) is Stop:
@@ -238,9 +238,9 @@ async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
                     yield delta
                 break
             request = turn.next_request(first=round_number == 0)
-            turn.round_text = []
+            text: list[str] = []
             calls: list[ToolUse] = []
-            async for event in _call_model(turn, request, stream):
+            async for event in _call_model(turn, request, stream, text):
                 if type(event) is TextDelta:
                     yield event
                 else:
@@ -266,7 +266,7 @@ async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
             speaker.separate = True
             results += await _run_tools(turn, tool_calls)
             turn.request["messages"] = [*turn.request["messages"],
-                                        assistant_message("".join(turn.round_text), calls),
+                                        assistant_message("".join(text), calls),
                                         {"role": "user", "content": results}]
     except (asyncio.CancelledError, GeneratorExit):
         raise
