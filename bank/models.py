@@ -1,11 +1,30 @@
-"""The demo bank's data: customers, their cards, loan products, and an audit trail of card actions."""
+"""The bank's data: customers, their accounts and cards, transactions, the cases a call opens
+(disputes, card replacements, card payments), loan products, and an audit trail.
+
+Money is `Decimal` with a currency, never a float. Account and card numbers are kept only as their
+last four digits: nothing here can leak a full number to the agent.
+"""
 from django.core.exceptions import ValidationError
 from django.db import models
+
+CURRENCY_MAX_LENGTH = 3  # ISO 4217
+
+
+def _money(**kwargs):
+    return models.DecimalField(max_digits=12, decimal_places=2, **kwargs)
 
 
 class Customer(models.Model):
     name = models.CharField(max_length=200)
     phone = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +15550100001")
+    # Security questions, when a one-time code cannot be used (bank.verification).
+    date_of_birth = models.DateField(null=True, blank=True)
+    # The address on file: replacement cards go here; the agent confirms it by city or ZIP, never reads it out.
+    address_line = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    time_zone = models.CharField(max_length=64, default="America/New_York",
+                                 help_text="IANA zone, for the calling hours of outbound calls.")
 
     def __str__(self):
         return self.name
@@ -26,12 +45,122 @@ class Card(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     blocked_at = models.DateTimeField(null=True, blank=True)
     block_reason = models.CharField(max_length=200, blank=True)
+    # The card's bill: what is owed now, the last statement, the minimum payment and its due date.
+    currency = models.CharField(max_length=CURRENCY_MAX_LENGTH, default="USD")
+    current_balance = _money(default=0, help_text="What the customer owes on the card now.")
+    statement_balance = _money(default=0)
+    minimum_due = _money(default=0)
+    payment_due_date = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["customer", "last4"], name="card_unique_last4_per_customer")]
 
     def __str__(self):
         return f"{self.network} ending {self.last4}"
+
+
+class Account(models.Model):
+    class Kind(models.TextChoices):
+        CHECKING = "checking"
+        SAVINGS = "savings"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="accounts")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    last4 = models.CharField(max_length=4)
+    currency = models.CharField(max_length=CURRENCY_MAX_LENGTH, default="USD")
+    balance = _money(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "last4"], name="account_unique_last4_per_customer"),
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="account_balance_not_negative"),
+        ]
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.kind} account ending {self.last4}"
+
+
+class Transaction(models.Model):
+    """A posted transaction on an account or a card. `amount` is positive; `direction` says which way."""
+
+    class Direction(models.TextChoices):
+        DEBIT = "debit"  # money out of an account, a purchase on a card
+        CREDIT = "credit"  # money in, a payment or refund to a card
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="transactions")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="transactions")
+    card = models.ForeignKey(Card, null=True, blank=True, on_delete=models.CASCADE, related_name="transactions")
+    posted_at = models.DateTimeField()
+    merchant = models.CharField(max_length=100)
+    amount = _money()
+    currency = models.CharField(max_length=CURRENCY_MAX_LENGTH, default="USD")
+    direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.DEBIT)
+    # Set when the customer said "yes, that was me" to a fraud alert (outbound calls).
+    confirmed_genuine_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-posted_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-posted_at"], name="transaction_customer_recent")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="transaction_amount_positive"),
+            models.CheckConstraint(condition=models.Q(account__isnull=False) | models.Q(card__isnull=False),
+                                   name="transaction_on_account_or_card"),
+        ]
+
+    def __str__(self):
+        return f"{self.posted_at:%Y-%m-%d} {self.merchant} {self.amount} {self.currency}"
+
+
+class Dispute(models.Model):
+    class Reason(models.TextChoices):
+        NOT_RECOGNISED = "not_recognised"
+        WRONG_AMOUNT = "wrong_amount"
+        DUPLICATE = "duplicate"
+        NOT_RECEIVED = "not_received"
+
+    reference = models.CharField(max_length=12, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="disputes")
+    # One case per transaction, however often the caller asks.
+    transaction = models.OneToOneField(Transaction, on_delete=models.CASCADE, related_name="dispute")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    status = models.CharField(max_length=20, default="open")
+    created_at = models.DateTimeField(auto_now_add=True)
+    call_id = models.CharField(max_length=128, blank=True)
+
+    def __str__(self):
+        return self.reference
+
+
+class CardReplacement(models.Model):
+    reference = models.CharField(max_length=12, unique=True)
+    # One replacement per card, however often the caller asks.
+    card = models.OneToOneField(Card, on_delete=models.CASCADE, related_name="replacement")
+    created_at = models.DateTimeField(auto_now_add=True)
+    call_id = models.CharField(max_length=128, blank=True)
+
+    def __str__(self):
+        return self.reference
+
+
+class CardPayment(models.Model):
+    """A payment of a card's bill from the customer's own account. `idempotency_key` is unique: a
+    retried request, a repeated turn or two workers confirming the same quote pay once."""
+
+    reference = models.CharField(max_length=12, unique=True)
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="payments")
+    from_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="card_payments")
+    amount = _money()
+    currency = models.CharField(max_length=CURRENCY_MAX_LENGTH, default="USD")
+    created_at = models.DateTimeField(auto_now_add=True)
+    call_id = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="card_payment_amount_positive")]
+
+    def __str__(self):
+        return self.reference
 
 
 class LoanProduct(models.Model):
@@ -79,6 +208,9 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=50)
     actor = models.CharField(max_length=150, blank=True,
                              help_text="The staff user who made the change; empty when the caller did, through the agent.")
+    call_id = models.CharField(max_length=128, blank=True, help_text="The voice platform's call, when there is one.")
+    detail = models.CharField(max_length=200, blank=True,
+                              help_text="What the event was about: a case reference, a handoff's reason. Never a secret.")
 
     class Meta:
         ordering = ["created_at", "id"]

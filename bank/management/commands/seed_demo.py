@@ -1,15 +1,38 @@
 """`python manage.py seed_demo`: load the demo bank. Idempotent: running it twice leaves the same rows.
 
-`--reset` first deletes every customer, card, loan product and audit event (demo machines only).
+Transactions are dated relative to today (so "recent" stays recent) and a card's payment is due in
+ten days (so a payment reminder has something to remind of). `--reset` first deletes every
+customer (with their accounts, cards, transactions and cases), loan product and audit event (demo
+machines only).
 """
+import datetime
+from decimal import Decimal
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
-from bank.models import AuditEvent, Card, Customer, LoanProduct
+from bank.models import Account, AuditEvent, Card, CardPayment, Customer, LoanProduct, Transaction
 
+# (name, phone, profile, cards, accounts, transactions): a card is (network, last4, bill) and a
+# transaction (days ago, "card"/"account" last4, merchant, amount, direction).
 CUSTOMERS = [
-    ("Jane Doe", "+15550100001", [("Visa", "4242")]),
-    ("John Smith", "+15550100002", [("Mastercard", "5454"), ("Visa", "1881")]),
+    ("Jane Doe", "+15550100001",
+     dict(date_of_birth=datetime.date(1985, 4, 12), address_line="12 Market Street", city="Springfield",
+          postal_code="62701", time_zone="America/Chicago"),
+     [("Visa", "4242", dict(current_balance="845.20", statement_balance="812.40", minimum_due="35.00"))],
+     [("checking", "1234", "1200.50"), ("savings", "5678", "8450.00")],
+     [(1, "4242", "Blue Bottle Coffee", "4.75", "debit"), (2, "4242", "Amazon", "59.99", "debit"),
+      (2, "1234", "Whole Foods", "82.37", "debit"), (3, "4242", "Shell", "45.10", "debit"),
+      (4, "4242", "Electronics Hub", "899.00", "debit"), (5, "1234", "Acme Payroll", "2400.00", "credit"),
+      (6, "4242", "Netflix", "15.49", "debit"), (7, "1234", "Parkview Rent", "1500.00", "debit")]),
+    ("John Smith", "+15550100002",
+     dict(date_of_birth=datetime.date(1979, 11, 30), address_line="48 Oak Avenue", city="Portland",
+          postal_code="97205", time_zone="America/Los_Angeles"),
+     [("Mastercard", "5454", dict(current_balance="120.00", statement_balance="120.00", minimum_due="25.00")),
+      ("Visa", "1881", dict())],
+     [("checking", "9876", "310.25")],
+     [(1, "5454", "City Parking", "12.00", "debit"), (3, "9876", "Corner Market", "23.40", "debit")]),
 ]
 
 LOANS = [
@@ -24,9 +47,11 @@ LOANS = [
          description="Finance a new or used car, with no early repayment fee."),
 ]
 
+PAYMENT_DUE_IN_DAYS = 10
+
 
 class Command(BaseCommand):
-    help = "Load the demo bank (customers, cards, loan products). Safe to run more than once."
+    help = "Load the demo bank (customers, accounts, cards, transactions, loan products). Safe to run more than once."
     requires_system_checks = []  # a data command: no need to import the URLconf (and the agent stack)
 
     def add_arguments(self, parser):
@@ -36,15 +61,29 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         if options["reset"]:
-            for model in (AuditEvent, Card, Customer, LoanProduct):
+            for model in (AuditEvent, CardPayment, Customer, LoanProduct):  # payments protect their card
                 model.objects.all().delete()
-        for name, phone, cards in CUSTOMERS:
-            customer, _ = Customer.objects.update_or_create(phone=phone, defaults={"name": name})
-            for network, last4 in cards:
-                Card.objects.get_or_create(customer=customer, last4=last4, defaults={"network": network})
+        now = timezone.now().replace(microsecond=0)
+        for name, phone, profile, cards, accounts, transactions in CUSTOMERS:
+            customer, _ = Customer.objects.update_or_create(phone=phone, defaults={"name": name, **profile})
+            places = {}
+            for network, last4, bill in cards:
+                due = timezone.localdate() + datetime.timedelta(days=PAYMENT_DUE_IN_DAYS) if bill else None
+                places[last4], _ = Card.objects.get_or_create(
+                    customer=customer, last4=last4, defaults={"network": network, "payment_due_date": due, **bill})
+            for kind, last4, balance in accounts:
+                places[last4], _ = Account.objects.get_or_create(
+                    customer=customer, last4=last4, defaults={"kind": kind, "balance": Decimal(balance)})
+            for days_ago, where, merchant, amount, direction in transactions:
+                place = places[where]
+                on = {"card": place} if isinstance(place, Card) else {"account": place}
+                Transaction.objects.get_or_create(
+                    customer=customer, merchant=merchant, amount=Decimal(amount), **on,
+                    defaults={"direction": direction, "posted_at": now - datetime.timedelta(days=days_ago, hours=3)})
         for loan in LOANS:
             LoanProduct.objects.update_or_create(name=loan["name"], defaults=loan)
         self.stdout.write(self.style.SUCCESS(
-            f"Demo bank ready: {Customer.objects.count()} customers, {Card.objects.count()} cards, "
+            f"Demo bank ready: {Customer.objects.count()} customers, {Account.objects.count()} accounts, "
+            f"{Card.objects.count()} cards, {Transaction.objects.count()} transactions, "
             f"{LoanProduct.objects.count()} loan products."
         ))
