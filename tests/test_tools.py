@@ -32,12 +32,24 @@ def bank(transactional_db):
 
 def test_tool_names_and_parameters_are_the_contract():
     specs = {tool.metadata.name: tool.metadata.get_parameters_dict() for tool in tools.build_tools()}
-    assert set(specs) == {"get_loan_products", "get_customer_profile", "list_credit_cards", "block_credit_card"}
+    assert set(specs) == {"get_loan_products", "get_customer_profile", "list_credit_cards", "block_credit_card",
+                          "send_verification_code", "verify_code", "verify_security_answers", "get_account_balances",
+                          "get_recent_transactions", "open_dispute", "order_replacement_card", "prepare_card_payment",
+                          "confirm_card_payment", "transfer_to_human"}
     assert set(specs["block_credit_card"]["properties"]) == {"card_last4", "reason"}
     assert specs["block_credit_card"]["required"] == ["card_last4"]
-    for name in ("get_customer_profile", "list_credit_cards"):
+    assert specs["verify_code"]["required"] == ["code"]
+    assert set(specs["open_dispute"]["required"]) == {"merchant", "reason"}
+    for name in ("get_customer_profile", "list_credit_cards", "send_verification_code", "confirm_card_payment"):
         assert specs[name]["properties"] == {}  # no phone argument: the model never chooses the account
-    assert "phone" not in str(specs["block_credit_card"])
+    for name, spec in specs.items():
+        assert "phone" not in str(spec["properties"]), name
+    # Every tool declares its level: block stays at the phone line, reading and paying need a code.
+    assert tools.REQUIRED_LEVEL["block_credit_card"] == 0
+    assert {tools.REQUIRED_LEVEL[name] for name in ("get_account_balances", "get_recent_transactions", "open_dispute",
+                                                     "order_replacement_card", "prepare_card_payment",
+                                                     "confirm_card_payment")} == {1}
+    assert set(tools.REQUIRED_LEVEL) == set(specs)
 
 
 def test_loan_products_from_the_database(bank):
