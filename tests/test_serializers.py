@@ -3,11 +3,11 @@ import pytest
 from rest_framework.exceptions import ValidationError
 
 from api.errors import exception_handler
-from api.serializers import AgentQuerySerializer, OpenAIQuerySerializer
+from api.serializers import AgentQuerySerializer, ChatCompletionRequestSerializer
 
 
 def validate(data, **context):
-    serializer = OpenAIQuerySerializer(data=data, context=context)
+    serializer = ChatCompletionRequestSerializer(data=data, context=context)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
