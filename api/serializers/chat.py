@@ -10,18 +10,7 @@ import re
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from api.serializers.base import (
-    STREAMED_UNLESS_JSON,
-    RequestSerializer,
-    StopField,
-    StreamOptionsSerializer,
-    optional_text_field,
-    only_one_field,
-    output_tokens_field,
-    stream_field,
-    temperature_field,
-    top_p_field,
-)
+from api.serializers import base
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
@@ -187,23 +176,23 @@ class ResponseFormatSerializer(serializers.Serializer):
 
 
 @extend_schema_serializer(component_name="ChatCompletionRequest")
-class ChatCompletionRequestSerializer(RequestSerializer):
+class ChatCompletionRequestSerializer(base.RequestSerializer):
     """`POST /chat/completions`: the messages, the model's settings, and the client's tools."""
 
     streams_by_default = True
     output_limit_fields = ("max_tokens", "max_completion_tokens")
 
     messages = OpenAIMessageSerializer(many=True, allow_empty=False)
-    model = optional_text_field()
-    temperature = temperature_field()
-    top_p = top_p_field()
-    max_tokens = output_tokens_field()
-    max_completion_tokens = output_tokens_field()
-    stream = stream_field(STREAMED_UNLESS_JSON)
-    stream_options = StreamOptionsSerializer(required=False, allow_null=True)
-    stop = StopField(required=False, allow_null=True)
-    user = optional_text_field()
-    n = only_one_field("n")
+    model = base.optional_text_field()
+    temperature = base.temperature_field()
+    top_p = base.top_p_field()
+    max_tokens = base.output_tokens_field()
+    max_completion_tokens = base.output_tokens_field()
+    stream = base.stream_field(base.STREAMED_UNLESS_JSON)
+    stream_options = base.StreamOptionsSerializer(required=False, allow_null=True)
+    stop = base.StopField(required=False, allow_null=True)
+    user = base.optional_text_field()
+    n = base.only_one_field("n")
     tools = ToolSerializer(many=True, required=False, allow_null=True)
     tool_choice = ToolChoiceField(required=False, allow_null=True)
     parallel_tool_calls = serializers.BooleanField(required=False, allow_null=True)

@@ -2,15 +2,7 @@
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from api.serializers.base import (
-    NOT_STREAMED_UNLESS_ASKED,
-    RequestSerializer,
-    optional_text_field,
-    output_tokens_field,
-    stream_field,
-    temperature_field,
-    top_p_field,
-)
+from api.serializers import base
 
 
 @extend_schema_field({"anyOf": [
@@ -69,24 +61,24 @@ class ResponsesInputField(serializers.Field):
 
 
 @extend_schema_serializer(component_name="ResponseRequest")
-class ResponsesRequestSerializer(RequestSerializer):
+class ResponsesRequestSerializer(base.RequestSerializer):
     """`POST /responses`. Stateless: nothing is stored, so earlier responses cannot be referenced."""
 
     streams_by_default = False
     output_limit_fields = ("max_output_tokens",)
 
-    model = optional_text_field()
+    model = base.optional_text_field()
     input = ResponsesInputField()
-    instructions = optional_text_field()
-    stream = stream_field(NOT_STREAMED_UNLESS_ASKED)
-    temperature = temperature_field()
-    top_p = top_p_field()
-    max_output_tokens = output_tokens_field()
+    instructions = base.optional_text_field()
+    stream = base.stream_field(base.NOT_STREAMED_UNLESS_ASKED)
+    temperature = base.temperature_field()
+    top_p = base.top_p_field()
+    max_output_tokens = base.output_tokens_field()
     previous_response_id = serializers.CharField(required=False, allow_null=True)
     store = serializers.BooleanField(required=False, allow_null=True)
     tools = serializers.ListField(required=False, allow_null=True)
     metadata = serializers.DictField(required=False, allow_null=True)
-    user = optional_text_field()
+    user = base.optional_text_field()
 
     def validate(self, attrs):
         if attrs.get("previous_response_id"):
