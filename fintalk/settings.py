@@ -298,8 +298,10 @@ FINTALK_TOOL_FILLER = env_str("FINTALK_TOOL_FILLER", "auto").strip().lower()
 if FINTALK_TOOL_FILLER not in {"auto", "on", "off"}:
     raise ImproperlyConfigured(f"FINTALK_TOOL_FILLER={FINTALK_TOOL_FILLER!r}: use auto, on or off.")
 FINTALK_TOOL_FILLER_TEXT = env_str("FINTALK_TOOL_FILLER_TEXT", "One moment while I check that.")
-# Each tool call of the agent is cut after this many seconds (a slow core-banking system): the
-# model is told the system is unavailable and the caller hears an apology, not silence.
+# A tool call of the agent is cut after this many seconds (a slow core-banking system): the
+# model is told the system is unavailable and the caller hears an apology, not silence. Tools that
+# change an account (agent.tools.ACCOUNT_CHANGES: the card block) are never cut: they are awaited
+# to the end, since a change may commit and must then be reported.
 FINTALK_TOOL_TIMEOUT = env_number("FINTALK_TOOL_TIMEOUT", 5.0, float)
 # The agent's instructions: a Django template (plain text) the bank may edit or replace.
 FINTALK_SYSTEM_PROMPT_FILE = env_str("FINTALK_SYSTEM_PROMPT_FILE", "") or str(BASE_DIR / "agent" / "system_prompt.txt")

@@ -6,9 +6,7 @@ from django.core.cache import cache
 from agent import callers
 from agent.prompts import Caller, system_prompt
 from tests.bedrock_standin import Reply, ToolUse
-
-JANE = "+15550100001"
-UNKNOWN = "+15550199999"
+from tests.support.bank import JANE, UNKNOWN
 
 
 def vapi_body(text: str, number: str | None, call_id: str = "call-1", history=()) -> dict:
