@@ -10,7 +10,7 @@ from django.db.models import Count
 
 from bank import services
 from bank.masking import mask_phone
-from bank.models import AuditEvent, Card, Customer, LoanProduct
+from bank.models import Account, AuditEvent, Card, CardPayment, CardReplacement, Customer, Dispute, LoanProduct, Transaction
 
 
 class CardInline(admin.TabularInline):
@@ -21,13 +21,21 @@ class CardInline(admin.TabularInline):
     show_change_link = True
 
 
+class AccountInline(admin.TabularInline):
+    model = Account
+    fields = ("kind", "last4", "balance", "currency")
+    readonly_fields = ("balance",)
+    extra = 0
+    show_change_link = True
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ("name", "masked_phone", "card_count")
     # A term matches part of the name, or the end of the phone ("0001" finds +15550100001).
     search_fields = ("name", "phone__endswith")
     search_help_text = "Search by name or by the last digits of the phone."
-    inlines = [CardInline]
+    inlines = [AccountInline, CardInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(card_count=Count("cards"))
@@ -54,7 +62,8 @@ def _change_cards(request, queryset, change, done_outcome) -> tuple[int, dict[st
 
 @admin.register(Card)
 class CardAdmin(admin.ModelAdmin):
-    list_display = ("last4", "network", "customer", "masked_phone", "status", "blocked_at", "block_reason")
+    list_display = ("last4", "network", "customer", "masked_phone", "status", "blocked_at", "block_reason",
+                    "current_balance", "payment_due_date")
     list_filter = ("status", "network")
     search_fields = ("last4", "customer__name", "customer__phone__endswith")
     list_select_related = ("customer",)
@@ -96,9 +105,10 @@ class LoanProductAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "action", "outcome", "card_last4", "masked_phone", "actor_or_caller", "request_id")
+    list_display = ("created_at", "action", "outcome", "card_last4", "masked_phone", "actor_or_caller", "detail",
+                    "call_id", "request_id")
     list_filter = ("action", "outcome")
-    search_fields = ("card_last4", "request_id", "actor")
+    search_fields = ("card_last4", "request_id", "actor", "call_id", "detail")
     date_hierarchy = "created_at"
 
     @admin.display(description="actor", ordering="actor")
@@ -114,3 +124,62 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """A case or a ledger row: made by the bank's services (with its audit event), never edited here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ("last4", "kind", "customer", "balance", "currency")
+    list_filter = ("kind", "currency")
+    search_fields = ("last4", "customer__name")
+    list_select_related = ("customer",)
+    readonly_fields = ("balance",)  # money moves only through bank.services (payments), with an audit event
+
+
+@admin.register(Transaction)
+class TransactionAdmin(_ReadOnly):
+    list_display = ("posted_at", "customer", "merchant", "amount", "currency", "direction", "where",
+                    "confirmed_genuine_at")
+    list_filter = ("direction", "currency")
+    search_fields = ("merchant", "customer__name", "card__last4", "account__last4")
+    list_select_related = ("customer", "card", "account")
+    date_hierarchy = "posted_at"
+    actions: list = []  # outbound calls add "place a fraud alert" here
+
+    @admin.display(description="on")
+    def where(self, item):
+        return str(item.card or item.account)
+
+
+@admin.register(Dispute)
+class DisputeAdmin(_ReadOnly):
+    list_display = ("reference", "created_at", "customer", "reason", "status", "transaction", "call_id")
+    list_filter = ("reason", "status")
+    search_fields = ("reference", "customer__name", "call_id")
+    list_select_related = ("customer", "transaction")
+
+
+@admin.register(CardReplacement)
+class CardReplacementAdmin(_ReadOnly):
+    list_display = ("reference", "created_at", "card", "call_id")
+    search_fields = ("reference", "card__last4", "call_id")
+    list_select_related = ("card",)
+
+
+@admin.register(CardPayment)
+class CardPaymentAdmin(_ReadOnly):
+    list_display = ("reference", "created_at", "card", "from_account", "amount", "currency", "call_id")
+    search_fields = ("reference", "card__last4", "call_id")
+    list_select_related = ("card", "from_account")

@@ -53,7 +53,7 @@ class SnsBackend:
         import boto3
         from botocore.config import Config
 
-        self.client = boto3.client("sns", config=Config(connect_timeout=3, read_timeout=5,
+        self.client = boto3.client("sns", region_name=settings.AWS_REGION, config=Config(connect_timeout=3, read_timeout=5,
                                                         retries={"mode": "standard", "max_attempts": 2}))
 
     def send(self, phone: str, message: str) -> None:
