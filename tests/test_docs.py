@@ -29,8 +29,18 @@ def blocks(language: str):
 
 @pytest.fixture(scope="module")
 def docs_server(tmp_path_factory):
-    server = LiveServer(tmp_path_factory.mktemp("docs"), {"FINTALK_LLM": "demo", "FINTALK_AUTH": "disabled"}).start()
+    """The README's demo server: the demo model, no keys, codes written to a file the examples read."""
+    tmp = tmp_path_factory.mktemp("docs")
+    sms = str(tmp / "sms.log")
+    server = LiveServer(tmp, {"FINTALK_LLM": "demo", "FINTALK_AUTH": "disabled", "FINTALK_SMS_BACKEND": "file",
+                              "FINTALK_SMS_FILE_PATH": sms}).start()
+    previous = os.environ.get("FINTALK_SMS_FILE_PATH")
+    os.environ["FINTALK_SMS_FILE_PATH"] = sms  # the python examples run in this process
     yield server
+    if previous is None:
+        del os.environ["FINTALK_SMS_FILE_PATH"]
+    else:
+        os.environ["FINTALK_SMS_FILE_PATH"] = previous
     server.stop()
 
 
