@@ -65,7 +65,10 @@ def suite_database(request):
     if not suite_postgres_wanted():
         yield None
         return
-    cluster = request.getfixturevalue("postgres_cluster")
+    try:
+        cluster = request.getfixturevalue("postgres_cluster")
+    except pytest.skip.Exception as reason:  # not a run of skips: the run that was asked for cannot happen
+        pytest.exit(f"FINTALK_TEST_POSTGRES=1, but no PostgreSQL cluster could be started: {reason}", returncode=1)
     previous = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = cluster.url(SUITE_DATABASE)  # LiveServer and manage.py subprocesses read it
     try:

@@ -45,8 +45,8 @@ def test_readiness_fails_without_aws_credentials(monkeypatch, settings):
     settings.FINTALK_LLM = "bedrock"
     response = async_get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {"status": "not ready",
-                               "checks": {"database": "ok", "llm": "no AWS credentials found"}}
+    assert response.json() == {"status": "not ready", "checks": {
+        "database": "ok", "cache": "local memory (this process only)", "llm": "no AWS credentials found"}}
     settings.FINTALK_LLM = "demo"
     assert async_get("/readyz").status_code == 200
 
