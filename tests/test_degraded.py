@@ -62,8 +62,11 @@ def degraded_count(server: LiveServer, dependency: str, fallback: str) -> float:
 # --- the database gone --------------------------------------------------------------------------------
 
 def sqlite_file_gone(tmp_path, env):
-    server = LiveServer(tmp_path, env).start()
-    server.take_away = lambda: os.remove(server.db_path)
+    database = tmp_path / "bank.sqlite3"  # SQLite even in the PostgreSQL run
+    server = LiveServer(tmp_path, {**env, "DATABASE_URL": f"sqlite:///{database}"})
+    server.db_path = database
+    server.start()
+    server.take_away = lambda: os.remove(database)
     return server, lambda: None
 
 

@@ -2,9 +2,10 @@
 
 `foreign_sentinels` (tests/conftest.py) plants a sentinel key in databases 0, 14 and 15 of whatever
 Redis answers on 127.0.0.1:6379 and a sentinel database on whatever PostgreSQL answers on
-127.0.0.1:5432 before the first test, and fails the run at its end if any of them changed. The tests
-here drive the suite's own services the way the other tests do (flush, create and drop databases,
-a live server counting a rate limit in Redis) and check the sentinels right after.
+127.0.0.1:5432 before the first test, and fails the run at its end if any of them changed. The last
+test here plants sentinels of its own, drives the suite's services the way the other tests do
+(flush, create and drop databases, a live server counting a rate limit in Redis) and checks them
+right after.
 """
 import os
 import uuid
@@ -14,7 +15,7 @@ import httpx
 import pytest
 from django.db import connection
 
-from tests.conftest import API_KEY, LiveServer, suite_postgres_wanted
+from tests.conftest import API_KEY, ForeignSentinels, LiveServer, suite_postgres_wanted
 
 
 def test_the_suites_redis_is_its_own(redis_service):
@@ -42,9 +43,18 @@ def test_the_postgres_run_uses_the_suites_own_cluster(suite_database):
     assert os.environ["DATABASE_URL"] == suite_database.url("fintalk")
 
 
-def test_using_the_suites_services_leaves_the_machines_untouched(foreign_sentinels, redis_service, postgres_cluster,
-                                                                 tmp_path, standin_server):
-    if not foreign_sentinels.redis and not foreign_sentinels.postgres:
+@pytest.fixture
+def fresh_sentinels():
+    """Sentinels of this test alone (the session's are checked at the end of the run)."""
+    sentinels = ForeignSentinels()
+    sentinels.plant()
+    yield sentinels
+    sentinels.remove()
+
+
+def test_using_the_suites_services_leaves_the_machines_untouched(fresh_sentinels, redis_service, postgres_cluster,
+                                                                 tmp_path):
+    if not fresh_sentinels.redis and not fresh_sentinels.postgres:
         pytest.skip("nothing answers on 127.0.0.1:6379 or 127.0.0.1:5432: no one else's data to protect here")
     for db in (0, 14, 15):  # what the tests used to flush on the machine's Redis
         redis_service.client(db).set("fintalk:probe", "x")
@@ -60,4 +70,4 @@ def test_using_the_suites_services_leaves_the_machines_untouched(foreign_sentine
         assert any(key.startswith(b":1:fintalk:throttle:") for key in redis_service.client(4).keys())
     finally:
         server.stop()
-    assert foreign_sentinels.problems() == []
+    assert fresh_sentinels.problems() == []
