@@ -4,17 +4,26 @@ A 20-turn call must not query the database 20 times, so the summary (first name,
 blocked; never a number) is cached per call — Vapi's `call.id`, else the phone — for
 FINTALK_CALLER_CACHE_SECONDS, in Django's cache (Redis when configured, so every worker shares
 it). A card blocked during the call drops the entry (`forget`), and the next turn reads afresh.
+
+Neither store may cost the caller an answer (fintalk/degraded.py): with the database down the
+caller is unknown for this turn (nothing is cached, so the next turn asks again); with the cache
+down the database is asked directly.
 """
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.db import Error as DatabaseError
 
 from agent.prompts import Caller
 from bank import selectors
+from fintalk.degraded import CACHE_ERRORS, degraded
 
 NO_PHONE = Caller()
 UNREGISTERED = Caller(phone_given=True)
+# The database could not say who is calling: nothing about them, as for a call without a number
+# (card actions still check the caller themselves, through the bank's tools).
+LOOKUP_FAILED = Caller()
 
 
 def cache_key(phone: str, call_id: str | None) -> str:
@@ -26,22 +35,46 @@ def _in_memory(cache) -> bool:
     return isinstance(cache, LocMemCache)
 
 
+async def _cached(cache, key: str) -> Caller | None:
+    if _in_memory(cache):
+        return cache.get(key)
+    try:
+        return await cache.aget(key)
+    except CACHE_ERRORS as exc:
+        degraded("cache", "caller_from_database", exc)
+        return None
+
+
+async def _remember(cache, key: str, found: Caller) -> None:
+    if _in_memory(cache):
+        cache.set(key, found, settings.FINTALK_CALLER_CACHE_SECONDS)
+        return
+    try:
+        await cache.aset(key, found, settings.FINTALK_CALLER_CACHE_SECONDS)
+    except CACHE_ERRORS:
+        pass  # counted once, when the read failed: the next turn asks the database again
+
+
 async def caller(phone: str | None, call_id: str | None = None) -> Caller:
     if not phone:
         return NO_PHONE
     cache, key = caches["default"], cache_key(phone, call_id)
-    found = cache.get(key) if _in_memory(cache) else await cache.aget(key)
+    found = await _cached(cache, key)
     if found is None:
-        summary = await sync_to_async(selectors.caller_summary)(phone=phone)
+        try:
+            summary = await sync_to_async(selectors.caller_summary)(phone=phone)
+        except DatabaseError as exc:
+            degraded("database", "caller_unknown", exc)
+            return LOOKUP_FAILED
         found = UNREGISTERED if summary is None else Caller(True, *summary, phone_given=True)
-        if _in_memory(cache):
-            cache.set(key, found, settings.FINTALK_CALLER_CACHE_SECONDS)
-        else:
-            await cache.aset(key, found, settings.FINTALK_CALLER_CACHE_SECONDS)
+        await _remember(cache, key, found)
     return found
 
 
 async def forget(phone: str | None, call_id: str | None = None) -> None:
     """Drop what is cached for this call (its cards changed)."""
     if phone:
-        await caches["default"].adelete(cache_key(phone, call_id))
+        try:
+            await caches["default"].adelete(cache_key(phone, call_id))
+        except CACHE_ERRORS as exc:
+            degraded("cache", "caller_not_forgotten", exc)

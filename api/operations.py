@@ -4,6 +4,11 @@
 is protected like the API unless FINTALK_METRICS_AUTH=disabled. With several gunicorn workers,
 set PROMETHEUS_MULTIPROC_DIR so that /metrics sums every worker. A worker told to stop (SIGTERM)
 answers /readyz with 503 while it drains (gunicorn.conf.py says how a drain goes).
+
+/readyz reports each dependency (fintalk/degraded.py says what a failing one costs): the
+database and the LLM's configuration decide readiness, since a pod without them cannot serve
+what it is for; the cache (Redis) is reported but never takes a pod out (every pod shares it, and
+each works around its outage), so the status is then `degraded` with 200.
 """
 import os
 import signal
@@ -12,6 +17,8 @@ from functools import lru_cache
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
@@ -26,14 +33,29 @@ async def healthz(request):
 
 
 def _database_ok() -> tuple[bool, str]:
+    name = str(connection.settings_dict["NAME"])
+    if connection.vendor == "sqlite" and not name.startswith(("file:", ":memory:")) and not os.path.exists(name):
+        return False, "database file missing"  # and connecting would create an empty one
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+            # A table of this project, not just `SELECT 1`: an emptied or replaced database answers that.
+            cursor.execute("SELECT 1 FROM django_migrations LIMIT 1")
         return True, "ok"
     except Exception as exc:  # any failure means "not ready"; say which kind, not the DSN
         return False, type(exc).__name__
     finally:
         connection.close()
+
+
+def _cache_ok() -> tuple[bool, str]:
+    cache = caches["default"]
+    if isinstance(cache, LocMemCache):
+        return True, "local memory (this process only)"
+    try:
+        cache.get("fintalk:readyz")  # one round trip to Redis
+        return True, "ok"
+    except Exception as exc:  # reported, not raised: the pod works around it (fintalk/degraded.py)
+        return False, type(exc).__name__
 
 
 @lru_cache(maxsize=1)
@@ -84,10 +106,12 @@ async def readyz(request):
         return JsonResponse({"status": "draining", "checks": {"worker": "stopping: finishing running requests"}},
                             status=503)
     database_ok, database = await sync_to_async(_database_ok)()
+    cache_ok, cache = await sync_to_async(_cache_ok, thread_sensitive=False)()
     llm_ok, llm = await sync_to_async(_llm_ok, thread_sensitive=False)()
     ready = database_ok and llm_ok
-    return JsonResponse({"status": "ready" if ready else "not ready",
-                         "checks": {"database": database, "llm": llm}}, status=200 if ready else 503)
+    status = "not ready" if not ready else "ready" if cache_ok else "degraded"
+    return JsonResponse({"status": status, "checks": {"database": database, "cache": cache, "llm": llm}},
+                        status=200 if ready else 503)
 
 
 class MetricsView(APIView):

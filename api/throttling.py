@@ -5,9 +5,15 @@ it, because a voice platform sends every call of a bank through one key (size it
 calls x turns per minute x headroom). Over the limit a client gets a 429 `rate_limit_exceeded`
 with Retry-After (the openai SDK waits and retries); a voice call instead hears a short spoken
 "busy" answer (`api.views.ChatCompletionsView.throttled`), since Vapi cannot speak a 429.
+
+With the cache (Redis) unreachable the limit fails open: the request goes through, and the
+outage is logged and counted (fintalk/degraded.py) — refusing every call of a bank because a
+counter is out of reach would be worse than an uncounted minute.
 """
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
+
+from fintalk.degraded import CACHE_ERRORS, degraded
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -22,3 +28,10 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         if not label or settings.FINTALK_AUTH == "disabled":
             label = "ip:" + self.get_ident(request)
         return f"fintalk:throttle:{label}"
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except CACHE_ERRORS as exc:
+            degraded("cache", "rate_limit_open", exc)
+            return True

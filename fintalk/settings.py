@@ -156,6 +156,14 @@ elif FINTALK_CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fintalk"}}
 
+# --- #19 degraded modes ---
+# A Redis that is down or unreachable costs each request at most this many seconds (connect, and each
+# reply), then the request goes on without it (fintalk/degraded.py says how); redis-py waits forever.
+FINTALK_CACHE_TIMEOUT = env_number("FINTALK_CACHE_TIMEOUT", 0.5, float)
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": FINTALK_CACHE_TIMEOUT,
+                                    "socket_timeout": FINTALK_CACHE_TIMEOUT}
+
 # Bodies larger than this get a 413 OpenAI-style error (Django checks it when the body is read).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_number("FINTALK_MAX_BODY_BYTES", 1_048_576)
 
@@ -270,10 +278,16 @@ if FINTALK_UNKNOWN_MODEL not in {"fallback", "reject"}:
     raise ImproperlyConfigured(f"FINTALK_UNKNOWN_MODEL={FINTALK_UNKNOWN_MODEL!r}: use fallback (default) or reject.")
 BEDROCK_EMBEDDING_MODEL_ID = env_str("BEDROCK_EMBEDDING_MODEL_ID", "amazon.titan-embed-text-v2:0")
 AWS_REGION = env_str("AWS_REGION", "us-east-1")
-BEDROCK_CONNECT_TIMEOUT = env_number("BEDROCK_CONNECT_TIMEOUT", 3.0, float)
-BEDROCK_READ_TIMEOUT = env_number("BEDROCK_READ_TIMEOUT", 15.0, float)
-# botocore's own retry (standard mode, backoff with jitter); bounded so a caller hears something
-# within Vapi's 20 s first-token limit.
+# Vapi hangs up on a turn with no first token after 20 s, and FINTALK_FIRST_TOKEN_TIMEOUT (18 s) speaks
+# an apology before that. botocore's own retry (standard mode, the first attempt included) must end
+# well inside it, so that a retry that succeeds is heard and a Bedrock that keeps failing is
+# apologised for early: a stalled Bedrock costs BEDROCK_MAX_ATTEMPTS x BEDROCK_READ_TIMEOUT
+# (3 x 4 = 12 s) plus a jittered backoff of at most 0.05 + 0.1 s; throttling answers at once and
+# waits at most 1 + 2 s between attempts; an unreachable endpoint costs 3 x 2 s to connect. A voice
+# model's first byte comes in about a second, so 4 s without data means a stuck attempt.
+# tests/test_degraded.py checks these defaults against the first-token timeout.
+BEDROCK_CONNECT_TIMEOUT = env_number("BEDROCK_CONNECT_TIMEOUT", 2.0, float)
+BEDROCK_READ_TIMEOUT = env_number("BEDROCK_READ_TIMEOUT", 4.0, float)
 BEDROCK_MAX_ATTEMPTS = env_number("BEDROCK_MAX_ATTEMPTS", 3)  # total, the first attempt included
 # One worker holds hundreds of streams: botocore's default pool of 10 connections would queue them.
 BEDROCK_MAX_POOL_CONNECTIONS = env_number("BEDROCK_MAX_POOL_CONNECTIONS", 500)

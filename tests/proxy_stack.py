@@ -3,7 +3,8 @@
 nginx runs as a child of the test, in the foreground, with its own prefix, pid, logs and temp
 paths in a temporary folder and a free port: the system's nginx configuration is never read.
 The shipped file is used as it is, except for its upstream `server` line (one per replica here)
-and its listen address.
+and its listen address. The replicas' PostgreSQL and Redis are the test run's own
+(tests/services.py), never the machine's.
 """
 import os
 import re
@@ -22,7 +23,6 @@ from tests.conftest import API_KEY, ROOT, LiveServer, free_port
 from tests.support.metrics import metric  # noqa: F401 (test_proxy and test_drain import it from here)
 
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def nginx_binary() -> str | None:
@@ -36,33 +36,9 @@ def require_nginx() -> str:
     return binary
 
 
-def postgres_base_url() -> str:
-    """The suite's PostgreSQL server (its DATABASE_URL, else the local one), without a database name."""
-    suite_url = os.environ.get("DATABASE_URL", "")
-    if suite_url.startswith(("postgres://", "postgresql://")):
-        return suite_url.rsplit("/", 1)[0]
-    return "postgresql://postgres@127.0.0.1:5432"
-
-
-def require_postgres_and_redis() -> str:
-    """Replicas share one PostgreSQL and one Redis, as in production; skip clearly without them."""
-    import psycopg
-    import redis
-
-    base = postgres_base_url()
-    try:
-        psycopg.connect(base + "/postgres", connect_timeout=3).close()
-    except psycopg.Error as exc:
-        pytest.skip(f"needs PostgreSQL at {base} (replicas share one database): {type(exc).__name__}")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"needs Redis at {REDIS_URL} (replicas share the rate limit): {type(exc).__name__}")
-    return base
-
-
 class SharedDatabase:
-    """A PostgreSQL database of its own for one group of replicas, dropped afterwards."""
+    """A PostgreSQL database of its own for one group of replicas, in the test run's own cluster
+    (tests/services.py: `postgres_cluster`), dropped afterwards."""
 
     def __init__(self, base: str, name: str):
         self.base, self.name = base, name
@@ -75,7 +51,6 @@ class SharedDatabase:
             connection.execute(statement)
 
     def create(self):
-        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         self._admin(f'CREATE DATABASE "{self.name}"')
         return self
 

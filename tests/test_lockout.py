@@ -106,32 +106,13 @@ def test_the_lock_ends_after_the_window(bank, settings):
 
 # --- two servers, one Redis -----------------------------------------------------------------------
 
-REDIS_DB = 14  # test_operations uses 15
 WINDOW = 4  # seconds: long enough for five attempts on a busy machine, short enough to wait for
 
 
-def redis_client():
-    try:
-        import redis
-
-        client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_connect_timeout=1)
-        client.ping()
-        return client
-    except Exception as exc:
-        pytest.skip(f"needs Redis on 127.0.0.1:6379 (the lockout is shared through it): {type(exc).__name__}")
-
-
-def delete_our_keys(client):
-    for pattern in ("*fintalk:wrong-last4:*", "*fintalk:card-lockout:*", "*fintalk:caller:lockout-*"):
-        for key in client.scan_iter(match=pattern):
-            client.delete(key)
-
-
 @pytest.fixture
-def two_servers(tmp_path, standin_server):
-    client = redis_client()
-    delete_our_keys(client)
-    env = {"FINTALK_CACHE_URL": f"redis://127.0.0.1:6379/{REDIS_DB}", "FINTALK_CARD_LOCKOUT_SECONDS": str(WINDOW),
+def two_servers(tmp_path, standin_server, redis_service):
+    redis_service.client(3).flushdb()  # the run's own Redis: no lockout left from an earlier test
+    env = {"FINTALK_CACHE_URL": redis_service.url(3), "FINTALK_CARD_LOCKOUT_SECONDS": str(WINDOW),
            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin_server.url, "FINTALK_LLM": "bedrock",
            "FINTALK_TOOL_FILLER": "off", "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}"}
     servers = []
@@ -145,7 +126,6 @@ def two_servers(tmp_path, standin_server):
     finally:
         for server in servers:
             server.stop()
-        delete_our_keys(client)
 
 
 def attempt(server, standin, last4: str, n: int) -> str:

@@ -45,8 +45,8 @@ def test_readiness_fails_without_aws_credentials(monkeypatch, settings):
     settings.FINTALK_LLM = "bedrock"
     response = async_get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {"status": "not ready",
-                               "checks": {"database": "ok", "llm": "no AWS credentials found"}}
+    assert response.json() == {"status": "not ready", "checks": {
+        "database": "ok", "cache": "local memory (this process only)", "llm": "no AWS credentials found"}}
     settings.FINTALK_LLM = "demo"
     assert async_get("/readyz").status_code == 200
 
@@ -131,21 +131,9 @@ def test_rate_limit_per_key_returns_429_and_recovers(voice_server):
         assert http.get("/api/models").status_code == 200
 
 
-def redis_up() -> bool:
-    try:
-        import redis
-
-        return redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
-    except Exception:
-        return False
-
-
-@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
-def test_rate_limit_is_shared_by_workers_through_redis(tmp_path, standin_server):
-    import redis
-
-    redis.Redis(host="127.0.0.1", port=6379, db=15).flushdb()
-    server = LiveServer(tmp_path, {"FINTALK_CACHE_URL": "redis://127.0.0.1:6379/15", "FINTALK_RATE_LIMIT": "4/m",
+def test_rate_limit_is_shared_by_workers_through_redis(tmp_path, standin_server, redis_service):
+    redis_service.client(2).flushdb()  # the run's own Redis: a fresh count for this test
+    server = LiveServer(tmp_path, {"FINTALK_CACHE_URL": redis_service.url(2), "FINTALK_RATE_LIMIT": "4/m",
                                    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin_server.url}).start(workers=2)
     try:
         headers = {"Authorization": f"Bearer {API_KEY}"}
@@ -156,4 +144,3 @@ def test_rate_limit_is_shared_by_workers_through_redis(tmp_path, standin_server)
         assert statuses.count(200) == 4 and statuses.count(429) == 8
     finally:
         server.stop()
-        redis.Redis(host="127.0.0.1", port=6379, db=15).flushdb()

@@ -1,7 +1,8 @@
 """Fintalk past one machine: real nginx (deploy/nginx.conf) in front of two gunicorn replicas that
-share one PostgreSQL database and one Redis, each replica reaching the Bedrock stand-in.
+share one PostgreSQL database and one Redis, each replica reaching the Bedrock stand-in. The
+database and the Redis are the test run's own (tests/services.py), never the machine's.
 
-Skipped, with the reason, where nginx, PostgreSQL or Redis is missing (.ci/run installs nginx).
+Skipped, with the reason, where nginx, PostgreSQL or Redis is missing (.ci/run installs them).
 The compose checks at the end need none of them.
 """
 import json
@@ -18,8 +19,8 @@ import yaml
 
 from tests.bedrock_standin import Reply, ToolUse
 from tests.conftest import ROOT, free_port
-from tests.proxy_stack import (REDIS_URL, NginxProxy, SharedDatabase, gunicorn_setting, metric, require_nginx,
-                               require_postgres_and_redis, scrape, site_config, start_replicas, stop_all)
+from tests.proxy_stack import (NginxProxy, SharedDatabase, gunicorn_setting, metric, require_nginx, scrape,
+                               site_config, start_replicas, stop_all)
 
 RATE_LIMIT = 6  # per minute and key: every test below uses a key of its own
 JANE = "+15550100001"
@@ -27,22 +28,21 @@ JANE = "+15550100001"
 
 @pytest.fixture(scope="module")
 def keys():
-    """Fresh keys per run, so that rate-limit counters left in the shared Redis never interfere."""
+    """A key per test, so that one test's rate-limit counters in the shared Redis never meet another's."""
     run = uuid.uuid4().hex[:12]
     return {name: f"sk-proxy-{name}-{run}" for name in ("stream", "rate", "card", "metrics", "headers", "ops")}
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, standin_server, keys):
+def stack(tmp_path_factory, standin_server, keys, postgres_cluster, redis_service):
     require_nginx()
-    postgres = require_postgres_and_redis()
     tmp = tmp_path_factory.mktemp("proxy")
-    database = SharedDatabase(postgres, f"fintalk_proxy_{uuid.uuid4().hex[:8]}").create()
+    database = SharedDatabase(postgres_cluster.base_url(), f"fintalk_proxy_{uuid.uuid4().hex[:8]}").create()
     replicas, proxy = [], None
     try:
         replicas = start_replicas(tmp, 2, {
             "DATABASE_URL": database.url,
-            "FINTALK_CACHE_URL": REDIS_URL,
+            "FINTALK_CACHE_URL": redis_service.url(1),
             "FINTALK_API_KEYS": ",".join(keys.values()),
             "FINTALK_RATE_LIMIT": f"{RATE_LIMIT}/min",
             "FINTALK_LLM": "bedrock",
