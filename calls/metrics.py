@@ -16,3 +16,5 @@ RECORDS_WRITTEN = Counter("fintalk_call_records_written", "Turn records written 
 RECORDS_DROPPED = Counter("fintalk_call_records_dropped",
                           "Turn records not written: the queue was full (the database lagged) or the write failed.",
                           ["reason"])
+for _reason in ("queue_full", "database_error"):
+    RECORDS_DROPPED.labels(reason=_reason)  # both series exist from the start, at 0, for alerts on increase()

@@ -33,8 +33,8 @@ _STOP = object()
 
 
 class Recorder:
-    def __init__(self, capacity: int, write=None):
-        self.capacity = capacity
+    def __init__(self, capacity: int, write=None, batch_size: int = BATCH_SIZE, linger: float = LINGER_SECONDS):
+        self.capacity, self.batch_size, self.linger = capacity, batch_size, linger
         self._write_rows = write
         self._queue: queue.Queue | None = None
         self._thread: threading.Thread | None = None
@@ -66,8 +66,8 @@ class Recorder:
             if first is _STOP:
                 return
             batch, stop = [first], False
-            deadline = time.monotonic() + LINGER_SECONDS
-            while len(batch) < BATCH_SIZE:
+            deadline = time.monotonic() + self.linger
+            while len(batch) < self.batch_size:
                 remaining = deadline - time.monotonic()
                 try:
                     item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
