@@ -17,7 +17,7 @@ class Call(models.Model):
 
     class Outcome(models.TextChoices):
         RESOLVED = "resolved"
-        HANDED_OVER = "handed_over", "handed over"
+        HANDED_OVER = "handed_over", "Handed over"
         ABANDONED = "abandoned"
         FAILED = "failed"
 

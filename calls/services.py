@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
-from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest, Least
 
 from bank.masking import mask_phone
@@ -133,9 +133,14 @@ def _update_call(pk: int, group: list[TurnRow], customers: dict[str, int]) -> No
     changes = {
         "verification_level": Greatest("verification_level", Value(level)),
         "started_at": Least("started_at", Value(start, output_field=DateTimeField())),
-        # Provisional until Vapi reports the end; a handover stays a handover.
-        "outcome": Case(When(ended_at__isnull=False, then=F("outcome")),
-                        When(outcome=Call.Outcome.HANDED_OVER, then=F("outcome")), default=Value(outcome)),
+        # Provisional until Vapi reports the end; a handover stays a handover, and one written after the
+        # report (the report can overtake a call's last turn) still counts. A report that found no turn
+        # yet said "abandoned" only for that reason: the turns' outcome replaces it.
+        "outcome": Value(outcome) if handoff else Case(
+            When(outcome=Call.Outcome.HANDED_OVER, then=F("outcome")),
+            When(ended_at__isnull=True, then=Value(outcome)),
+            When(Q(outcome=Call.Outcome.ABANDONED) & ~Q(ended_reason__in=ABANDONED_REASONS), then=Value(outcome)),
+            default=F("outcome")),
     }
     if customer_id:
         changes["customer_id"] = Coalesce("customer_id", Value(customer_id))

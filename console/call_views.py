@@ -6,7 +6,7 @@ import csv
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_deny
@@ -33,6 +33,7 @@ def dashboard(request):
     figures = selectors.dashboard(days=days, call_type=call_type)
     return render(request, "console/dashboard.html", {
         "form": form or DashboardForm(), "figures": figures,
+        "outcome_counts": [(n, Call.Outcome(value).label.lower()) for value, n in sorted(figures.outcomes.items())],
         "calls_per_hour": charts.bar_chart("Calls per hour", figures.per_hour),
         "containment": charts.gauge("Containment rate (resolved without a person)", figures.containment),
         "containment_per_day": charts.bar_chart("Containment per day", figures.containment_per_day, unit="%",
@@ -57,11 +58,6 @@ def call_list(request):
                                                   "query": query.urlencode(), "total": page.paginator.count})
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def _cell(value) -> str:
     """A CSV cell a spreadsheet will not run: text starting with = + - @ gets a leading apostrophe."""
     text = "" if value is None else str(value)
@@ -69,20 +65,20 @@ def _cell(value) -> str:
 
 
 def _csv(calls):
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(CSV_COLUMNS)
-        for call in calls.iterator(chunk_size=500):
-            yield writer.writerow([_cell(value) for value in (
-                call.call_id, call.type, call.started_at.isoformat(), call.ended_at.isoformat() if call.ended_at else "",
-                call.duration_seconds, call.outcome, call.ended_reason, call.handoff_reason, call.masked_phone,
-                call.customer.name if call.customer else "", call.verification_level, call.turn_count, call.cost_usd,
-                call.summary)])
-
+    """The filtered list as one CSV response (a sync view: a streamed body would need an async iterator
+    under ASGI, and this one reads the database)."""
     name = f"calls-{timezone.now():%Y%m%d-%H%M%S}.csv"
-    return StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8",
-                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    response = HttpResponse(content_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    writer = csv.writer(response)
+    writer.writerow(CSV_COLUMNS)
+    for call in calls.iterator(chunk_size=500):
+        writer.writerow([_cell(value) for value in (
+            call.call_id, call.type, call.started_at.isoformat(), call.ended_at.isoformat() if call.ended_at else "",
+            call.duration_seconds, call.outcome, call.ended_reason, call.handoff_reason, call.masked_phone,
+            call.customer.name if call.customer else "", call.verification_level, call.turn_count, call.cost_usd,
+            call.summary)])
+    return response
 
 
 @console_page

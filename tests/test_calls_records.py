@@ -186,3 +186,16 @@ def test_the_records_setting_turns_recording_off(db, settings):
     record.finish()
     assert not Call.objects.filter(call_id="call-off").exists()
     assert json.dumps(record.spoken) == '["Hi ", "there."]'
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_that_overtakes_the_last_turn_does_not_leave_the_call_abandoned():
+    from calls.services import apply_vapi_event
+
+    report = {"type": "end-of-call-report", "endedReason": "customer-ended-call", "call": {"id": "call-unit"}}
+    assert apply_vapi_event("end-of-call-report", report).outcome == Call.Outcome.ABANDONED  # no turn yet
+    recorder = Recorder(capacity=10)
+    recorder.submit(finished_record())
+    recorder.stop()
+    call = Call.objects.get(call_id="call-unit")
+    assert call.outcome == Call.Outcome.RESOLVED and call.ended_reason == "customer-ended-call"

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -334,10 +335,14 @@ def recorded_calls(console_server):
         {"type": "function", "function": {"name": "transferCall", "description": "Transfer the caller to a person.",
                                           "parameters": {"type": "object", "properties": {}}}}])
     vapi_turns(console_server, "call-console-web", ["Hello"], number=None)
-    poll(lambda: console_server.sql("SELECT COUNT(*) FROM calls_turn")[0][0] >= 5)
+    poll(lambda: console_server.sql("SELECT COUNT(*) FROM calls_turn t JOIN calls_call c ON c.id = t.call_id "
+                                    "WHERE c.call_id LIKE 'call-console-%'")[0][0] == 5)
+    started = console_server.sql("SELECT started_at FROM calls_call WHERE call_id = 'call-console-resolved'")[0][0]
+    started = datetime.fromisoformat(str(started)).replace(tzinfo=timezone.utc)
     report = {"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
                           "call": {"id": "call-console-resolved", "type": "inboundPhoneCall"},
-                          "startedAt": "2026-11-22T10:00:00Z", "endedAt": "2026-11-22T10:02:05Z", "cost": 0.21,
+                          "startedAt": (started - timedelta(seconds=5)).isoformat(),
+                          "endedAt": (started + timedelta(seconds=120)).isoformat(), "cost": 0.21,
                           "analysis": {"summary": "Jane asked about loans and her cards."}}}
     reply = httpx.post(console_server.url + "/api/vapi/events", json=report, headers={"X-Vapi-Secret": WEBHOOK_SECRET})
     assert reply.status_code == 200 and reply.json()["handled"]
@@ -382,6 +387,7 @@ def test_call_list_filters_and_exports_the_filtered_list(driver, console_server,
     from selenium.webdriver.support.ui import Select
 
     Select(css(driver, "#id_handed_over")).select_by_value("yes")
+    Select(css(driver, "#id_type")).select_by_value("inbound")  # the playground's transfers are api calls
     css(driver, "#call-filters button[type=submit]").click()
     wait_for(driver, lambda d: "handed_over=yes" in d.current_url)
     rows = elements(driver, "#call-list tbody tr")
