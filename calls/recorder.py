@@ -27,7 +27,7 @@ from calls.metrics import RECORDS_DROPPED, RECORDS_WRITTEN
 logger = logging.getLogger("fintalk.calls")
 
 BATCH_SIZE = 200
-LINGER_SECONDS = 0.2
+LINGER_SECONDS = 1.0
 EXIT_FLUSH_SECONDS = 5.0
 _STOP = object()
 
