@@ -4,6 +4,11 @@ A `RequestRecord` is attached to each request by `RequestRecordMiddleware`; view
 stream fill it (model, first token, tokens, tool calls, errors) and it is finished exactly once:
 when a plain response is returned, or when a stream ends for any reason, hang-ups included.
 Phone and card numbers never reach the log line (the log filter masks what might slip in).
+
+A request that ran an agent turn is also handed, once finished, to the call recorder
+(calls/recorder.py: a bounded queue written by a background thread), which keeps the turn as part
+of its Call: the caller's words, what was spoken, the tools, tokens, cost and latency. What the
+stream adds for it is one list append per spoken piece (`said`).
 """
 import logging
 import time
@@ -11,8 +16,11 @@ import uuid
 from contextlib import aclosing
 
 from asgiref.sync import markcoroutinefunction
+from django.conf import settings
 from prometheus_client import Counter, Gauge, Histogram
 
+from calls.metrics import HANDOFFS, VERIFICATION_FAILURES
+from calls.recorder import recorder
 from fintalk.exceptions import UpstreamError
 
 logger = logging.getLogger("fintalk.request")
@@ -29,6 +37,11 @@ TOKENS = Counter("fintalk_tokens", "LLM tokens by direction (input, output).", [
 TOOL_CALLS = Counter("fintalk_tool_calls", "Agent tool calls by tool and outcome.", ["tool", "outcome"])
 ACTIVE_STREAMS = Gauge("fintalk_active_streams", "Streaming responses in progress.", multiprocess_mode="livesum")
 
+# Tool outcomes that mean the caller's identity did not check out (wrong digits or code, a lockout).
+VERIFICATION_FAILURE_OUTCOMES = frozenset({"locked_out", "card_not_found", "wrong_code", "code_mismatch",
+                                           "code_expired", "verification_failed", "not_verified", "wrong_answer"})
+_SHORT_REASON = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
 _SAFE_REQUEST_ID = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -44,6 +57,7 @@ class RequestRecord:
         self.request_id = request_id_from(request.headers.get("X-Request-ID"))
         self.method = request.method
         self.started = time.perf_counter()
+        self.started_at = time.time()
         self.endpoint = "unknown"
         self.status = 0
         self.model = None
@@ -54,6 +68,12 @@ class RequestRecord:
         self.history_trimmed = 0
         self.phone_source = None  # api.conversation.caller_phone's source: customer, system_tag, user_tag, none
         self.error = None
+        self.duration = 0.0
+        # For the call record: the turn's input, the Vapi call object, what was spoken, the last TurnEnd.
+        self.turn_input = None
+        self.vapi_call = None
+        self.spoken: list[str] = []
+        self.end = None
         self._finished = False
 
     def elapsed(self) -> float:
@@ -63,10 +83,27 @@ class RequestRecord:
         if self.ttft is None:
             self.ttft = self.elapsed()
 
+    def said(self, text: str) -> None:
+        """A piece of the answer went to the client (the first one is the time to first token)."""
+        if self.ttft is None:
+            self.ttft = self.elapsed()
+        self.spoken.append(text)
+
+    def requested(self, body: dict) -> None:
+        """The request's raw body: Vapi's `call` object, if any (its type, for the call record)."""
+        call = body.get("call")
+        self.vapi_call = call if isinstance(call, dict) else None
+
+    def turn_started(self, turn) -> None:
+        """The agent.turn.TurnInput about to run (the caller's words and call, for the call record)."""
+        self.phone_source = turn.phone_source
+        self.turn_input = turn
+
     def turn_ended(self, end) -> None:
         self.tokens_in, self.tokens_out = end.input_tokens, end.output_tokens
         self.tool_calls = list(end.tool_calls)
         self.history_trimmed = end.history_trimmed
+        self.end = end
 
     def failed(self, error) -> None:
         """An error inside the turn (before or after the stream started)."""
@@ -84,7 +121,7 @@ class RequestRecord:
         if self._finished:
             return
         self._finished = True
-        duration = self.elapsed()
+        duration = self.duration = self.elapsed()
         REQUESTS.labels(endpoint=self.endpoint, status=str(self.status)).inc()
         DURATION.labels(endpoint=self.endpoint).observe(duration)
         if self.ttft is not None:
@@ -94,6 +131,10 @@ class RequestRecord:
             TOKENS.labels(direction="output").inc(self.tokens_out)
         for tool, outcome in self.tool_calls:
             TOOL_CALLS.labels(tool=tool, outcome=outcome).inc()
+            if outcome in VERIFICATION_FAILURE_OUTCOMES:
+                VERIFICATION_FAILURES.labels(tool=tool, outcome=outcome).inc()
+        if self.end is not None:
+            self._count_handoff(self.end)
         logger.info("request", extra={
             "request_id": self.request_id, "method": self.method, "endpoint": self.endpoint,
             "status": self.status, "model": self.model, "stream": self.stream,
@@ -102,6 +143,17 @@ class RequestRecord:
             "tool_calls": [f"{tool}:{outcome}" for tool, outcome in self.tool_calls], "error": self.error,
             "history_trimmed": self.history_trimmed, "phone_source": self.phone_source,
         })
+        if self.turn_input is not None and settings.FINTALK_CALL_RECORDS:
+            recorder().submit(self)
+
+    @staticmethod
+    def _count_handoff(end) -> None:
+        reason = getattr(end, "handoff_reason", None)
+        if not reason and any(call.name == "transferCall" for call in end.client_tool_calls):
+            reason = "transferCall"
+        if reason:  # a label is a short code; free text would grow the metric without bound
+            HANDOFFS.labels(reason=reason if len(reason) <= 40 and set(reason.lower()) <= _SHORT_REASON
+                            else "other").inc()
 
     async def watch_stream(self, content):
         ACTIVE_STREAMS.inc()

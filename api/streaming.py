@@ -127,7 +127,7 @@ async def chat_completion_stream(turn: StartedTurn, chunks: protocol.ChunkFactor
             if event is None:
                 yield protocol.KEEPALIVE_EVENT
             elif isinstance(event, TextDelta):
-                record.first_token()
+                record.said(event.text)
                 yield protocol.sse_event(chunks.content(event.text))
             elif isinstance(event, ToolStarted):
                 yield protocol.tool_comment(event.name)
@@ -137,8 +137,9 @@ async def chat_completion_stream(turn: StartedTurn, chunks: protocol.ChunkFactor
                     yield protocol.sse_event(chunk)
                 tool_index += 1
             elif isinstance(event, StructuredAnswer):
-                record.first_token()
-                yield protocol.sse_event(chunks.content(structured_text(event)))
+                text = structured_text(event)
+                record.said(text)
+                yield protocol.sse_event(chunks.content(text))
             elif isinstance(event, TurnEnd):
                 record.turn_ended(event)
                 yield protocol.sse_event(chunks.finish(protocol.finish_reason(event.stop_reason)))
@@ -148,6 +149,7 @@ async def chat_completion_stream(turn: StartedTurn, chunks: protocol.ChunkFactor
     except Exception as exc:
         error = _failure(exc, record, "chat completion")
         if voice:  # Vapi speaks every delta and cannot speak an error event
+            record.spoken.append(VOICE_APOLOGY)  # on the call record; not a first token
             yield protocol.sse_event(chunks.content(VOICE_APOLOGY))
             yield protocol.sse_event(chunks.finish("stop"))
         else:
@@ -173,11 +175,11 @@ async def collect(turn: StartedTurn) -> TurnResult:
     try:
         async for event in turn:
             if isinstance(event, TextDelta):
-                turn.record.first_token()
+                turn.record.said(event.text)
                 parts.append(event.text)
             elif isinstance(event, StructuredAnswer):
-                turn.record.first_token()
                 parts.append(structured_text(event))
+                turn.record.said(parts[-1])
             elif isinstance(event, TurnEnd):
                 turn.record.turn_ended(event)
                 result.end = event
@@ -206,7 +208,7 @@ async def responses_stream(turn: StartedTurn, responses: protocol.ResponseFactor
             if event is None:
                 yield protocol.KEEPALIVE_EVENT
             elif isinstance(event, TextDelta):
-                record.first_token()
+                record.said(event.text)
                 parts.append(event.text)
                 yield responses.event("response.output_text.delta", **responses.text_location(), delta=event.text,
                                       logprobs=[])
@@ -238,7 +240,7 @@ async def completions_stream(turns, record, completion_id: str, created: int, mo
             try:
                 async for event in turn:
                     if isinstance(event, TextDelta):
-                        record.first_token()
+                        record.said(event.text)
                         choice = protocol.text_choice(index, event.text, None)
                     elif isinstance(event, TurnEnd):
                         record.turn_ended(event)

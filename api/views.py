@@ -56,12 +56,13 @@ def _requested(request, serializer_class, kind: str = "chat", **context):
     data = _validated(serializer_class, request, **context)
     record = request.fintalk
     record.model, record.stream = model.id, bool(data.get("stream"))
+    record.requested(body)
     return body, model, data, record
 
 
 def _run(turn, record):
     """The agent's events for a turn; the request's log line notes who vouched for its phone."""
-    record.phone_source = turn.phone_source
+    record.turn_started(turn)
     return run_turn(turn)
 
 

@@ -36,6 +36,7 @@ def _pct(values: list[float], q: float) -> float:
 
 async def _call(client, url, headers, body, deadline, warmup_until, samples: list[Sample], rng) -> None:
     history = [message for message in body["messages"] if message["role"] != "user"]
+    body = {**body, "call": {**body.get("call", {}), "id": f"call-bench-{rng.getrandbits(64):016x}"}}  # one Call each
     await asyncio.sleep(rng.uniform(0, 4))  # calls do not all start at the same instant
     turn = 0
     while time.monotonic() < deadline:

@@ -222,9 +222,13 @@ def start_standin(procs: Processes, args) -> str:
     return url
 
 
-def start_fintalk(procs: Processes, standin: str) -> tuple[str, int]:
+def start_fintalk(procs: Processes, standin: str, records: bool = True) -> tuple[str, int]:
+    """One worker; `records`: FINTALK_CALL_RECORDS (on by default, as a user gets it). Each server has
+    its own database file, so that one's record writes never contend with the other's turns."""
     port = free_port()
-    env = {"DATABASE_URL": f"sqlite:///{procs.tmp / 'bench.sqlite3'}", "FINTALK_API_KEYS": API_KEY,
+    database = "bench.sqlite3" if records else "bench-records-off.sqlite3"
+    env = {"DATABASE_URL": f"sqlite:///{procs.tmp / database}", "FINTALK_API_KEYS": API_KEY,
+           "FINTALK_CALL_RECORDS": "true" if records else "false",
            "FINTALK_LLM": "bedrock", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin, "AWS_ACCESS_KEY_ID": "bench",
            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1", "FINTALK_RATE_LIMIT": "off",
            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "FINTALK_FIRST_TOKEN_TIMEOUT": "60"}
@@ -233,7 +237,8 @@ def start_fintalk(procs: Processes, standin: str) -> tuple[str, int]:
                        capture_output=True)
     master = procs.start([sys.executable, "-m", "gunicorn", "fintalk.asgi:application", "-k",
                           "uvicorn_worker.UvicornWorker", "-w", "1", "-b", f"127.0.0.1:{port}",
-                          "--backlog", "2048", "--timeout", "120", "--keep-alive", "75"], env, "fintalk.log")
+                          "--backlog", "2048", "--timeout", "120", "--keep-alive", "75"], env,
+                         "fintalk.log" if records else "fintalk-records-off.log")
     url = f"http://127.0.0.1:{port}"
     wait_for(url + "/healthz")
     return url, children(master.pid)[0]
@@ -345,6 +350,8 @@ async def main_async(args) -> dict:
     try:
         standin = start_standin(procs, args)
         targets = [("fintalk (full agent)",) + start_fintalk(procs, standin)]
+        if args.records_off:
+            targets.append(("fintalk (records off)",) + start_fintalk(procs, standin, records=False))
         if args.peer == "litellm":
             peer = start_litellm(procs, standin)
             if peer:
@@ -363,9 +370,9 @@ async def main_async(args) -> dict:
                 # Two model calls: the tool call (after the first-token delay), then the answer.
                 floor = await measure_floors(standin, n, rounds, [CONVERSE_TOOL, CONVERSE])
                 rows = [r.row(2 * delay, delay + stream_time) for r in floor]
-                name, url, pid = targets[0]
-                result = await measure_server(name, url + "/v1/chat/completions", pid, TOOL_BODY, n, rounds)
-                rows.append(result.row(2 * delay, delay + stream_time))
+                for name, url, pid in (target for target in targets if target[0].startswith("fintalk")):
+                    result = await measure_server(name, url + "/v1/chat/completions", pid, TOOL_BODY, n, rounds)
+                    rows.append(result.row(2 * delay, delay + stream_time))
                 report["tool"] += rows
                 print(table(rows), flush=True)
         if args.calls:
@@ -398,6 +405,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=40)
     parser.add_argument("--peer", choices=["none", "litellm"], default="none")
     parser.add_argument("--no-tool-turn", dest="tool_turn", action="store_false")
+    parser.add_argument("--records-off", action="store_true",
+                        help="also measure a second Fintalk with FINTALK_CALL_RECORDS=false, beside the default (on)")
     parser.add_argument("--calls", action="store_true", help="also find the calls per worker (open loop)")
     parser.add_argument("--calls-ladder", type=lambda s: [int(x) for x in s.split(",")],
                         default=[50, 100, 150, 200, 250, 300, 400])

@@ -4,7 +4,11 @@ The endpoint is the API's own chat completions view (same validation, turn, stre
 a Vapi call gets); only who may call it differs: a staff member's session with its CSRF token
 instead of a bearer key, and no per-key rate limit. The public /api stays bearer-key only.
 """
+from functools import lru_cache
+from pathlib import Path
+
 from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
@@ -17,6 +21,17 @@ from bank.management.commands.seed_demo import CUSTOMERS
 from bank.selectors import customer_get_by_phone
 
 DEMO_CALLER = CUSTOMERS[0][1]  # Jane Doe, +15550100001
+FAVICON = Path(__file__).resolve().parent / "static" / "console" / "favicon.ico"
+
+
+@lru_cache(maxsize=1)
+def _favicon() -> bytes:
+    return FAVICON.read_bytes()
+
+
+async def favicon(request):
+    """/favicon.ico, which browsers ask for on every site (the console's pages and the admin's)."""
+    return HttpResponse(_favicon(), content_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"})
 
 
 def _call_as_default() -> str:

@@ -4,7 +4,7 @@ Django's SessionMiddleware, AuthenticationMiddleware and MessageMiddleware are s
 (`MiddlewareMixin`): under ASGI each one runs its hooks in a worker thread, a thread hop per
 request. The API (bearer keys, no cookies) needs none of them, so they are not in
 `settings.MIDDLEWARE`. `ConsoleMiddleware` builds that chain once, around the same
-`get_response`, and sends only requests for the console's paths (the admin and the playground)
+`get_response`, and sends only requests for the console's paths (the admin, the playground, /console/)
 through it; every other request goes straight on, at the cost of one `str.startswith`.
 
 CSRF is enforced by the console's views themselves (`csrf_protect`: the admin's views and its
@@ -18,7 +18,7 @@ from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.middleware.security import SecurityMiddleware as DjangoSecurityMiddleware
 
-CONSOLE_PATHS = ("/admin/", "/playground/")
+CONSOLE_PATHS = ("/admin/", "/playground/", "/console/")
 # Outermost first, in the order Django documents for settings.MIDDLEWARE.
 CONSOLE_MIDDLEWARE = (SessionMiddleware, AuthenticationMiddleware, MessageMiddleware)
 

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "bank",
     "api",
     "console",
+    "calls",
     "fintalk",  # its system checks (fintalk/checks.py)
 ]
 
@@ -325,6 +326,20 @@ FINTALK_CALLER_CACHE_SECONDS = env_number("FINTALK_CALLER_CACHE_SECONDS", 300)
 FINTALK_MAX_INPUT_TOKENS = env_number("FINTALK_MAX_INPUT_TOKENS", 4000)
 # More LlamaIndex tools for the agent, "module:attribute" each (a BaseTool, a list, or a factory).
 FINTALK_EXTRA_TOOLS = env_list("FINTALK_EXTRA_TOOLS")
+
+# --- #20 call records, Vapi webhooks, retention ---
+# Every turn is kept as part of its Call (calls/): masked text, tools, outcome, latency. Written by a
+# background thread from a bounded queue; when the database lags, records beyond
+# FINTALK_CALL_RECORD_QUEUE are dropped and counted (fintalk_call_records_dropped_total).
+FINTALK_CALL_RECORDS = env_bool("FINTALK_CALL_RECORDS", True)
+FINTALK_CALL_RECORD_QUEUE = env_number("FINTALK_CALL_RECORD_QUEUE", 10_000)
+# `manage.py purge_calls` (a daily CronJob) deletes calls that started longer ago than this.
+FINTALK_CALL_RETENTION_DAYS = env_number("FINTALK_CALL_RETENTION_DAYS", 90)
+if FINTALK_CALL_RECORD_QUEUE < 1 or FINTALK_CALL_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("FINTALK_CALL_RECORD_QUEUE and FINTALK_CALL_RETENTION_DAYS must be at least 1.")
+# The secret of Vapi's server credential for POST /api/vapi/events (X-Vapi-Secret, Bearer, or HMAC).
+# Unset: the endpoint refuses every event, unless FINTALK_AUTH=disabled (local development).
+FINTALK_VAPI_WEBHOOK_SECRET = env_str("FINTALK_VAPI_WEBHOOK_SECRET", "")
 
 LOGGING = {
     "version": 1,

@@ -5,8 +5,13 @@ Headless Chromium from Debian's `chromium` package, driven by Selenium through D
 nothing is downloaded at run time). Without them every test here is skipped with the reason.
 Set SCREENSHOTS=docs to refresh the README's screenshots while the tests run.
 """
+import csv
+import io
+import json
 import os
 import shutil
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -16,6 +21,7 @@ from tests.conftest import API_KEY, LiveServer
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 USERNAME, PASSWORD = "admin", "console-test-password"
+WEBHOOK_SECRET = "console-test-webhook-secret"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--window-size=1280,860")
@@ -30,7 +36,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def console_server(tmp_path_factory):
-    server = LiveServer(tmp_path_factory.mktemp("console"), {"FINTALK_LLM": "demo"})
+    server = LiveServer(tmp_path_factory.mktemp("console"), {"FINTALK_LLM": "demo",
+                                                              "FINTALK_VAPI_WEBHOOK_SECRET": WEBHOOK_SECRET})
     server.env["DJANGO_SUPERUSER_PASSWORD"] = PASSWORD
     server.start()
     server.manage("createsuperuser", "--noinput", "--username", USERNAME, "--email", "ops@example.com")
@@ -258,3 +265,155 @@ def test_api_key_created_in_the_admin_is_shown_once_works_and_can_be_revoked(dri
     assert httpx.get(console_server.url + "/api/models", headers=headers).status_code == 401
     assert httpx.get(console_server.url + "/api/models",
                      headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 200
+
+
+def elements(driver, selector: str):
+    return driver.find_elements("css selector", selector)
+
+
+def test_playground_shows_a_hint_then_the_bank_tool_above_the_answer_it_produced(driver, bank):
+    sign_in(driver, bank)
+    driver.get(bank.url + "/playground/")
+    hint = css(driver, "#hint")
+    assert hint.is_displayed() and "Which cards do I have?" in hint.text
+    reply = ask(driver, "Which cards do I have?")
+    assert "Visa card ending in 4242" in reply and not hint.is_displayed()
+    kinds = [item.get_attribute("class").split()[0] for item in elements(driver, "#conversation li")]
+    assert kinds == ["user", "tool", "assistant"], kinds  # the tool ran first, then the answer it produced
+    assert css(driver, "#conversation li.tool").text.endswith("list_credit_cards (the bank's tool)")
+    css(driver, "#reset").click()
+    assert hint.is_displayed() and not elements(driver, "#conversation li")
+    # An example from the hint is sent as a message.
+    css(driver, "#hint button[data-example='What loans do you have?']").click()
+    wait_for(driver, lambda d: len(d.find_elements("css selector", "#conversation li.assistant:not(.streaming)")) == 1)
+    assert "Fixed Rate Home Loan" in css(driver, "#conversation li.assistant").text
+
+
+def test_view_site_opens_the_playground_and_the_favicon_is_served(driver, console_server):
+    sign_in(driver, console_server)
+    driver.get(console_server.url + "/admin/")
+    view_site = driver.find_element("link text", "VIEW SITE") if elements(driver, "#user-tools") else None
+    assert view_site.get_attribute("href") == console_server.url + "/playground/"
+    view_site.click()
+    wait_for(driver, lambda d: d.current_url == console_server.url + "/playground/")
+    assert "Playground" in driver.title
+    icon = httpx.get(console_server.url + "/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert icon.content.startswith(b"\x00\x00\x01\x00")  # an ICO file
+
+
+def vapi_turns(server, call_id: str, texts: list[str], number: str | None = "+15550100001", tools=None) -> None:
+    """A Vapi call's turns through the API, as Vapi would send them (history growing, streamed)."""
+    history = []
+    customer = {"number": number} if number else {}
+    body = {"call": {"id": call_id, "type": "inboundPhoneCall" if number else "webCall", "customer": customer},
+            "customer": customer, "stream": True}
+    if tools:
+        body["tools"] = tools
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as http:
+        for text in texts:
+            history.append({"role": "user", "content": text})
+            reply = http.post("/api/chat/completions", json={**body, "messages": history})
+            assert reply.status_code == 200 and reply.text.rstrip().endswith("data: [DONE]")
+            history.append({"role": "assistant", "content": "(spoken)"})
+
+
+def poll(condition, timeout: float = 15):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "not recorded in time"
+        time.sleep(0.05)
+    return value
+
+
+@pytest.fixture(scope="module")
+def recorded_calls(console_server):
+    """Three calls on the record: one resolved (three turns and Vapi's report), one handed over, one web call."""
+    vapi_turns(console_server, "call-console-resolved",
+               ["What loans do you have?", "Which cards do I have?", "Thank you, that's all."])
+    vapi_turns(console_server, "call-console-handover", ["Can I talk to a person?"], tools=[
+        {"type": "function", "function": {"name": "transferCall", "description": "Transfer the caller to a person.",
+                                          "parameters": {"type": "object", "properties": {}}}}])
+    vapi_turns(console_server, "call-console-web", ["Hello"], number=None)
+    poll(lambda: console_server.sql("SELECT COUNT(*) FROM calls_turn t JOIN calls_call c ON c.id = t.call_id "
+                                    "WHERE c.call_id LIKE 'call-console-%'")[0][0] == 5)
+    started = console_server.sql("SELECT started_at FROM calls_call WHERE call_id = 'call-console-resolved'")[0][0]
+    started = datetime.fromisoformat(str(started)).replace(tzinfo=timezone.utc)
+    report = {"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call",
+                          "call": {"id": "call-console-resolved", "type": "inboundPhoneCall"},
+                          "startedAt": (started - timedelta(seconds=5)).isoformat(),
+                          "endedAt": (started + timedelta(seconds=120)).isoformat(), "cost": 0.21,
+                          "analysis": {"summary": "Jane asked about loans and her cards."}}}
+    reply = httpx.post(console_server.url + "/api/vapi/events", json=report, headers={"X-Vapi-Secret": WEBHOOK_SECRET})
+    assert reply.status_code == 200 and reply.json()["handled"]
+    return {call_id: pk for pk, call_id in console_server.sql("SELECT id, call_id FROM calls_call")}
+
+
+def visible_chart(driver, selector: str):
+    chart = css(driver, f"{selector} svg.chart")
+    size = chart.size
+    assert chart.is_displayed() and size["width"] > 200 and size["height"] > 40, (selector, size)
+    return chart
+
+
+def test_call_pages_need_a_staff_session(driver, console_server):
+    driver.delete_all_cookies()
+    for path in ("/console/", "/console/calls/", "/console/calls/1/", "/console/calls/?format=csv"):
+        driver.get(console_server.url + path)
+        assert driver.current_url.startswith(console_server.url + "/admin/login/?next=/console/"), path
+
+
+def test_dashboard_draws_its_charts(driver, console_server, recorded_calls):
+    sign_in(driver, console_server)
+    driver.get(console_server.url + "/console/")
+    for panel in ("#calls-per-hour", "#containment", "#containment-per-day", "#ttft", "#handoff-reasons"):
+        visible_chart(driver, panel)
+    bars = elements(driver, "#calls-per-hour svg.chart rect.bar")
+    heights = [float(bar.get_attribute("height")) for bar in bars]
+    assert len(bars) == 7 * 24 and max(heights) > 0  # this hour's calls
+    assert len(elements(driver, "#ttft svg.chart circle")) >= 2  # p50 and p95 for today
+    assert "transferCall" in css(driver, "#handoff-reasons").text
+    assert css(driver, "#containment svg.chart text.big").text.endswith("%")
+    screenshot(driver, "console-dashboard.png")
+
+
+def test_call_list_filters_and_exports_the_filtered_list(driver, console_server, recorded_calls):
+    sign_in(driver, console_server)
+    driver.get(console_server.url + "/console/calls/")
+    listed = css(driver, "#call-list").text
+    assert "+1******0001" in listed and "Jane Doe" in listed and "+15550100001" not in listed
+    assert len(elements(driver, "#call-list tbody tr")) >= 3
+    screenshot(driver, "console-calls.png")
+    from selenium.webdriver.support.ui import Select
+
+    Select(css(driver, "#id_handed_over")).select_by_value("yes")
+    Select(css(driver, "#id_type")).select_by_value("inbound")  # the playground's transfers are api calls
+    css(driver, "#call-filters button[type=submit]").click()
+    wait_for(driver, lambda d: "handed_over=yes" in d.current_url)
+    rows = elements(driver, "#call-list tbody tr")
+    assert len(rows) == 1 and "Handed over" in rows[0].text
+    export = css(driver, "#export-csv").get_attribute("href")
+    assert "handed_over=yes" in export and "format=csv" in export
+    reply = httpx.get(export, cookies=session_cookies(driver))
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(reply.text)))
+    assert [row["call_id"] for row in table] == ["call-console-handover"]
+    assert table[0]["outcome"] == "handed_over" and table[0]["handoff_reason"] == "transferCall"
+    # The other filters narrow the list the same way.
+    for query, expected in (("type=web", {"call-console-web"}), ("customer=Jane", {"call-console-resolved",
+                                                                                   "call-console-handover"}),
+                            ("outcome=resolved&type=inbound", {"call-console-resolved"})):
+        reply = httpx.get(f"{console_server.url}/console/calls/?{query}&format=csv", cookies=session_cookies(driver))
+        assert {row["call_id"] for row in csv.DictReader(io.StringIO(reply.text))} >= expected, query
+
+
+def test_call_page_shows_the_transcript_tools_and_a_latency_chart(driver, console_server, recorded_calls):
+    sign_in(driver, console_server)
+    driver.get(f"{console_server.url}/console/calls/{recorded_calls['call-console-resolved']}/")
+    transcript = css(driver, "#transcript").text
+    assert "What loans do you have?" in transcript and "Fixed Rate Home Loan" in transcript
+    assert "get_loan_products → ok" in transcript and "list_credit_cards → ok" in transcript
+    assert css(driver, "#ended-reason").text == "customer-ended-call" and css(driver, "#duration").text == "125.0 s"
+    chart = visible_chart(driver, "#latency")
+    assert len(chart.find_elements("css selector", "rect.bar:not(.rest)")) == 3  # one TTFT bar per turn
+    screenshot(driver, "console-call.png")

@@ -35,8 +35,13 @@ def kind(name: str) -> dict:
     return resource
 
 
+def pod_template(resource: dict) -> dict:
+    spec = resource["spec"]
+    return spec["jobTemplate"]["spec"]["template"] if "jobTemplate" in spec else spec["template"]
+
+
 def pod_containers(resource: dict) -> list[dict]:
-    spec = resource["spec"]["template"]["spec"]
+    spec = pod_template(resource)["spec"]
     return spec.get("initContainers", []) + spec["containers"]
 
 
@@ -72,13 +77,13 @@ def test_kustomization_applies_every_manifest_but_the_secret_example():
     listed = set(kustomization["resources"])
     assert listed == {path.name for path in manifests()} - {"secret.example.yaml"}
     assert {image["name"] for image in kustomization["images"]} == \
-        {container["image"] for resource in map(load, listed) if "template" in resource.get("spec", {})
-         for container in pod_containers(resource)}
+        {container["image"] for resource in map(load, listed)
+         if {"template", "jobTemplate"} & set(resource.get("spec", {})) for container in pod_containers(resource)}
 
 
 def test_the_manifests_set_exactly_what_the_settings_read():
     configured = set(kind("ConfigMap")["data"])
-    for resource in (kind("Deployment"), kind("Job")):
+    for resource in (kind("Deployment"), kind("Job"), kind("CronJob")):
         for container in pod_containers(resource):
             assert [ref["configMapRef"]["name"] for ref in container["envFrom"]] == ["fintalk-config"]
             configured |= env_names(container)
@@ -90,10 +95,10 @@ def test_the_manifests_set_exactly_what_the_settings_read():
 
 def test_secrets_come_from_the_secret_never_the_config_map():
     secret_keys = {"DJANGO_SECRET_KEY", "FINTALK_API_KEYS", "DATABASE_URL", "FINTALK_CACHE_URL",
-                   "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+                   "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "FINTALK_VAPI_WEBHOOK_SECRET"}
     assert not secret_keys & set(kind("ConfigMap")["data"])
     example = set(kind("Secret")["stringData"])
-    for resource in (kind("Deployment"), kind("Job")):
+    for resource in (kind("Deployment"), kind("Job"), kind("CronJob")):
         for container in pod_containers(resource):
             for entry in container.get("env", []):
                 ref = entry.get("valueFrom", {}).get("secretKeyRef")
@@ -106,7 +111,7 @@ def test_secrets_come_from_the_secret_never_the_config_map():
 def test_the_pod_is_non_root_read_only_and_sized():
     pod = kind("Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
-    for container in pod_containers(kind("Deployment")) + pod_containers(kind("Job")):
+    for container in pod_containers(kind("Deployment")) + pod_containers(kind("Job")) + pod_containers(kind("CronJob")):
         security = container["securityContext"]
         assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
         assert security["capabilities"]["drop"] == ["ALL"]
@@ -160,3 +165,17 @@ def test_autoscaler_budget_service_and_job_target_the_right_pods():
     assert job["restartPolicy"] == "Never"
     (wait,) = deployment["spec"]["template"]["spec"]["initContainers"]
     assert "migrate --check" in " ".join(wait["command"])
+
+
+def test_the_purge_cronjob_runs_purge_calls_daily_alone_and_as_the_app():
+    cron = kind("CronJob")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    minute, hour, *rest = cron["spec"]["schedule"].split()
+    assert minute.isdigit() and hour.isdigit() and rest == ["*", "*", "*"]  # once a day
+    pod = pod_template(cron)["spec"]
+    assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["serviceAccountName"] == kind("Deployment")["spec"]["template"]["spec"]["serviceAccountName"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "manage.py", "purge_calls"]
+    assert int(kind("ConfigMap")["data"]["FINTALK_CALL_RETENTION_DAYS"]) >= 1
+    assert {"DATABASE_URL"} <= env_names(container)

@@ -1,7 +1,8 @@
 // The playground: one conversation with the agent through the chat completions endpoint, as a
 // Vapi call would have it (history in `messages`, the caller in `customer.number`, streamed).
 // Each content delta of the SSE stream is appended as it is parsed; tool calls in the stream
-// (delta.tool_calls: the client's tools, here Vapi's endCall / transferCall) are shown as they come.
+// (delta.tool_calls: the client's tools, here Vapi's endCall / transferCall) are shown as they come,
+// in the order they happened: a bank tool that ran before an answer shows above that answer.
 "use strict";
 
 (() => {
@@ -15,6 +16,7 @@
   const mic = document.getElementById("mic");
   const sendButton = document.getElementById("send");
   const status = document.getElementById("status");
+  const hint = document.getElementById("hint");
   let history = [];
   const MAX_TOOL_ROUNDS = 3;
 
@@ -25,7 +27,8 @@
                                   parameters: {type: "object", properties: {}}}},
   ];
 
-  function entry(role, className) {
+  function entry(role, className, before) {
+    hint.hidden = true;
     const item = document.createElement("li");
     item.className = `${role} ${className || ""}`.trim();
     const who = document.createElement("span");
@@ -34,9 +37,26 @@
     const body = document.createElement("div");
     body.className = "text";
     item.append(who, body);
-    conversation.append(item);
+    conversation.insertBefore(item, before || null);
     item.scrollIntoView({block: "end"});
     return body;
+  }
+
+  // The agent's reply being streamed. A bank tool that starts goes where it happened: above the reply
+  // when nothing was said yet, else after what was said, with the rest of the reply in a new entry.
+  function replyView() {
+    const view = {body: entry("assistant", "streaming")};
+    view.tool = (text) => {
+      const current = view.body.parentElement;
+      if (!view.body.textContent) {
+        entry("tool", "", current).textContent = text;
+        return;
+      }
+      current.classList.remove("streaming");
+      entry("tool").textContent = text;
+      view.body = entry("assistant", "streaming");
+    };
+    return view;
   }
 
   // --- speaking replies, a sentence at a time as they stream in ---
@@ -53,13 +73,13 @@
 
   // --- the SSE stream: `data: {...}` events separated by a blank line; `: ping` comments ignored,
   // `: tool NAME` comments (one of the bank's tools started) shown ---
-  function* events(buffer) {
+  function* events(buffer, reply) {
     let boundary;
     while ((boundary = buffer.text.indexOf("\n\n")) >= 0) {
       const raw = buffer.text.slice(0, boundary);
       buffer.text = buffer.text.slice(boundary + 2);
       if (raw.startsWith(": tool ")) {
-        entry("tool").textContent = `${raw.slice(7)} (the bank's tool)`;
+        reply.tool(`${raw.slice(7)} (the bank's tool)`);
         continue;
       }
       const data = raw.split("\n").filter((line) => line.startsWith("data:"))
@@ -86,7 +106,7 @@
       const {value, done} = await reader.read();
       if (done) break;
       buffer.text += value.replace(/\r\n/g, "\n");
-      for (const data of events(buffer)) {
+      for (const data of events(buffer, reply)) {
         if (data === "[DONE]") return result;
         const chunk = JSON.parse(data);
         if (chunk.error) {
@@ -97,7 +117,7 @@
         for (const choice of chunk.choices || []) {
           const delta = choice.delta || {};
           if (delta.content) {
-            reply.append(document.createTextNode(delta.content));  // one DOM update per delta
+            reply.body.append(document.createTextNode(delta.content));  // one DOM update per delta
             result.text += delta.content;
             speakText(delta.content, false);
           }
@@ -146,9 +166,9 @@
     let reply;
     try {
       for (let round = 0; round < MAX_TOOL_ROUNDS; round++) {
-        reply = entry("assistant", "streaming");
+        reply = replyView();
         const result = await request(reply);
-        reply.parentElement.classList.remove("streaming");
+        reply.body.parentElement.classList.remove("streaming");
         const calls = result.toolCalls.filter(Boolean).map(({view, ...call}) => call);
         const elapsed = Math.round(performance.now() - started);
         status.textContent = `${result.model || ""} · finish: ${result.finish || "?"} · ${elapsed} ms`;
@@ -156,7 +176,7 @@
           history.push({role: "assistant", content: result.text});
           return;
         }
-        if (!result.text) reply.parentElement.remove();  // nothing was said before the call
+        if (!reply.body.textContent) reply.body.parentElement.remove();  // nothing was said before the call
         history.push({role: "assistant", content: result.text || null, tool_calls: calls});
         for (const call of calls) {
           history.push({role: "tool", tool_call_id: call.id,
@@ -165,13 +185,20 @@
       }
     } catch (error) {
       history.length = before;
-      reply.parentElement.classList.add("error");
-      reply.textContent = error.message;
+      reply.body.parentElement.classList.add("error");
+      reply.body.textContent = error.message;
       status.textContent = "The request failed; the message was not added to the conversation.";
     } finally {
-      reply.parentElement?.classList.remove("streaming");
+      reply?.body.parentElement?.classList.remove("streaming");
       sendButton.disabled = false;
     }
+  }
+
+  for (const example of hint.querySelectorAll("button[data-example]")) {
+    example.addEventListener("click", () => {
+      message.value = example.dataset.example;
+      composer.requestSubmit();
+    });
   }
 
   composer.addEventListener("submit", (event) => {
@@ -185,6 +212,7 @@
   document.getElementById("reset").addEventListener("click", () => {
     history = [];
     conversation.replaceChildren();
+    hint.hidden = false;
     status.textContent = "";
     if ("speechSynthesis" in window) window.speechSynthesis.cancel();
   });

@@ -1,0 +1,122 @@
+"""Recording a turn costs the caller nothing: a finished request's record goes on a bounded queue,
+and one thread per worker process writes the queue to the database in batches.
+
+- Nothing is written before the first token: a record is queued when its request has finished
+  (the stream's end), by `api.observability.RequestRecord.finish`.
+- Queueing is a `put_nowait` (a few microseconds, no I/O, on the event loop). Masking, the
+  customer lookup and the SQL all run in the writer thread.
+- If the database lags, the queue fills up (FINTALK_CALL_RECORD_QUEUE records) and further records
+  are dropped and counted (`fintalk_call_records_dropped_total{reason="queue_full"}`) rather than
+  slow a stream or grow memory; a batch the database refuses is dropped and counted too
+  (`reason="database_error"`), logged without its text.
+- The writer waits up to LINGER_SECONDS after the first record of a batch for more, so that under
+  load one transaction writes many turns. At exit it writes what is still queued (a few seconds at most).
+"""
+import atexit
+import logging
+import os
+import queue
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from calls.metrics import RECORDS_DROPPED, RECORDS_WRITTEN
+
+logger = logging.getLogger("fintalk.calls")
+
+BATCH_SIZE = 200
+LINGER_SECONDS = 1.0
+EXIT_FLUSH_SECONDS = 5.0
+_STOP = object()
+
+
+class Recorder:
+    def __init__(self, capacity: int, write=None, batch_size: int = BATCH_SIZE, linger: float = LINGER_SECONDS):
+        self.capacity, self.batch_size, self.linger = capacity, batch_size, linger
+        self._write_rows = write
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = None
+        self._lock = threading.Lock()
+
+    def submit(self, record) -> None:
+        """Queue a finished request's record; never blocks. Called on the request's own thread or loop."""
+        if self._pid != os.getpid():
+            self._start()
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            RECORDS_DROPPED.labels(reason="queue_full").inc()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._queue = queue.Queue(maxsize=self.capacity)
+            self._thread = threading.Thread(target=self._run, name="fintalk-call-recorder", daemon=True)
+            self._thread.start()
+            self._pid = os.getpid()
+            atexit.register(self.stop)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch, stop = [first], False
+            deadline = time.monotonic() + self.linger
+            while len(batch) < self.batch_size:
+                remaining = deadline - time.monotonic()
+                try:
+                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            self.write(batch)
+            if stop:
+                return
+
+    def write(self, records: list) -> None:
+        from calls.services import record_turns, turn_row
+
+        try:
+            close_old_connections()
+            rows = [turn_row(record) for record in records]
+            (self._write_rows or record_turns)(rows)
+        except Exception as exc:
+            RECORDS_DROPPED.labels(reason="database_error").inc(len(records))
+            logger.error("call records dropped: the write failed", extra={"records": len(records),
+                                                                           "error": type(exc).__name__})
+            connection.close()
+        else:
+            RECORDS_WRITTEN.inc(len(records))
+
+    def stop(self, timeout: float = EXIT_FLUSH_SECONDS) -> None:
+        """Write what is queued, then end the thread (at exit, or in tests)."""
+        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            return
+        deadline = time.monotonic() + timeout
+        while True:  # the stop marker must get in even when the queue is full
+            try:
+                self._queue.put(_STOP, timeout=max(0.01, deadline - time.monotonic()))
+                break
+            except queue.Full:
+                if time.monotonic() >= deadline:
+                    return
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        self._pid = None
+
+
+_recorder: Recorder | None = None
+
+
+def recorder() -> Recorder:
+    global _recorder
+    if _recorder is None:
+        _recorder = Recorder(settings.FINTALK_CALL_RECORD_QUEUE)
+    return _recorder
