@@ -4,6 +4,7 @@ The API layer builds a `TurnInput` from a request and turns the events of `agent
 into the wire format; nothing here knows either the wire format or the model.
 """
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from llama_index.core.llms import ChatMessage
 
@@ -56,6 +57,11 @@ class TurnEnd:
     tool_calls: tuple[tuple[str, str], ...]
     client_tool_calls: tuple[ClientToolCall, ...] = ()
     history_trimmed: int = 0  # older messages left out to fit FINTALK_MAX_INPUT_TOKENS
+    cache_read_tokens: int = 0  # prompt tokens Bedrock read from its cache (not in input_tokens)
+    cache_write_tokens: int = 0  # prompt tokens Bedrock wrote to its cache (not in input_tokens)
+    model_id: str | None = None  # the model that answered, after any failover
+    cost_usd: Decimal | None = None  # this turn's tokens at BEDROCK_PRICES (None: the model has no price)
+    guardrail: bool = False  # a Bedrock guardrail intervened and ended the turn
 
 
 TurnEvent = TextDelta | ToolStarted | ClientToolCall | StructuredAnswer | TurnEnd
