@@ -275,3 +275,73 @@ def test_two_workers_share_a_cooldown_through_redis(tmp_path_factory, standin_se
         assert len(standin.calls_to(HTTP_THROTTLED)) == 1
     finally:
         server.stop()
+
+
+# --- The pieces, without a server ------------------------------------------------------------------
+
+def test_prepare_adds_what_each_family_takes(settings):
+    from agent.bedrock import prepare
+
+    settings.BEDROCK_GUARDRAIL_ID = ""
+    settings.BEDROCK_LATENCY_OPTIMIZED_MODEL_IDS = []
+    request = {"modelId": "meta.llama3-70b-instruct-v1:0", "system": [{"text": "x"}],
+               "messages": [{"role": "user", "content": [{"text": "hi"}]}], "inferenceConfig": {"maxTokens": 9000},
+               "toolConfig": {"tools": [{"toolSpec": {"name": "t"}}]}}
+    llama = prepare(request)
+    assert llama["system"] == [{"text": "x"}] and llama["inferenceConfig"]["maxTokens"] == 2048  # no caching
+    claude = prepare({**request, "modelId": "us.anthropic.claude-3-5-haiku-20241022-v1:0"})
+    assert claude["toolConfig"]["tools"][-1] == CACHE_POINT and claude["system"][-1] == CACHE_POINT
+    assert claude["inferenceConfig"]["maxTokens"] == 8192 and request["inferenceConfig"]["maxTokens"] == 9000
+    assert request["system"] == [{"text": "x"}] and len(request["toolConfig"]["tools"]) == 1  # not changed
+    settings.BEDROCK_PROMPT_CACHING = "off"
+    assert CACHE_POINT not in prepare({**request, "modelId": "amazon.nova-lite-v1:0"})["system"]
+
+
+def test_history_checkpoint_only_for_a_long_stable_history():
+    from agent.converse import cache_points
+
+    short = {"system": [{"text": "rules"}], "messages": [
+        {"role": "user", "content": [{"text": "hi"}]}, {"role": "assistant", "content": [{"text": "hello"}]},
+        {"role": "user", "content": [{"text": "balance?"}]}]}
+    assert all(CACHE_POINT not in m["content"] for m in cache_points(short, tools=False, min_tokens=1000)["messages"])
+    long = {**short, "system": [{"text": "rules " * 1000}]}
+    tool_round = [*long["messages"], {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t", "input": {}}}]},
+                  {"role": "user", "content": [{"toolResult": {"toolUseId": "t", "content": [{"text": "ok"}]}}]}]
+    marked = cache_points({**long, "messages": tool_round}, tools=False, min_tokens=1000)["messages"]
+    assert marked[1]["content"][-1] == CACHE_POINT  # before the turn's question, in every round of the turn
+    assert sum(CACHE_POINT in m["content"] for m in marked) == 1 and CACHE_POINT not in tool_round[1]["content"]
+
+
+def test_which_failures_fail_over():
+    from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+
+    from agent.bedrock import failover_reason
+
+    def error(code, status):
+        return ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "ConverseStream")
+
+    assert failover_reason(error("ThrottlingException", 429)) == "throttled"
+    assert failover_reason(error("throttlingException", 200)) == "throttled"  # mid-stream, before any text
+    assert failover_reason(error("ModelNotReadyException", 429)) == "unavailable"
+    assert failover_reason(error("InternalServerException", 500)) == "unavailable"
+    assert failover_reason(error("SomethingNew", 502)) == "unavailable"
+    assert failover_reason(TimeoutError()) == "timeout"
+    assert failover_reason(ReadTimeoutError(endpoint_url="x")) == "unreachable"
+    assert failover_reason(EndpointConnectionError(endpoint_url="x")) == "unreachable"
+    for code, status in (("ValidationException", 400), ("AccessDeniedException", 403),
+                         ("ResourceNotFoundException", 404)):
+        assert failover_reason(error(code, status)) is None  # another model would meet it too
+
+
+def test_cost_and_request_metadata():
+    from decimal import Decimal
+
+    from agent.converse import request_metadata
+    from agent.models import turn_cost
+
+    # 1000 x 0.80 + 100 x 4 + 2000 x 0.08 (read) + 500 x 1 (write), per million
+    assert turn_cost("us.anthropic.claude-3-5-haiku-20241022-v1:0", 1000, 100, 2000, 500) == Decimal("0.00186")
+    assert turn_cost("amazon.nova-lite-v1:0", 1_000_000, 0) == Decimal("0.06")
+    assert turn_cost("fintalk-demo", 10, 10) is None and turn_cost("meta.llama3-70b", 10, 10) is None
+    assert request_metadata("call<1>é", "req-1") == {"fintalk_request_id": "req-1", "fintalk_call_id": "call1"}
+    assert request_metadata(None, "r" * 300) == {"fintalk_request_id": "r" * 256}
