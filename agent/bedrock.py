@@ -105,8 +105,11 @@ def prepare(request: dict) -> dict:
         request["performanceConfig"] = {"latency": "optimized"}
     if settings.BEDROCK_GUARDRAIL_ID:
         request["guardrailConfig"] = {
-            "guardrailIdentifier": settings.BEDROCK_GUARDRAIL_ID, "guardrailVersion": settings.BEDROCK_GUARDRAIL_VERSION,
-            "streamProcessingMode": settings.BEDROCK_GUARDRAIL_STREAM_MODE, "trace": settings.BEDROCK_GUARDRAIL_TRACE}
+            "guardrailIdentifier": settings.BEDROCK_GUARDRAIL_ID,
+            "guardrailVersion": settings.BEDROCK_GUARDRAIL_VERSION,
+            "streamProcessingMode": settings.BEDROCK_GUARDRAIL_STREAM_MODE,
+            "trace": settings.BEDROCK_GUARDRAIL_TRACE,
+        }
     return request
 
 
@@ -231,9 +234,14 @@ def _cooling_key(model_id: str) -> str:
 
 
 async def _cooling(models: list[str]) -> set[str]:
-    """Which of `models` failed lately (one cache read: every worker's failures, with Redis)."""
+    """Which of `models` failed lately (one cache read: every worker's failures, with Redis). A cache
+    that cannot answer cools nothing: the failover itself still works, turn by turn."""
     cache, keys = caches["default"], [_cooling_key(model_id) for model_id in models]
-    found = cache.get_many(keys) if isinstance(cache, LocMemCache) else await cache.aget_many(keys)
+    try:
+        found = cache.get_many(keys) if isinstance(cache, LocMemCache) else await cache.aget_many(keys)
+    except Exception as exc:
+        logger.warning("cooldowns unreadable; trying every model", extra={"error": type(exc).__name__})
+        return set()
     return {model_id for model_id in models if _cooling_key(model_id) in found}
 
 
@@ -242,10 +250,13 @@ async def _cool(model_id: str) -> None:
     if seconds <= 0:
         return
     cache = caches["default"]
-    if isinstance(cache, LocMemCache):
-        cache.set(_cooling_key(model_id), True, seconds)
-    else:
-        await cache.aset(_cooling_key(model_id), True, seconds)
+    try:
+        if isinstance(cache, LocMemCache):
+            cache.set(_cooling_key(model_id), True, seconds)
+        else:
+            await cache.aset(_cooling_key(model_id), True, seconds)
+    except Exception as exc:
+        logger.warning("cooldown not stored", extra={"model": model_id, "error": type(exc).__name__})
 
 
 async def failover_stream(request: dict, answered: Callable[[str], None],

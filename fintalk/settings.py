@@ -295,7 +295,8 @@ BEDROCK_PRICES = {
 }
 try:
     BEDROCK_PRICES.update(json.loads(env_str("BEDROCK_PRICES", "") or "{}"))
-    BEDROCK_PRICES = {marker: {kind: Decimal(str(price[kind])) for kind in ("input", "output", "cache_read", "cache_write")}
+    BEDROCK_PRICES = {marker: {kind: Decimal(str(price[kind])) for kind in ("input", "output", "cache_read",
+                                                                            "cache_write")}
                       for marker, price in BEDROCK_PRICES.items()}
 except (ValueError, TypeError, KeyError, ArithmeticError, AttributeError) as exc:
     raise ImproperlyConfigured(f"BEDROCK_PRICES: give a JSON object of model id -> {{input, output, cache_read, "

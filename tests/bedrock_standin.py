@@ -278,7 +278,8 @@ class BedrockStandIn:
         with self._lock:
             read, write = self._cache(units, marks)
         total = sum(tokens for _, tokens in units)
-        return {**usage, "inputTokens": total - read - write, "totalTokens": total - read - write + usage["outputTokens"],
+        inputs = total - read - write
+        return {**usage, "inputTokens": inputs, "totalTokens": inputs + usage["outputTokens"],
                 "cacheReadInputTokens": read, "cacheWriteInputTokens": write}
 
     def _cache(self, units: list[tuple[str, int]], marks: list[int]) -> tuple[int, int]:
