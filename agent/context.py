@@ -25,10 +25,15 @@ class TurnMeter:
     output_tokens: int = 0
     stop_reason: str | None = None
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    guardrail: str | None = None  # what the guardrail's trace said, when one intervened
 
-    def add_usage(self, input_tokens: int, output_tokens: int) -> None:
+    def add_usage(self, input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0) -> None:
         self.input_tokens += input_tokens
         self.output_tokens += output_tokens
+        self.cache_read_tokens += cache_read
+        self.cache_write_tokens += cache_write
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ answers it offline (`agent.demo`). Both yield the same neutral events, so the lo
 
 The request is built with LlamaIndex's own converters (`messages_to_converse_messages`,
 `tools_to_converse_tools`); the specs of the agent's own tools are built once per process.
+`cache_points` marks what Bedrock may cache for the next turn of a call.
 """
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +39,11 @@ class Stop:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    input_tokens: int
+    input_tokens: int  # Bedrock's inputTokens: without the tokens read from or written to the cache
     output_tokens: int
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    guardrail: str | None = None  # a guardrail's trace summary, when one intervened
 
 
 ModelEvent = Text | ToolUse | Stop | Usage
@@ -88,6 +93,38 @@ def converse_messages(system_prompt: str, history, query: str | None) -> tuple[l
         chat.append(ChatMessage(role=MessageRole.USER, content=query))
     messages, system = messages_to_converse_messages(chat)
     return list(messages), list(system)
+
+
+CACHE_POINT = {"cachePoint": {"type": "default"}}
+
+
+def cache_points(request: dict, *, tools: bool, min_tokens: int) -> dict:
+    """A copy of a Converse request with cachePoints: after the system prompt, after the tool specs
+    (`tools`: models that cache them) and after the history before the turn's own user message,
+    when the instructions and that history reach `min_tokens` (a shorter prefix is never cached).
+    Bedrock reads the longest cached prefix on the next turn of the call; at most 4 checkpoints."""
+    request = dict(request)
+    if request.get("system"):
+        request["system"] = [*request["system"], CACHE_POINT]
+    if tools and request.get("toolConfig", {}).get("tools"):
+        request["toolConfig"] = {**request["toolConfig"], "tools": [*request["toolConfig"]["tools"], CACHE_POINT]}
+    messages = request["messages"]
+    opening = next((index for index in range(len(messages) - 1, 0, -1) if _opens_a_turn(messages[index])), 0)
+    if opening and _reaches(request.get("system", ()), messages, opening, min_tokens):
+        stable = messages[opening - 1]
+        request["messages"] = [*messages[:opening - 1], {**stable, "content": [*stable["content"], CACHE_POINT]},
+                               *messages[opening:]]
+    return request
+
+
+def _reaches(system, messages: list[dict], end: int, min_tokens: int) -> bool:
+    """Whether the system text and messages[:end] are estimated at `min_tokens` or more (stops early)."""
+    total = sum(estimate_tokens(block.get("text", "")) for block in system)
+    for message in messages[:end]:
+        if total >= min_tokens:
+            return True
+        total += _message_tokens(message)
+    return total >= min_tokens
 
 
 def assistant_message(text: str, calls: list[ToolUse]) -> dict:
@@ -142,3 +179,15 @@ def trim(messages: list[dict], system: list[dict], budget: int) -> tuple[list[di
             f"The latest message is about {used} tokens with the instructions; this server sends at most "
             f"{budget} (FINTALK_MAX_INPUT_TOKENS). Send a shorter message.")
     return messages[start:], start
+
+
+_METADATA_UNSAFE = re.compile(r"[^a-zA-Z0-9\s:_@$#=/+,.-]")
+
+
+def request_metadata(call_id: str | None, request_id: str) -> dict:
+    """requestMetadata for Bedrock's invocation logs: the call (when there is one) and the request,
+    in the characters Bedrock accepts (at most 256 each)."""
+    tags = {"fintalk_request_id": _METADATA_UNSAFE.sub("", request_id)[:256]}
+    if call_id:
+        tags["fintalk_call_id"] = _METADATA_UNSAFE.sub("", call_id)[:256]
+    return tags

@@ -8,6 +8,9 @@ ends at `end_turn`, at a client tool or a structured answer, or after MAX_ROUNDS
 (then a spoken apology). A tool that raises or outlasts FINTALK_TOOL_TIMEOUT gives the model an
 error result, not the caller an error.
 
+The turn's first model call may go to a fallback model while nothing has been said
+(`agent.bedrock.failover_stream`); a guardrail's intervention ends the turn with a whole sentence.
+
 The loop yields `agent.turn` events; the API layer turns them into the wire format. A caller who
 hangs up closes this generator, which closes the model stream in its `finally`.
 """
@@ -21,13 +24,14 @@ from typing import AsyncIterator
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from agent import metrics
 from agent.client_tools import MAX_STRUCTURED_ATTEMPTS, ClientTool, ClientToolCall, StructuredOutputTool
 from agent.context import TurnContext, TurnMeter, current_turn
 from agent.converse import Inference, Stop, Text, ToolUse, Usage, assistant_message, converse_messages, tool_result
-from agent.converse import tool_specs, trim
+from agent.converse import request_metadata, tool_specs, trim
 from agent.callers import caller as find_caller
 from agent.callers import forget as forget_caller
-from agent.models import resolve_model
+from agent.models import resolve_model, turn_cost
 from agent.prompts import Caller, system_prompt
 from agent.speech import SpeechFilter
 from agent.tools import ACCOUNT_CHANGES, TRANSFER_CALL, agent_tool_specs
@@ -42,6 +46,7 @@ TOO_MANY_ROUNDS = "I'm sorry, I couldn't finish that request. Could you ask me a
 TOOL_UNAVAILABLE = "I'm sorry, the bank's system for that is unavailable right now, so I can't do it at the moment."
 # Said after a committed account change when the turn fails later: the caller must not think it failed.
 AFTER_COMMITTED = "I'm sorry, I had a problem after that. Could you say that again?"
+GUARDRAIL_STOPS = frozenset({"guardrail_intervened", "content_filtered"})
 
 
 def model_stream():
@@ -61,7 +66,7 @@ async def warm_up() -> None:
     if settings.FINTALK_LLM != "demo":
         from agent import bedrock
 
-        await bedrock.client()
+        await bedrock.warm_up()
 
 
 class _Speaker:
@@ -111,6 +116,7 @@ class _Turn:
             "inferenceConfig": Inference(min(turn.inference.max_tokens or settings.FINTALK_DEFAULT_MAX_TOKENS, limit),
                                          turn.inference.temperature, turn.inference.top_p,
                                          turn.inference.stop).config(),
+            "requestMetadata": request_metadata(turn.call_id, turn.request_id),
         }
         self.committed: list[str] = []  # what tools said of account changes they committed this turn
         self.speaker = _Speaker()
@@ -129,6 +135,10 @@ class _Turn:
             request["toolConfig"] = {"tools": self.specs, "toolChoice": choice or {"auto": {}}}
         return request
 
+    def answered(self, model_id: str) -> None:
+        """The model that answers the turn (a fallback, after a failover): the next calls go to it too."""
+        self.request["modelId"] = model_id
+
     def tool(self, name: str):
         if self.fixed and name in self.fixed.by_name:
             return self.fixed.by_name[name]
@@ -142,9 +152,14 @@ class _Turn:
             stop = "end_turn"  # the answer tool is how the model finished, not a call for the client
         else:
             stop = meter.stop_reason
+        model_id = self.request["modelId"]
+        cost = turn_cost(model_id, meter.input_tokens, meter.output_tokens, meter.cache_read_tokens,
+                         meter.cache_write_tokens)
+        _count(model_id, meter, cost)
         facts = self.context.facts
         return TurnEnd(stop, meter.input_tokens, meter.output_tokens, tuple(meter.tool_calls),
-                       tuple(self.client_calls), self.trimmed, verification_level=facts.verification_level,
+                       tuple(self.client_calls), self.trimmed, meter.cache_read_tokens, meter.cache_write_tokens,
+                       model_id, cost, meter.guardrail is not None, verification_level=facts.verification_level,
                        handoff_reason=facts.handoff_reason, customer_id=self.caller.customer_id)
 
     def scrub(self) -> None:
@@ -170,6 +185,27 @@ class _Turn:
                 session=CallSession(self.input.phone, self.input.call_id, self.input.request_id), reason=reason)
 
 
+def _count(model_id: str, meter: TurnMeter, cost) -> None:
+    metrics.ANSWERED.labels(model=model_id).inc()
+    if cost:
+        metrics.COST.labels(model=model_id).inc(float(cost))
+    if meter.cache_read_tokens:
+        metrics.CACHE_TOKENS.labels(kind="read").inc(meter.cache_read_tokens)
+    if meter.cache_write_tokens:
+        metrics.CACHE_TOKENS.labels(kind="write").inc(meter.cache_write_tokens)
+    if meter.guardrail is not None:
+        metrics.GUARDRAIL_INTERVENTIONS.labels(model=model_id).inc()
+
+
+def _first_stream(turn: _Turn, stream):
+    """How the turn's first model call streams: with fallbacks configured, through the failover."""
+    if settings.FINTALK_LLM == "demo" or not settings.BEDROCK_FALLBACK_MODEL_IDS:
+        return stream
+    from agent.bedrock import failover_stream
+
+    return lambda request: failover_stream(request, turn.answered, turn.context.request_id)
+
+
 async def _call_model(turn: _Turn, request: dict, stream, text: list[str]) -> AsyncIterator[TextDelta | ToolUse]:
     """One model call: spoken text as it arrives, then the tool calls; the meter gets stop and usage,
     `text` the model's raw text (for the assistant message of a tool round)."""
@@ -185,7 +221,9 @@ async def _call_model(turn: _Turn, request: dict, stream, text: list[str]) -> As
         elif type(event) is Stop:
             meter.stop_reason = event.reason
         elif type(event) is Usage:
-            meter.add_usage(event.input_tokens, event.output_tokens)
+            meter.add_usage(event.input_tokens, event.output_tokens, event.cache_read_tokens, event.cache_write_tokens)
+            if event.guardrail and meter.stop_reason in GUARDRAIL_STOPS:  # a trace may come without a stop
+                meter.guardrail = event.guardrail
 
 
 async def _run_tool(turn: _Turn, call: ToolUse, meter: TurnMeter) -> dict:
@@ -240,6 +278,21 @@ async def _run_tools(turn: _Turn, calls: list[ToolUse]) -> list[dict]:
             turn.context.meter.tool_calls.extend(meter.tool_calls)
 
 
+def _guardrail_ending(turn: _Turn, said_before: int) -> TextDelta | None:
+    """After a guardrail stopped the model: what it held back is dropped, and unless the call said a
+    whole sentence (the guardrail's own message), the caller hears FINTALK_GUARDRAIL_REFUSAL."""
+    meter, speaker = turn.context.meter, turn.speaker
+    meter.guardrail = meter.guardrail or meter.stop_reason
+    logger.warning("guardrail intervened", extra={"request_id": turn.context.request_id,
+                                                  "model": turn.request["modelId"], "guardrail": meter.guardrail})
+    speaker.filter = SpeechFilter()
+    said = "".join(speaker.spoken[said_before:]).rstrip()
+    if turn.answer_tool is not None or said[-1:] in (".", "!", "?"):
+        return None
+    speaker.separate = True
+    return speaker.say(settings.FINTALK_GUARDRAIL_REFUSAL)
+
+
 def _answer(turn: _Turn, calls: list[ToolUse]) -> list[dict]:
     """Read the model's calls of the answer tool: the answer is kept (`turn.structured`) when it
     fits the schema or has had its retry; else each call gets the error result to try again with."""
@@ -255,6 +308,7 @@ def _answer(turn: _Turn, calls: list[ToolUse]) -> list[dict]:
 async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
     turn = _Turn(turn_input, await find_caller(turn_input.phone, turn_input.call_id))
     stream = model_stream()
+    first_stream = _first_stream(turn, stream)
     speaker = turn.speaker
     filler = turn_input.tool_filler if turn.answer_tool is None else None
     try:
@@ -268,11 +322,16 @@ async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
             request = turn.next_request(first=round_number == 0)
             text: list[str] = []
             calls: list[ToolUse] = []
-            async for event in _call_model(turn, request, stream, text):
+            said_before = len(speaker.spoken)
+            async for event in _call_model(turn, request, first_stream if round_number == 0 else stream, text):
                 if type(event) is TextDelta:
                     yield event
                 else:
                     calls.append(event)
+            if turn.context.meter.stop_reason in GUARDRAIL_STOPS:
+                if delta := _guardrail_ending(turn, said_before):
+                    yield delta
+                break
             if not calls:
                 break
             client_calls = [call for call in calls if call.name in turn.client_tools]

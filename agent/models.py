@@ -9,10 +9,14 @@ restores the strict 404 `model_not_found`.
 
 Output limits and temperature ranges differ by model family on Bedrock; they are kept here so
 that `max_tokens` is checked and `temperature` clamped against the model a request really uses.
+So is what each family caches (a model without prompt caching may refuse a `cachePoint`), and
+what a model's tokens cost (`turn_cost`, from the BEDROCK_PRICES table in settings).
 """
 import logging
 import threading
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
 
 from django.conf import settings
 
@@ -32,10 +36,14 @@ class ModelFamily:
     owned_by: str
     max_output_tokens: int
     temperature: tuple[float, float]  # the model's range; OpenAI's 0..2 is clamped into it
+    # Prompt caching (Bedrock's cachePoint): the system prompt and the history, and the tool specs too.
+    caches_prompt: bool = False
+    caches_tools: bool = False
+    cache_min_tokens: int = 1_024  # a shorter prefix is not cached (the request still succeeds)
 
 
-NOVA = ModelFamily("nova", "amazon", 10_000, (0.0, 1.0))
-CLAUDE = ModelFamily("claude", "anthropic", 4_096, (0.0, 1.0))
+NOVA = ModelFamily("nova", "amazon", 10_000, (0.0, 1.0), caches_prompt=True, cache_min_tokens=1_000)
+CLAUDE = ModelFamily("claude", "anthropic", 4_096, (0.0, 1.0), caches_prompt=True, caches_tools=True)
 LLAMA = ModelFamily("llama", "meta", 2_048, (0.0, 1.0))  # Bedrock's max_gen_len for Llama is 1..2048
 MISTRAL = ModelFamily("mistral", "mistral", 8_192, (0.0, 1.0))
 OTHER_BEDROCK = ModelFamily("bedrock", "amazon-bedrock", 4_096, (0.0, 1.0))  # a conservative guess
@@ -67,6 +75,39 @@ def output_limit(model_id: str, family: ModelFamily) -> int:
         if marker in model_id:
             return limit
     return family.max_output_tokens
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens."""
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+
+
+@lru_cache(maxsize=256)
+def price_of(model_id: str) -> Price | None:
+    """The model's price from BEDROCK_PRICES: the longest key the id contains (so a cross-region
+    profile or an ARN finds its model), or None."""
+    found = [marker for marker in settings.BEDROCK_PRICES if marker in model_id]
+    if not found:
+        return None
+    return Price(**settings.BEDROCK_PRICES[max(found, key=len)])
+
+
+_MILLION = Decimal(1_000_000)
+
+
+def turn_cost(model_id: str | None, input_tokens: int, output_tokens: int, cache_read: int = 0,
+              cache_write: int = 0) -> Decimal | None:
+    """What a turn's tokens cost in USD at the model's list price; None for a model not in the table."""
+    price = price_of(model_id) if model_id else None
+    if price is None:
+        return None
+    return (input_tokens * price.input + output_tokens * price.output + cache_read * price.cache_read
+            + cache_write * price.cache_write) / _MILLION
 
 
 @dataclass(frozen=True)

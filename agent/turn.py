@@ -4,6 +4,7 @@ The API layer builds a `TurnInput` from a request and turns the events of `agent
 into the wire format; nothing here knows either the wire format or the model.
 """
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from llama_index.core.llms import ChatMessage
 
@@ -60,6 +61,11 @@ class TurnEnd:
     verification_level: int | None = None  # the level the call is known to have reached (None: not looked at)
     handoff_reason: str | None = None  # the turn handed the caller to a person, and why
     customer_id: int | None = None  # the customer the phone line identified, if any
+    cache_read_tokens: int = 0  # prompt tokens Bedrock read from its cache (not in input_tokens)
+    cache_write_tokens: int = 0  # prompt tokens Bedrock wrote to its cache (not in input_tokens)
+    model_id: str | None = None  # the model that answered, after any failover
+    cost_usd: Decimal | None = None  # this turn's tokens at BEDROCK_PRICES (None: the model has no price)
+    guardrail: bool = False  # a Bedrock guardrail intervened and ended the turn
 
 
 TurnEvent = TextDelta | ToolStarted | ClientToolCall | StructuredAnswer | TurnEnd

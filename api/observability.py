@@ -142,6 +142,7 @@ class RequestRecord:
             "duration_ms": round(duration * 1000, 1), "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
             "tool_calls": [f"{tool}:{outcome}" for tool, outcome in self.tool_calls], "error": self.error,
             "history_trimmed": self.history_trimmed, "phone_source": self.phone_source,
+            **getattr(self, "bedrock", {}),  # cache tokens, cost, guardrail (#22: api.streaming.turn_ended)
         })
         if self.turn_input is not None and settings.FINTALK_CALL_RECORDS:
             recorder().submit(self)

@@ -36,14 +36,25 @@ def finish_reason(stop_reason: str | None) -> str:
 
 @dataclass(frozen=True)
 class Usage:
+    """prompt_tokens counts every prompt token, those read from and written to the model's cache too
+    (Bedrock's inputTokens leaves them out); cached_tokens are the ones read from it."""
+
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @classmethod
+    def of_turn(cls, input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0) -> "Usage":
+        """From Bedrock's counts, where inputTokens excludes the cache's reads and writes."""
+        return cls(input_tokens + cache_read + cache_write, output_tokens, cache_read, cache_write)
 
     def to_dict(self) -> dict:
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
         }
 
 
@@ -209,7 +220,8 @@ class ResponseFactory:
             "usage": None if usage is None else {
                 "input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
                 "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "input_tokens_details": {"cached_tokens": usage.cached_tokens,
+                                         "cache_write_tokens": usage.cache_write_tokens},
                 "output_tokens_details": {"reasoning_tokens": 0},
             },
         }

@@ -31,6 +31,23 @@ def structured_text(answer: StructuredAnswer) -> str:
     return answer.json
 
 
+def usage_of(end: TurnEnd) -> protocol.Usage:
+    """A turn's usage in OpenAI's terms: the cache's reads and writes are prompt tokens too."""
+    return protocol.Usage.of_turn(end.input_tokens, end.output_tokens, getattr(end, "cache_read_tokens", 0),
+                                  getattr(end, "cache_write_tokens", 0))
+
+
+def turn_ended(record, end: TurnEnd) -> None:
+    """The request record takes the turn's end; its log line names the model that answered (after
+    any failover) and what Bedrock's cache, guardrail and prices made of the turn."""
+    record.turn_ended(end)
+    record.model = getattr(end, "model_id", None) or record.model
+    cost = getattr(end, "cost_usd", None)
+    record.bedrock = {"cache_read_tokens": getattr(end, "cache_read_tokens", 0),
+                      "cache_write_tokens": getattr(end, "cache_write_tokens", 0),
+                      "cost_usd": None if cost is None else float(cost), "guardrail": getattr(end, "guardrail", False)}
+
+
 def _failure(exc: Exception, record, stream: str) -> FintalkError:
     """A failure after a stream began, as the FintalkError to send; an unexpected one is logged."""
     if isinstance(exc, FintalkError):
@@ -141,11 +158,11 @@ async def chat_completion_stream(turn: StartedTurn, chunks: protocol.ChunkFactor
                 record.said(text)
                 yield protocol.sse_event(chunks.content(text))
             elif isinstance(event, TurnEnd):
-                record.turn_ended(event)
+                turn_ended(record, event)
+                chunks.model = event.model_id or chunks.model  # the model that answered, after any failover
                 yield protocol.sse_event(chunks.finish(protocol.finish_reason(event.stop_reason)))
                 if include_usage:
-                    usage = protocol.Usage(event.input_tokens, event.output_tokens)
-                    yield protocol.sse_event(chunks.usage(usage))
+                    yield protocol.sse_event(chunks.usage(usage_of(event)))
     except Exception as exc:
         error = _failure(exc, record, "chat completion")
         if voice:  # Vapi speaks every delta and cannot speak an error event
@@ -181,7 +198,7 @@ async def collect(turn: StartedTurn) -> TurnResult:
                 parts.append(structured_text(event))
                 turn.record.said(parts[-1])
             elif isinstance(event, TurnEnd):
-                turn.record.turn_ended(event)
+                turn_ended(turn.record, event)
                 result.end = event
     except BaseException as error:
         turn.record.failed(error)
@@ -213,14 +230,15 @@ async def responses_stream(turn: StartedTurn, responses: protocol.ResponseFactor
                 yield responses.event("response.output_text.delta", **responses.text_location(), delta=event.text,
                                       logprobs=[])
             elif isinstance(event, TurnEnd):
-                record.turn_ended(event)
+                turn_ended(record, event)
+                responses.model = event.model_id or responses.model
                 end = event
         text = "".join(parts)
         yield responses.event("response.output_text.done", **responses.text_location(), text=text, logprobs=[])
         yield responses.event("response.content_part.done", **responses.text_location(),
                               part=responses.text_part(text))
         yield responses.event("response.output_item.done", output_index=0, item=responses.message(text))
-        usage = protocol.Usage(end.input_tokens, end.output_tokens) if end else protocol.Usage(0, 0)
+        usage = usage_of(end) if end else protocol.Usage(0, 0)
         yield responses.event("response.completed", response=responses.response(
             "completed", [responses.message(text)], usage))
     except Exception as exc:
@@ -243,8 +261,8 @@ async def completions_stream(turns, record, completion_id: str, created: int, mo
                         record.said(event.text)
                         choice = protocol.text_choice(index, event.text, None)
                     elif isinstance(event, TurnEnd):
-                        record.turn_ended(event)
-                        prompt_tokens += event.input_tokens
+                        turn_ended(record, event)
+                        prompt_tokens += usage_of(event).prompt_tokens
                         completion_tokens += event.output_tokens
                         choice = protocol.text_choice(index, "", protocol.finish_reason(event.stop_reason))
                     else:

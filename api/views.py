@@ -24,7 +24,7 @@ from api.serializers import (
     OpenAIQuerySerializer,
     ResponsesRequestSerializer,
 )
-from api.streaming import chat_completion_stream, collect, completions_stream, responses_stream, start_turn
+from api.streaming import chat_completion_stream, collect, completions_stream, responses_stream, start_turn, usage_of
 from fintalk.exceptions import ModelNotFound
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -124,8 +124,8 @@ class ChatCompletionsView(APIView):
         result = await collect(turn)
         end = result.end
         return Response(protocol.chat_completion(
-            model=model.id, content=result.text or (None if result.tool_calls else ""),
-            finish=protocol.finish_reason(end.stop_reason), usage=protocol.Usage(end.input_tokens, end.output_tokens),
+            model=end.model_id or model.id, content=result.text or (None if result.tool_calls else ""),
+            finish=protocol.finish_reason(end.stop_reason), usage=usage_of(end),
             tool_calls=result.tool_calls, completion_id=chunks.id, created=chunks.created,
         ))
 
@@ -159,10 +159,10 @@ class AgentQueryView(APIView):
         end = result.end
         return Response({
             "response": result.text,
-            "model": model.id,
+            "model": end.model_id or model.id,
             "finish_reason": protocol.finish_reason(end.stop_reason),
             "tool_calls": [{"tool": name, "outcome": outcome} for name, outcome in end.tool_calls],
-            "usage": protocol.Usage(end.input_tokens, end.output_tokens).to_dict(),
+            "usage": usage_of(end).to_dict(),
         })
 
 
@@ -198,8 +198,8 @@ class ResponsesView(APIView):
             return StreamingHttpResponse(responses_stream(turn, responses), content_type="text/event-stream",
                                          headers=SSE_HEADERS)
         result = await collect(turn)
-        usage = protocol.Usage(result.end.input_tokens, result.end.output_tokens)
-        return Response(responses.response("completed", [responses.message(result.text)], usage))
+        responses.model = result.end.model_id or responses.model
+        return Response(responses.response("completed", [responses.message(result.text)], usage_of(result.end)))
 
 
 class CompletionsView(APIView):
@@ -229,7 +229,8 @@ class CompletionsView(APIView):
             results.append(await collect(await turn_for(prompt)))
         choices = [protocol.text_choice(i, r.text, protocol.finish_reason(r.end.stop_reason))
                    for i, r in enumerate(results)]
-        usage = protocol.Usage(sum(r.end.input_tokens for r in results), sum(r.end.output_tokens for r in results))
+        usage = protocol.Usage(sum(usage_of(r.end).prompt_tokens for r in results),
+                               sum(r.end.output_tokens for r in results))
         return Response(protocol.text_completion(completion_id=completion_id, created=created, model=model.id,
                                                  choices=choices, usage=usage))
 

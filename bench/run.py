@@ -222,23 +222,22 @@ def start_standin(procs: Processes, args) -> str:
     return url
 
 
-def start_fintalk(procs: Processes, standin: str, records: bool = True) -> tuple[str, int]:
+def start_fintalk(procs: Processes, standin: str, records: bool = True,
+                  extra_env: dict | None = None) -> tuple[str, int]:
     """One worker; `records`: FINTALK_CALL_RECORDS (on by default, as a user gets it). Each server has
-    its own database file, so that one's record writes never contend with the other's turns."""
+    its own database file and log, so that one's record writes never contend with the other's turns."""
     port = free_port()
-    database = "bench.sqlite3" if records else "bench-records-off.sqlite3"
-    env = {"DATABASE_URL": f"sqlite:///{procs.tmp / database}", "FINTALK_API_KEYS": API_KEY,
+    env = {"DATABASE_URL": f"sqlite:///{procs.tmp / f'bench-{port}.sqlite3'}", "FINTALK_API_KEYS": API_KEY,
            "FINTALK_CALL_RECORDS": "true" if records else "false",
            "FINTALK_LLM": "bedrock", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin, "AWS_ACCESS_KEY_ID": "bench",
            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1", "FINTALK_RATE_LIMIT": "off",
-           "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "FINTALK_FIRST_TOKEN_TIMEOUT": "60"}
+           "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "FINTALK_FIRST_TOKEN_TIMEOUT": "60", **(extra_env or {})}
     for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env={**os.environ, **env}, check=True,
                        capture_output=True)
     master = procs.start([sys.executable, "-m", "gunicorn", "fintalk.asgi:application", "-k",
                           "uvicorn_worker.UvicornWorker", "-w", "1", "-b", f"127.0.0.1:{port}",
-                          "--backlog", "2048", "--timeout", "120", "--keep-alive", "75"], env,
-                         "fintalk.log" if records else "fintalk-records-off.log")
+                          "--backlog", "2048", "--timeout", "120", "--keep-alive", "75"], env, f"fintalk-{port}.log")
     url = f"http://127.0.0.1:{port}"
     wait_for(url + "/healthz")
     return url, children(master.pid)[0]

@@ -3,6 +3,7 @@
 Values are cast once and fail loudly when malformed (a typo in FINTALK_AUTH must not quietly
 turn authentication off). `.env.example` and the README list every variable read below.
 """
+import json
 import os
 import re
 from decimal import Decimal
@@ -293,6 +294,54 @@ BEDROCK_MAX_ATTEMPTS = env_number("BEDROCK_MAX_ATTEMPTS", 3)  # total, the first
 # One worker holds hundreds of streams: botocore's default pool of 10 connections would queue them.
 BEDROCK_MAX_POOL_CONNECTIONS = env_number("BEDROCK_MAX_POOL_CONNECTIONS", 500)
 FINTALK_DEFAULT_MAX_TOKENS = env_number("FINTALK_DEFAULT_MAX_TOKENS", 512)
+
+# --- #22 production Bedrock: prompt caching, failover, latency-optimized inference, guardrails, cost ---
+# Prompt caching: `auto` puts cachePoints where the model family caches (agent/models.py: Nova caches
+# the system prompt and the history, Claude also the tool specs; other families and the demo none).
+BEDROCK_PROMPT_CACHING = env_str("BEDROCK_PROMPT_CACHING", "auto").strip().lower()
+if BEDROCK_PROMPT_CACHING not in {"auto", "off"}:
+    raise ImproperlyConfigured(f"BEDROCK_PROMPT_CACHING={BEDROCK_PROMPT_CACHING!r}: use auto (default) or off.")
+# Model ids or inference profiles tried in order when a turn's model is throttled, failing (5xx), not
+# ready or silent past BEDROCK_FAILOVER_TIMEOUT before its first word; a target that failed is
+# skipped for BEDROCK_FAILOVER_COOLDOWN_SECONDS by every worker (the cache above).
+BEDROCK_FALLBACK_MODEL_IDS = list(dict.fromkeys(env_list("BEDROCK_FALLBACK_MODEL_IDS")))
+BEDROCK_FAILOVER_COOLDOWN_SECONDS = env_number("BEDROCK_FAILOVER_COOLDOWN_SECONDS", 30.0, float)
+BEDROCK_FAILOVER_TIMEOUT = env_number("BEDROCK_FAILOVER_TIMEOUT", 5.0, float)
+if BEDROCK_FAILOVER_COOLDOWN_SECONDS < 0 or BEDROCK_FAILOVER_TIMEOUT <= 0:
+    raise ImproperlyConfigured("BEDROCK_FAILOVER_COOLDOWN_SECONDS must be >= 0 and BEDROCK_FAILOVER_TIMEOUT > 0.")
+# Models asked for latency-optimized inference (performanceConfig; some models and regions only).
+BEDROCK_LATENCY_OPTIMIZED_MODEL_IDS = env_list("BEDROCK_LATENCY_OPTIMIZED_MODEL_IDS")
+# A Bedrock guardrail on every model call (empty: none). Async stream mode speaks at once and cuts later
+# chunks; an intervention ends the turn with the guardrail's message or FINTALK_GUARDRAIL_REFUSAL.
+BEDROCK_GUARDRAIL_ID = env_str("BEDROCK_GUARDRAIL_ID", "").strip()
+BEDROCK_GUARDRAIL_VERSION = env_str("BEDROCK_GUARDRAIL_VERSION", "DRAFT").strip()
+BEDROCK_GUARDRAIL_STREAM_MODE = env_str("BEDROCK_GUARDRAIL_STREAM_MODE", "async").strip().lower()
+if BEDROCK_GUARDRAIL_STREAM_MODE not in {"async", "sync"}:
+    raise ImproperlyConfigured(f"BEDROCK_GUARDRAIL_STREAM_MODE={BEDROCK_GUARDRAIL_STREAM_MODE!r}: use async or sync.")
+BEDROCK_GUARDRAIL_TRACE = env_str("BEDROCK_GUARDRAIL_TRACE", "enabled").strip().lower()
+if BEDROCK_GUARDRAIL_TRACE not in {"enabled", "disabled", "enabled_full"}:
+    raise ImproperlyConfigured(f"BEDROCK_GUARDRAIL_TRACE={BEDROCK_GUARDRAIL_TRACE!r}: use enabled, disabled or "
+                               "enabled_full.")
+FINTALK_GUARDRAIL_REFUSAL = env_str("FINTALK_GUARDRAIL_REFUSAL", "I'm sorry, I can't help with that.")
+# USD per million tokens: input, output, cache read, cache write; a model id matches the longest key it
+# contains. These are on-demand list prices (us-east-1) to check against your own: BEDROCK_PRICES (JSON,
+# e.g. {"amazon.nova-lite": {"input": 0.06, "output": 0.24, "cache_read": 0.015, "cache_write": 0.06}})
+# replaces or adds entries. A model with no entry has no cost (null).
+BEDROCK_PRICES = {
+    "amazon.nova-micro": {"input": "0.035", "output": "0.14", "cache_read": "0.00875", "cache_write": "0.035"},
+    "amazon.nova-lite": {"input": "0.06", "output": "0.24", "cache_read": "0.015", "cache_write": "0.06"},
+    "amazon.nova-pro": {"input": "0.8", "output": "3.2", "cache_read": "0.2", "cache_write": "0.8"},
+    "anthropic.claude-3-5-haiku": {"input": "0.8", "output": "4", "cache_read": "0.08", "cache_write": "1"},
+    "anthropic.claude-3-5-sonnet": {"input": "3", "output": "15", "cache_read": "0.3", "cache_write": "3.75"},
+}
+try:
+    BEDROCK_PRICES.update(json.loads(env_str("BEDROCK_PRICES", "") or "{}"))
+    BEDROCK_PRICES = {marker: {kind: Decimal(str(price[kind])) for kind in ("input", "output", "cache_read",
+                                                                            "cache_write")}
+                      for marker, price in BEDROCK_PRICES.items()}
+except (ValueError, TypeError, KeyError, ArithmeticError, AttributeError) as exc:
+    raise ImproperlyConfigured(f"BEDROCK_PRICES: give a JSON object of model id -> {{input, output, cache_read, "
+                               f"cache_write}} in USD per million tokens ({exc!r}).") from None
 
 # Requests per API key (DRF rate syntax). Off by default: one key often carries all of a bank's calls.
 FINTALK_RATE_LIMIT = env_str("FINTALK_RATE_LIMIT", "off").strip().lower()

@@ -4,14 +4,23 @@
 `application/vnd.amazon.eventstream`: binary messages with a prelude (total and header lengths),
 a prelude CRC32, typed headers (`:message-type`, `:event-type`, `:content-type`), a JSON payload
 and a message CRC32 — what the real boto3/aiobotocore clients parse. Tests script replies (text,
-tool use, usage, stop reason, errors before or during the stream, pacing); the stand-in records
-every request and whether each stream finished or the client went away.
+tool use, usage, stop reason, errors before or during the stream, pacing, a guardrail's
+intervention and trace); the stand-in records every request and whether each stream finished or
+the client went away.
+
+Production behaviour, as Bedrock documents it: `throttle(model_id)` answers every call to that
+model with a ThrottlingException (HTTP 429) until reset; with `caching` on, `cachePoint` blocks are
+honoured (a prefix up to a checkpoint is written to the cache the first time, read afterwards, at
+the longest cached block boundary; `inputTokens` then excludes what was read or written); a
+request's `performanceConfig` is echoed in the metadata.
 
 Run alone (for the benchmark or by hand):
     python -m tests.bedrock_standin --port 8599 --first-token-ms 300 --token-ms 20 --tokens 40
+    python -m tests.bedrock_standin --port 8599 --throttle-model amazon.nova-micro-v1:0
 """
 import argparse
 import asyncio
+import hashlib
 import json
 import re
 import socket
@@ -79,6 +88,7 @@ class Reply:
     stream_error_type: str = "modelStreamErrorException"
     first_token_delay: float = 0.0
     token_interval: float = 0.0
+    trace: dict | None = None  # metadata.trace, e.g. {"guardrail": {...}} with a guardrail_intervened stop
 
     def pieces(self) -> list[str]:
         return list(self.text) if isinstance(self.text, list) else re.findall(r"\S+\s*", self.text)
@@ -91,7 +101,12 @@ class Reply:
 class StreamRecord:
     path: str
     body: dict
-    outcome: str = "open"  # open | completed | client_disconnected | error
+    outcome: str = "open"  # open | completed | client_disconnected | error | throttled
+
+    @property
+    def model(self) -> str:
+        """The modelId of the path (`/model/{modelId}/converse-stream`)."""
+        return self.path.split("/")[2] if self.path.startswith("/model/") else ""
 
 
 class BedrockStandIn:
@@ -108,16 +123,31 @@ class BedrockStandIn:
         self.default_tokens = default_tokens
         self.tool_keyword = tool_keyword  # unscripted: a user turn with it gets a get_loan_products call
         self.record = record
+        self.throttled: set[str] = set()  # model ids answered with ThrottlingException
+        self.caching = False  # honour cachePoint blocks (off: they are ignored, as below a model's minimum)
+        self.cache_min_tokens = 0  # a checkpoint's prefix shorter than this is not cached
+        self._cached: set[str] = set()  # the prefixes in the cache, by hash
         self._lock = threading.Lock()
 
     def script(self, *replies: Reply) -> None:
         with self._lock:
             self.replies.extend(replies)
 
+    def throttle(self, *model_ids: str) -> None:
+        with self._lock:
+            self.throttled.update(model_ids)
+
     def reset(self) -> None:
         with self._lock:
             self.replies.clear()
             self.requests.clear()
+            self.throttled.clear()
+            self._cached.clear()
+            self.caching = False
+            self.cache_min_tokens = 0
+
+    def calls_to(self, model_id: str) -> list[StreamRecord]:
+        return [record for record in self.requests if record.model == model_id]
 
     def _next_reply(self, body: dict) -> Reply:
         with self._lock:
@@ -145,6 +175,11 @@ class BedrockStandIn:
         if self.record:
             with self._lock:
                 self.requests.append(record)
+        if record.model in self.throttled:
+            record.outcome = "throttled"
+            await _send_json(send, 429, {"message": "Too many requests, please wait before trying again."},
+                             {"x-amzn-errortype": "ThrottlingException:http://internal.amazon.com/coral/"})
+            return
         reply = self._next_reply(record.body) if not path.endswith("/invoke") else Reply()
         if reply.error_status:
             record.outcome = "error"
@@ -153,7 +188,7 @@ class BedrockStandIn:
         elif path.endswith("/converse-stream"):
             await self._stream(reply, record, receive, send)
         elif path.endswith("/converse"):
-            await _send_json(send, 200, _converse_body(reply, record.body))
+            await _send_json(send, 200, _converse_body(reply, record.body, self.usage(reply, record.body)))
             record.outcome = "completed"
         elif path.endswith("/invoke"):
             await _send_json(send, 200, _titan_embedding(record.body))
@@ -217,15 +252,50 @@ class BedrockStandIn:
                     delay = reply.first_token_delay if not pieces and offset == 0 and index == 0 else 0
                     if not await emit(data, delay):
                         return
-            usage = _usage(reply, record.body)
+            usage = self.usage(reply, record.body)
             if not await emit(event("messageStop", {"stopReason": reply.stop()})):
                 return
-            await emit(event("metadata", {"usage": usage, "metrics": {"latencyMs": 10}}))
+            metadata = {"usage": usage, "metrics": {"latencyMs": 10}}
+            if reply.trace:
+                metadata["trace"] = reply.trace
+            if "performanceConfig" in record.body:
+                metadata["performanceConfig"] = record.body["performanceConfig"]
+            await emit(event("metadata", metadata))
             record.outcome = "completed"
         finally:
             watcher.cancel()
             if not disconnected.is_set():
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def usage(self, reply: Reply, body: dict) -> dict:
+        """The reply's usage; with caching on and cachePoints in the request, counted from the request."""
+        usage = _usage(reply, body)
+        if not self.caching:
+            return usage
+        units, marks = _prefix_units(body)
+        if not marks:
+            return usage
+        with self._lock:
+            read, write = self._cache(units, marks)
+        total = sum(tokens for _, tokens in units)
+        inputs = total - read - write
+        return {**usage, "inputTokens": inputs, "totalTokens": inputs + usage["outputTokens"],
+                "cacheReadInputTokens": read, "cacheWriteInputTokens": write}
+
+    def _cache(self, units: list[tuple[str, int]], marks: list[int]) -> tuple[int, int]:
+        """Tokens read from the cache (the longest cached prefix up to the last checkpoint) and written
+        to it (from there to the last checkpoint); every checkpoint's prefix is cached afterwards."""
+        digest, hashes, totals = hashlib.sha256(), [""], [0]
+        for key, tokens in units:
+            digest.update(key.encode())
+            hashes.append(digest.hexdigest())
+            totals.append(totals[-1] + tokens)
+        last = marks[-1]
+        read_at = max((end for end in range(1, last + 1) if hashes[end] in self._cached), default=0)
+        cacheable = [mark for mark in marks if totals[mark] >= self.cache_min_tokens]
+        write = max(0, totals[cacheable[-1]] - totals[read_at]) if cacheable and cacheable[-1] > read_at else 0
+        self._cached.update(hashes[mark] for mark in cacheable)
+        return totals[read_at], write
 
 
 _TOKEN = re.compile(r"[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]")
@@ -248,6 +318,38 @@ def count_tokens(body: dict) -> int:
     return sum(len(_TOKEN.findall(text)) for text in texts)
 
 
+def _prefix_units(body: dict) -> tuple[list[tuple[str, int]], list[int]]:
+    """A request as Bedrock caches it, tools then system then messages: (key, tokens) per block, and
+    the number of blocks before each cachePoint."""
+    units, marks = [], []
+
+    def add(key: dict, text: str) -> None:
+        units.append((json.dumps(key, sort_keys=True), len(_TOKEN.findall(text))))
+
+    for tool in (body.get("toolConfig") or {}).get("tools", []):
+        if "cachePoint" in tool:
+            marks.append(len(units))
+        else:
+            add(tool, json.dumps(tool))
+    for block in body.get("system", []):
+        if "cachePoint" in block:
+            marks.append(len(units))
+        else:
+            add(block, block.get("text", ""))
+    for message in body.get("messages", []):
+        for block in message.get("content", []):
+            if "cachePoint" in block:
+                marks.append(len(units))
+            elif "text" in block:
+                add({"role": message["role"], **block}, block["text"])
+            elif "toolUse" in block:
+                add({"role": message["role"], **block}, json.dumps(block["toolUse"].get("input", {})))
+            elif "toolResult" in block:
+                add({"role": message["role"], **block},
+                    " ".join(item.get("text", "") for item in block["toolResult"].get("content", [])))
+    return units, [mark for mark in marks if mark > 0]
+
+
 def _usage(reply: Reply, body: dict) -> dict:
     output = reply.output_tokens if reply.output_tokens is not None else len(reply.pieces()) + 5 * len(reply.tool_uses)
     inputs = reply.input_tokens if reply.input_tokens is not None else count_tokens(body)
@@ -263,13 +365,13 @@ def _titan_embedding(body: dict) -> dict:
             "embeddingsByType": {"float": [v / norm for v in values]}}
 
 
-def _converse_body(reply: Reply, body: dict) -> dict:
+def _converse_body(reply: Reply, body: dict, usage: dict) -> dict:
     content = [{"text": "".join(reply.pieces())}] if reply.pieces() else []
     content += [{"toolUse": {"toolUseId": tool.id, "name": tool.name, "input": tool.input}} for tool in reply.tool_uses]
     return {
         "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": reply.stop(),
-        "usage": _usage(reply, body),
+        "usage": usage,
         "metrics": {"latencyMs": 10},
     }
 
@@ -313,8 +415,11 @@ def main() -> None:
     parser.add_argument("--token-ms", type=float, default=0)
     parser.add_argument("--tokens", type=int, default=0, help="words per default reply (0: a short sentence)")
     parser.add_argument("--tool-keyword", help="a user turn containing it gets a get_loan_products tool call")
+    parser.add_argument("--throttle-model", action="append", default=[],
+                        help="answer every call to this model id with a ThrottlingException (repeatable)")
     args = parser.parse_args()
     app = BedrockStandIn(args.first_token_ms / 1000, args.token_ms / 1000, args.tokens, args.tool_keyword, record=False)
+    app.throttle(*args.throttle_model)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off")
 
 

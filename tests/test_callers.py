@@ -19,7 +19,7 @@ def vapi_body(text: str, number: str | None, call_id: str = "call-1", history=()
 
 
 def system_text(request) -> str:
-    return " ".join(block["text"] for block in request.body["system"])
+    return " ".join(block["text"] for block in request.body["system"] if "text" in block)  # not cachePoints
 
 
 def stream(http, body) -> str:

@@ -25,7 +25,7 @@ def long_call(turns: int) -> list[dict]:
 
 
 def tokens(request_body: dict) -> int:
-    system = sum(estimate_tokens(block["text"]) for block in request_body["system"])
+    system = sum(estimate_tokens(block.get("text", "")) for block in request_body["system"])  # and cachePoints
     return system + sum(_message_tokens(message) for message in request_body["messages"])
 
 

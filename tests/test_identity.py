@@ -103,7 +103,7 @@ def card_status(server, last4):
 
 
 def system_text(request) -> str:
-    return " ".join(block["text"] for block in request.body["system"])
+    return " ".join(block["text"] for block in request.body["system"] if "text" in block)  # not cachePoints
 
 
 def tool_results(request) -> list[str]:

@@ -5,6 +5,7 @@ the rounds, tool execution, failures and limits are shown one by one, without HT
 """
 import asyncio
 import time
+from decimal import Decimal
 
 import pytest
 from llama_index.core.tools import FunctionTool, QueryEngineTool, ToolMetadata
@@ -58,7 +59,8 @@ def test_text_is_spoken_as_it_streams_without_thinking_or_markdown(monkeypatch):
     events = run(model, TurnInput(query="hi"), monkeypatch)
     assert spoken(events) == "Hello there."
     assert len([e for e in events if isinstance(e, TextDelta)]) == 2
-    assert events[-1] == TurnEnd("end_turn", 12, 3, ())
+    assert events[-1] == TurnEnd("end_turn", 12, 3, (), model_id="amazon.nova-lite-v1:0",
+                                 cost_usd=Decimal("0.00000144"))  # 12 x $0.06 + 3 x $0.24 per million
     request = model.requests[0]
     assert request["modelId"] == "amazon.nova-lite-v1:0" and request["messages"][-1]["content"] == [{"text": "hi"}]
     assert "Fin" in request["system"][0]["text"]
