@@ -37,9 +37,10 @@ TOKENS = Counter("fintalk_tokens", "LLM tokens by direction (input, output).", [
 TOOL_CALLS = Counter("fintalk_tool_calls", "Agent tool calls by tool and outcome.", ["tool", "outcome"])
 ACTIVE_STREAMS = Gauge("fintalk_active_streams", "Streaming responses in progress.", multiprocess_mode="livesum")
 
-# Tool outcomes that mean the caller's identity did not check out (wrong digits or code, a lockout).
-VERIFICATION_FAILURE_OUTCOMES = frozenset({"locked_out", "card_not_found", "wrong_code", "code_mismatch",
-                                           "code_expired", "verification_failed", "not_verified", "wrong_answer"})
+# Tool outcomes that mean the caller's identity did not check out: wrong last-four digits or a
+# lockout on any tool, a wrong code or wrong security answers on the verification tools (agent.tools).
+VERIFICATION_FAILURE_OUTCOMES = frozenset({"locked_out", "card_not_found"})
+VERIFICATION_TOOLS_WRONG = frozenset({("verify_code", "wrong"), ("verify_security_answers", "wrong")})
 _SHORT_REASON = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 _SAFE_REQUEST_ID = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -131,7 +132,7 @@ class RequestRecord:
             TOKENS.labels(direction="output").inc(self.tokens_out)
         for tool, outcome in self.tool_calls:
             TOOL_CALLS.labels(tool=tool, outcome=outcome).inc()
-            if outcome in VERIFICATION_FAILURE_OUTCOMES:
+            if outcome in VERIFICATION_FAILURE_OUTCOMES or (tool, outcome) in VERIFICATION_TOOLS_WRONG:
                 VERIFICATION_FAILURES.labels(tool=tool, outcome=outcome).inc()
         if self.end is not None:
             self._count_handoff(self.end)
