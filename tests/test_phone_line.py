@@ -304,3 +304,19 @@ def test_two_confirmations_at_once_make_one_payment(two_servers, standin, tmp_pa
     # The stand-in's script is shared by the concurrent turns, so one turn may confirm twice: every
     # confirmation but one is told the payment is already made.
     assert all("already made" in r for r in results if "Done." not in r) and len(results) >= 4
+
+
+def test_the_demo_greets_a_known_caller_by_name_and_fills_client_tools_from_their_schema(fresh_line):
+    client = openai.OpenAI(base_url=fresh_line.url + "/api", api_key=API_KEY, max_retries=0)
+    opening = client.chat.completions.create(model="gpt-4o", stream=False, extra_body=vapi("call-greet"),
+                                             messages=[{"role": "system", "content": "You are the bank's agent."}])
+    assert opening.choices[0].message.content.startswith("Hello Jane, this is Fin")
+    stranger = client.chat.completions.create(model="gpt-4o", stream=False, messages=[{"role": "user", "content": "hi"}])
+    assert stranger.choices[0].message.content.startswith("Hello, this is Fin")
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "required": ["city", "unit"],
+        "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}}}}
+    reply = client.chat.completions.create(model="gpt-4o", stream=False, tools=[weather],
+                                           tool_choice={"type": "function", "function": {"name": "get_weather"}},
+                                           messages=[{"role": "user", "content": "What's the weather in Paris?"}])
+    assert json.loads(reply.choices[0].message.tool_calls[0].function.arguments) == {"city": "Paris", "unit": "celsius"}
