@@ -40,7 +40,7 @@ def spoken(events: list[str]) -> str:
 
 
 def system_text(request) -> str:
-    return " ".join(block["text"] for block in request.body["system"])
+    return " ".join(block["text"] for block in request.body["system"] if "text" in block)  # not cachePoint
 
 
 def tool_results(request) -> list[str]:

@@ -288,7 +288,8 @@ def test_two_confirmations_at_once_make_one_payment(two_servers, standin, tmp_pa
     [quote] = bedrock_turn(second, standin, "call-pay-1", READS_AND_PAYMENTS[4])
     assert "pay $35.00" in quote
     standin.reset()
-    standin.script(*[Reply(tool_uses=[ToolUse("confirm_card_payment", {})]), Reply(text="Paid.")] * 4)
+    standin.script(*[reply for n in range(4) for reply in (
+        Reply(tool_uses=[ToolUse("confirm_card_payment", {}, id=f"tooluse_confirm_{n}")]), Reply(text="Paid."))])
     body = {"stream": False, "messages": [{"role": "user", "content": "Yes"}], **vapi("call-pay-1")}
 
     def confirm(server):
@@ -299,7 +300,10 @@ def test_two_confirmations_at_once_make_one_payment(two_servers, standin, tmp_pa
         assert list(pool.map(confirm, [first, second, first, second])) == [200] * 4
     assert first.sql("SELECT count(*), sum(amount) FROM bank_cardpayment")[0][0] == 1
     assert first.sql("SELECT count(*) FROM bank_auditevent WHERE action = 'card_payment'") == [(1,)]
-    results = [r for request in standin.requests for r in tool_results(request)]
+    # Each model request repeats its turn's earlier tool results: count each tool call's result once.
+    results = list({block["toolResult"]["toolUseId"]: block["toolResult"]["content"][0]["text"]
+                    for request in standin.requests for message in request.body["messages"]
+                    for block in message["content"] if "toolResult" in block}.values())
     assert sum("Done. You've paid $35.00" in r for r in results) == 1
     # The stand-in's script is shared by the concurrent turns, so one turn may confirm twice: every
     # confirmation but one is told the payment is already made.
