@@ -11,6 +11,7 @@ from django.db.models import Count
 from bank import services
 from bank.masking import mask_phone
 from bank.models import AuditEvent, Card, Customer, LoanProduct
+from outbound.admin_actions import place_payment_reminder
 
 
 class CardInline(admin.TabularInline):
@@ -59,7 +60,7 @@ class CardAdmin(admin.ModelAdmin):
     search_fields = ("last4", "customer__name", "customer__phone__endswith")
     list_select_related = ("customer",)
     readonly_fields = ("status", "blocked_at", "block_reason")
-    actions = ["block_cards", "unblock_cards"]
+    actions = ["block_cards", "unblock_cards", place_payment_reminder]
 
     @admin.display(description="phone")
     def masked_phone(self, card):
