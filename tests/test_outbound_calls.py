@@ -19,7 +19,7 @@ import redis
 from celery import Celery
 
 from tests.conftest import API_KEY, ROOT, LiveServer, free_port
-from tests.vapi_standin import VapiStandInServer
+from tests.vapi_standin import vapi_standin_server
 
 VAPI_KEY = "vapi-test-private-key"
 ASSISTANT_ID, PHONE_NUMBER_ID = "asst-fintalk-test", "pn-fintalk-test"
@@ -66,7 +66,7 @@ def broker(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def vapi():
-    with VapiStandInServer() as server:
+    with vapi_standin_server() as server:
         server.app.api_key = VAPI_KEY
         yield server
 

@@ -24,7 +24,7 @@ from outbound import selectors, services, tools, vapi
 from outbound.hours import CallingHours
 from outbound.models import OutboundAttempt, OutboundRequest
 from outbound.selectors import OutboundContext, outbound_context
-from tests.vapi_standin import VapiStandInServer
+from tests.vapi_standin import vapi_standin_server
 
 JANE, JOHN = "+15550100001", "+15550100002"
 ALWAYS = "00:00-24:00"
@@ -247,7 +247,7 @@ def test_a_promise_to_pay_is_recorded_on_the_reminder(bank):
 
 @pytest.fixture
 def vapi_api():
-    with VapiStandInServer() as server:
+    with vapi_standin_server() as server:
         server.app.api_key = "vapi-key"
         with override_settings(FINTALK_VAPI_API_URL=server.url, FINTALK_VAPI_API_KEY="vapi-key",
                                FINTALK_VAPI_ASSISTANT_ID="asst", FINTALK_VAPI_PHONE_NUMBER_ID="pn",

@@ -9,14 +9,14 @@ Run alone (the README's "Outbound calls" uses it):
 import argparse
 import asyncio
 import json
-import socket
-import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
 import uvicorn
+
+from tests.bedrock_standin import StandInServer
 
 
 @dataclass
@@ -101,30 +101,9 @@ class VapiStandIn:
         return 404, {"message": f"Cannot {record.method} {record.path}", "error": "Not Found", "statusCode": 404}
 
 
-class VapiStandInServer:
-    """Runs the stand-in on a free loopback port in a background thread (for the test process)."""
-
-    def __init__(self, app: VapiStandIn | None = None):
-        self.app = app or VapiStandIn()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("The Vapi stand-in did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
+def vapi_standin_server(app: VapiStandIn | None = None) -> StandInServer:
+    """The stand-in on a free loopback port in a background thread (the Bedrock stand-in's runner)."""
+    return StandInServer(app or VapiStandIn())
 
 
 def main() -> None:
