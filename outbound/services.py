@@ -285,7 +285,7 @@ class FraudAnswer:
     outcome: str
     card_network: str
     card_last4: str
-    blocked: bool = False  # blocked now (False: it was blocked already, or the answer was "yes")
+    block: str = ""  # a BlockOutcome value after a "no": blocked, already_blocked, or why not (locked_out)
     dispute_reference: str = ""
 
 
@@ -308,7 +308,7 @@ def fraud_answer_record(*, request_id: int, made_by_customer: bool, call_id: str
                                               call_id=call_id, request_id=turn_request_id)
     outcome_record(request_id=request.pk, outcome=Outcome.FRAUD_REPORTED)
     return FraudAnswer(Outcome.FRAUD_REPORTED, card.network, card.last4,
-                       blocked=block.outcome is bank_services.BlockOutcome.BLOCKED, dispute_reference=dispute.reference)
+                       block=block.outcome.value, dispute_reference=dispute.reference)
 
 
 def promise_to_pay_record(*, request_id: int, date: datetime.date) -> OutboundRequest:

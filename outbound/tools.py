@@ -13,6 +13,7 @@ from decimal import Decimal
 from asgiref.sync import sync_to_async
 
 from agent.context import turn
+from bank.services import BlockOutcome
 from outbound import services
 from outbound.models import OutboundRequest
 
@@ -64,9 +65,14 @@ async def confirm_transaction(made_by_customer: bool) -> str:
     card = f"{answer.card_network} card ending in {answer.card_last4}"
     if answer.outcome == Outcome.CONFIRMED_GENUINE:
         return f"Thank you for confirming. I've noted that {purchase} was yours, and your {card} stays active."
-    blocked = f"I've blocked your {card}" if answer.blocked else f"Your {card} is blocked"
-    return (f"Thank you for telling us. {blocked} so nobody can use it, and I've opened dispute case "
-            f"{answer.dispute_reference} for {purchase}. Would you like us to send you a replacement card?")
+    if answer.block == BlockOutcome.BLOCKED:
+        blocked = f"I've blocked your {card} so nobody can use it, and"
+    elif answer.block == BlockOutcome.ALREADY_BLOCKED:
+        blocked = f"Your {card} is already blocked, so nobody can use it, and"
+    else:  # the bank's rules refused the block (this phone's card actions are locked): say so, never pretend
+        blocked = f"I couldn't block your {card} by phone just now, so please block it in the app or at a branch;"
+    return (f"Thank you for telling us. {blocked} I've opened dispute case {answer.dispute_reference} for "
+            f"{purchase}. Would you like us to send you a replacement card?")
 
 
 async def record_promise_to_pay(date: str) -> str:

@@ -222,7 +222,7 @@ def test_no_blocks_the_card_opens_one_dispute_and_offers_a_replacement(bank):
     assert calls == [("confirm_transaction", "fraud_reported")]
     assert Card.objects.get(last4="4242").status == "blocked"
     again, _ = run_tool(tools.confirm_transaction, alert, made_by_customer=False)
-    assert Dispute.objects.count() == 1 and dispute.reference in again and "is blocked" in again
+    assert Dispute.objects.count() == 1 and dispute.reference in again and "is already blocked" in again
     request.refresh_from_db()
     assert (request.status, request.outcome) == ("done", "fraud_reported")
 
@@ -396,3 +396,20 @@ def test_cancel_and_the_unique_live_request(bank):
     assert fraud_request().pk != request.pk  # after a cancel, a new alert may be asked for
     with pytest.raises(services.OutboundNotFound):
         services.request_cancel(request_id=987654, actor="t")
+
+
+@needs_lead_services
+def test_a_refused_block_is_said_plainly(bank):
+    from django.core.cache import caches
+
+    from bank.selectors import card_lockout_key
+
+    caches["default"].set(card_lockout_key(JANE), True, 60)  # this phone's card actions are locked
+    try:
+        request = fraud_request()
+        alert = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
+        text, _ = run_tool(tools.confirm_transaction, alert, made_by_customer=False)
+    finally:
+        caches["default"].delete(card_lockout_key(JANE))
+    assert "couldn't block your Visa card ending in 4242" in text and Dispute.objects.count() == 1
+    assert Card.objects.get(last4="4242").status == "active"
