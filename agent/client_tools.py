@@ -22,7 +22,7 @@ class SchemaToolMetadata(ToolMetadata):
     """ToolMetadata whose parameters are a JSON schema given as is (not a pydantic model)."""
 
     def __init__(self, name: str, description: str, schema: dict):
-        super().__init__(description=description, name=name, return_direct=True)
+        super().__init__(description=description, name=name)
         self.schema = schema
 
     def get_parameters_dict(self) -> dict:

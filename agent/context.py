@@ -42,10 +42,23 @@ class ToolPolicy:
 
 
 @dataclass
+class TurnFacts:
+    """What the turn's tools learned that outlives them (shared by every tool of the turn)."""
+
+    secrets: list[str] = field(default_factory=list)  # e.g. a one-time code once used: never sent to the model again
+    verification_level: int | None = None  # the level the call is known to have reached (None: not looked at)
+    handoff_reason: str | None = None  # the caller was handed to a person, and why
+
+
+@dataclass
 class TurnContext:
     phone: str | None = None
     request_id: str = ""
     meter: TurnMeter = field(default_factory=TurnMeter)
+    call_id: str | None = None
+    client_tools: frozenset[str] = frozenset()  # the client's function tools (e.g. Vapi's transferCall)
+    outbound: object | None = None  # the bank's outbound request this call is about (outbound.selectors)
+    facts: TurnFacts = field(default_factory=TurnFacts)
 
 
 current_turn: ContextVar[TurnContext | None] = ContextVar("fintalk_turn", default=None)

@@ -140,5 +140,5 @@ def trim(messages: list[dict], system: list[dict], budget: int) -> tuple[list[di
     if start is None:
         raise ContextLengthExceeded(
             f"The latest message is about {used} tokens with the instructions; this server sends at most "
-            f"{budget} (FINTALK_MAX_INPUT_TOKENS). Send a shorter message.", param="messages")
+            f"{budget} (FINTALK_MAX_INPUT_TOKENS). Send a shorter message.")
     return messages[start:], start

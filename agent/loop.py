@@ -13,10 +13,12 @@ hangs up closes this generator, which closes the model stream in its `finally`.
 """
 import asyncio
 import contextvars
+import dataclasses
 import json
 import logging
 from typing import AsyncIterator
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from agent.client_tools import MAX_STRUCTURED_ATTEMPTS, ClientTool, ClientToolCall, StructuredOutputTool
@@ -28,7 +30,7 @@ from agent.callers import forget as forget_caller
 from agent.models import resolve_model
 from agent.prompts import Caller, system_prompt
 from agent.speech import SpeechFilter
-from agent.tools import ACCOUNT_CHANGES, agent_tool_specs
+from agent.tools import ACCOUNT_CHANGES, TRANSFER_CALL, agent_tool_specs
 from agent.turn import EMPTY_REPLY, StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent, TurnInput
 from agent.upstream import translate
 
@@ -88,11 +90,13 @@ class _Turn:
 
     def __init__(self, turn: TurnInput, caller: Caller):
         self.input = turn
-        self.context = TurnContext(phone=turn.phone, request_id=turn.request_id)
+        self.caller = caller
         policy = turn.tools
         self.fixed = agent_tool_specs() if policy.offer_tools else None
         self.extra = policy.extra_tools if policy.offer_tools else ()
         self.client_tools = {tool.metadata.name for tool in self.extra if isinstance(tool, ClientTool)}
+        self.context = TurnContext(phone=turn.phone, request_id=turn.request_id, call_id=turn.call_id,
+                                   client_tools=frozenset(self.client_tools), outbound=turn.outbound)
         self.answer_tool = next((tool for tool in self.extra if isinstance(tool, StructuredOutputTool)), None)
         self.structured_attempts = 0
         self.specs = tool_specs(self.fixed, self.extra)  # the same for every model call of the turn
@@ -138,8 +142,32 @@ class _Turn:
             stop = "end_turn"  # the answer tool is how the model finished, not a call for the client
         else:
             stop = meter.stop_reason
+        facts = self.context.facts
         return TurnEnd(stop, meter.input_tokens, meter.output_tokens, tuple(meter.tool_calls),
-                       tuple(self.client_calls), self.trimmed)
+                       tuple(self.client_calls), self.trimmed, verification_level=facts.verification_level,
+                       handoff_reason=facts.handoff_reason, customer_id=self.caller.customer_id)
+
+    def scrub(self) -> None:
+        """Take what a tool marked secret (a used one-time code) out of everything the model sees next."""
+        secrets = [secret for secret in self.context.facts.secrets if secret]
+        if not secrets:
+            return
+        text = json.dumps(self.request["messages"], ensure_ascii=False)
+        for secret in secrets:
+            text = text.replace(secret, "[redacted]")
+        self.request["messages"] = json.loads(text)
+        self.context.facts.secrets.clear()
+
+    async def handed_over(self, call: ClientToolCall) -> None:
+        """The model transferred the call with the client's transferCall: record the handoff once."""
+        if call.name == TRANSFER_CALL and self.context.facts.handoff_reason is None:
+            from bank import services
+            from bank.verification import CallSession
+
+            reason = "transferred to a person"
+            self.context.facts.handoff_reason = reason
+            await sync_to_async(services.handoff_record)(
+                session=CallSession(self.input.phone, self.input.call_id, self.input.request_id), reason=reason)
 
 
 async def _call_model(turn: _Turn, request: dict, stream, text: list[str]) -> AsyncIterator[TextDelta | ToolUse]:
@@ -200,7 +228,7 @@ async def _run_tools(turn: _Turn, calls: list[ToolUse]) -> list[dict]:
     for call in calls:
         meter = TurnMeter()
         context = contextvars.copy_context()
-        context.run(current_turn.set, TurnContext(turn.context.phone, turn.context.request_id, meter))
+        context.run(current_turn.set, dataclasses.replace(turn.context, meter=meter))
         meters.append(meter)
         tasks.append(asyncio.create_task(_run_tool(turn, call, meter), context=context))
     try:
@@ -251,6 +279,7 @@ async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
             if client_calls:
                 for call in client_calls:
                     turn.client_calls.append(ClientToolCall(call.id, call.name, json.dumps(call.input, ensure_ascii=False)))
+                    await turn.handed_over(turn.client_calls[-1])
                     yield turn.client_calls[-1]
                 break
             answers = [call for call in calls if turn.answer_tool and call.name == turn.answer_tool.metadata.name]
@@ -268,6 +297,7 @@ async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
             turn.request["messages"] = [*turn.request["messages"],
                                         assistant_message("".join(text), calls),
                                         {"role": "user", "content": results}]
+            turn.scrub()
     except (asyncio.CancelledError, GeneratorExit):
         raise
     except Exception as exc:

@@ -40,7 +40,6 @@ LLAMA = ModelFamily("llama", "meta", 2_048, (0.0, 1.0))  # Bedrock's max_gen_len
 MISTRAL = ModelFamily("mistral", "mistral", 8_192, (0.0, 1.0))
 OTHER_BEDROCK = ModelFamily("bedrock", "amazon-bedrock", 4_096, (0.0, 1.0))  # a conservative guess
 DEMO = ModelFamily("demo", "fintalk", 4_096, (0.0, 2.0))  # the rule-based demo ignores both
-NOVA_MAX_TEMPERATURE = NOVA.temperature[1]
 
 # Matched anywhere in the id, so cross-region inference profiles ("us.", "eu.", "global.") and
 # ARNs that contain the model id are recognised too.
@@ -137,9 +136,9 @@ def resolve_model(requested: str | None, kind: str = "chat") -> ModelInfo:
             return model
     names = ", ".join(model.id for model in models)
     if any(model.id == requested for model in offered):
-        raise ModelNotFound(f"The model '{requested}' is not a {kind} model. Available: {names}.", param="model")
+        raise ModelNotFound(f"The model '{requested}' is not a {kind} model. Available: {names}.")
     if settings.FINTALK_UNKNOWN_MODEL == "reject":
         raise ModelNotFound(f"The model '{requested[:200]}' does not exist or is not a {kind} model. "
-                            f"Available: {names}.", param="model")
+                            f"Available: {names}.")
     _warn_once(requested, kind, models[0].id)
     return models[0]

@@ -5,7 +5,7 @@ text with Django template tags, so a bank edits wording and sections without tou
 is compiled once per process; a rendering is kept per kind of caller (a few dozen at most), so
 a turn pays a dictionary lookup, not a template render.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +27,7 @@ class Caller:
     first_name: str = ""
     cards: int = 0
     blocked: int = 0
+    customer_id: int | None = field(default=None, compare=False)  # for call records; never in the prompt
     phone_given: bool = False
 
 

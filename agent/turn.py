@@ -22,6 +22,7 @@ class TurnInput:
     inference: InferenceSettings = field(default_factory=InferenceSettings)
     tool_filler: str | None = None  # spoken once when the agent decides to call a tool
     tools: ToolPolicy = field(default_factory=ToolPolicy)
+    outbound: object | None = None  # the bank's outbound request this call is about (outbound.selectors)
 
 
 # Said when a turn would otherwise end in silence (e.g. the model wrote only <thinking>).
@@ -56,6 +57,9 @@ class TurnEnd:
     tool_calls: tuple[tuple[str, str], ...]
     client_tool_calls: tuple[ClientToolCall, ...] = ()
     history_trimmed: int = 0  # older messages left out to fit FINTALK_MAX_INPUT_TOKENS
+    verification_level: int | None = None  # the level the call is known to have reached (None: not looked at)
+    handoff_reason: str | None = None  # the turn handed the caller to a person, and why
+    customer_id: int | None = None  # the customer the phone line identified, if any
 
 
 TurnEvent = TextDelta | ToolStarted | ClientToolCall | StructuredAnswer | TurnEnd

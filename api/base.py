@@ -6,10 +6,26 @@ per request, measured at about a third of a streamed turn's fixed CPU under load
 runs on the event loop: an authenticator with `aauthenticate` is awaited (checking an API key
 held in memory needs no thread; only a key issued in the database is looked up in one), and
 throttles, which may talk to Redis, run in a thread only when a rate limit is set.
+
+A fork of adrf 0.1.14 and DRF 3.18.3: `async_dispatch` is adrf's `APIView.async_dispatch`,
+`ainitial` is DRF's `APIView.initial` and `aauthenticate` is adrf's `AsyncRequest._authenticate`,
+each awaited instead of run through a thread. On an upgrade of either, re-read those three
+upstream functions and carry over what changed (a new step in `initial`, a new hook in dispatch,
+how a method not allowed is answered); then update the pins below. `tests/test_forks.py` fails
+while the installed versions or those functions' sources differ from what is recorded here.
 """
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
 from rest_framework import exceptions
+
+# What this fork was checked against (tests/test_forks.py): package versions, and a hash of each
+# upstream function it copies (sha256 of `inspect.getsource`, first 16 hex digits).
+UPSTREAM_VERSIONS = {"djangorestframework": "3.18.3", "adrf": "0.1.14"}
+UPSTREAM_SOURCES = {
+    "adrf.views:APIView.async_dispatch": "5926f734eb685633",
+    "rest_framework.views:APIView.initial": "49a4a966fb04ec8a",
+    "adrf.requests:AsyncRequest._authenticate": "3a3b56dd7c515e93",
+}
 
 
 class APIView(AsyncAPIView):

@@ -26,6 +26,9 @@ from agent.turn import TurnInput
 from fintalk.exceptions import InvalidRequest
 
 PHONE_TAG = re.compile(r"\[\s*phone\s*:\s*([^\]]*)\]", re.IGNORECASE)
+# A one-time code the caller said or typed on the keypad ("User's Keypad Entry: 123456") in an
+# earlier message: it was used (or is dead) by now, and the model never sees it again.
+_SPENT_CODE = re.compile(r"(?<![\d.,-])\d(?:[ -]?\d){5}(?![\d.,-])")
 _SPACES = re.compile(r"[ \t]{2,}")
 
 
@@ -156,6 +159,12 @@ def _message(role: str, text: str, message: dict) -> ChatMessage | None:
     return ChatMessage(role=MessageRole(role), content=text) if text else None
 
 
+def _without_codes(message: ChatMessage) -> ChatMessage:
+    if message.role != MessageRole.USER or not _SPENT_CODE.search(message.content or ""):
+        return message
+    return ChatMessage(role=MessageRole.USER, content=_SPENT_CODE.sub("[code]", message.content))
+
+
 def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | None = None) -> TurnInput:
     """`data`: the validated OpenAIQuerySerializer output; `body`: the raw JSON (for Vapi's extras);
     `model`: the model that answers (None: the default one)."""
@@ -174,6 +183,7 @@ def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | 
 
     if dialogue and dialogue[-1].role == MessageRole.USER:
         query = dialogue.pop().content
+        dialogue = [_without_codes(message) for message in dialogue]
     elif dialogue and dialogue[-1].role == MessageRole.TOOL:
         query = None  # the client answered tool calls: the model goes on from the results
     else:

@@ -45,13 +45,27 @@ def _first_error(detail, path: str = "") -> tuple[str, str]:
     return path, ""
 
 
+# The request field OpenAI's `param` names for what an agent error is about (`FintalkError.subject`).
+PARAM_OF_SUBJECT = {"model": "model", "history": "messages"}
+
+
+def wire_param(error: FintalkError) -> str | None:
+    """The `param` of a Fintalk error: the field the API layer named, else the field of its subject."""
+    return error.param or PARAM_OF_SUBJECT.get(error.subject)
+
+
+def fintalk_error_body(error: FintalkError) -> dict:
+    """A Fintalk error as OpenAI's error object (for an HTTP response or an SSE error event)."""
+    return error_body(error.message, error.error_type, wire_param(error), error.code)
+
+
 def _error_response(status: int, message: str, error_type: str, param=None, code=None, headers=None) -> Response:
     return Response(error_body(message, error_type, param, code), status=status, headers=headers)
 
 
 def exception_handler(exc, context):
     if isinstance(exc, FintalkError):
-        return _error_response(exc.status_code, exc.message, exc.error_type, exc.param, exc.code)
+        return Response(fintalk_error_body(exc), status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):  # Django enforces DATA_UPLOAD_MAX_MEMORY_SIZE when DRF reads the body
         return _error_response(413, f"Request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
                                "invalid_request_error", None, "request_too_large")

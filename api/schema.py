@@ -152,7 +152,7 @@ def _example(name: str, body: dict) -> list[OpenApiExample]:
 
 
 _CHAT = dict(
-    tags=["chat"], request=serializers.OpenAIQuerySerializer,
+    tags=["chat"], request=serializers.ChatCompletionRequestSerializer,
     examples=_example("A question", {"model": "amazon.nova-lite-v1:0", "messages": [
         {"role": "user", "content": "What loans do you offer?"}]}),
     description=("`model`: any name; one this server does not offer is answered by the default chat model "

@@ -8,26 +8,38 @@ the bank's staff only (the admin's action; no agent tool calls it). Both record 
 staff user's name as `actor`, or nothing when the caller acted through the agent.
 
 Last-four digits cannot be guessed by phone: a caller's wrong digits are counted per phone in the
-shared cache (Redis with FINTALK_CACHE_URL, so every worker and replica counts the same), and after
-FINTALK_CARD_LOCKOUT_ATTEMPTS of them within FINTALK_CARD_LOCKOUT_SECONDS the phone's card actions
-are locked for FINTALK_CARD_LOCKOUT_SECONDS (`locked_out`; one audit event records the lock). The
-count runs from the first wrong attempt; right digits neither count nor reset it. Staff (`actor`)
-are never locked out.
+shared cache (`bank.lockouts.CARD`), and after FINTALK_CARD_LOCKOUT_ATTEMPTS of them within
+FINTALK_CARD_LOCKOUT_SECONDS the phone's card actions are locked for FINTALK_CARD_LOCKOUT_SECONDS
+(`locked_out`; one audit event records the lock). The count runs from the first wrong attempt;
+right digits neither count nor reset it. Staff (`actor`) are never locked out. With the shared
+cache down, a caller's card action is refused (`security_unavailable`): fail closed.
+
+The phone line's cases (`bank.verification` level 1 first): disputes, card replacements and card
+bill payments. Each is one transaction with a unique constraint or a conditional update, so a
+repeated request, a repeated turn or two workers make one case and one audit event.
 """
 import enum
 import logging
+import re
+import secrets
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from bank import lockouts
 from bank.masking import mask_phone
-from bank.models import AuditEvent, Card
-from bank.selectors import card_actions_locked, card_lockout_key, customer_get_by_phone, wrong_last4_key
+from bank.models import Account, AuditEvent, Card, CardPayment, CardReplacement, Dispute, Transaction
+from bank.selectors import card_actions_locked, customer_get_by_phone
+from bank.verification import VERIFIED, CallSession, Denied, Reason, parse_amount, require
 
 logger = logging.getLogger("fintalk.bank")
+transaction_atomic = transaction.atomic  # `transaction` is also the name of a Transaction argument below
 
 
 class BlockOutcome(str, enum.Enum):
@@ -36,6 +48,7 @@ class BlockOutcome(str, enum.Enum):
     CARD_NOT_FOUND = "card_not_found"
     CUSTOMER_NOT_FOUND = "customer_not_found"
     LOCKED_OUT = "locked_out"  # too many wrong last-four digits for this phone: card actions refused
+    SECURITY_UNAVAILABLE = "security_unavailable"  # the shared cache is down: refused (fail closed)
 
 
 @dataclass(frozen=True)
@@ -66,45 +79,28 @@ def _find_card(phone: str, last4: str) -> Card | str:
     return card if card is not None else "card_not_found"
 
 
-def card_block(*, phone: str, last4: str, reason: str, request_id: str = "", actor: str = "") -> BlockResult:
+def card_block(*, phone: str, last4: str, reason: str, request_id: str = "", actor: str = "",
+               call_id: str = "") -> BlockResult:
     by_caller = not actor
-    if by_caller and card_actions_locked(phone=phone):
-        outcome = BlockResult(BlockOutcome.LOCKED_OUT)
-        logger.info("card block refused", extra={"outcome": outcome.outcome.value, "phone": mask_phone(phone)})
-        return outcome
-    found = _find_card(phone, last4)
-    if isinstance(found, str):
-        outcome = BlockResult(BlockOutcome(found))
-        if by_caller and outcome.outcome is BlockOutcome.CARD_NOT_FOUND:
-            _count_wrong_last4(phone, request_id)
-    else:
-        outcome = _transition_to_blocked(found, reason=reason, phone=phone, request_id=request_id, actor=actor)
+    try:
+        if by_caller and card_actions_locked(phone=phone):
+            outcome = BlockResult(BlockOutcome.LOCKED_OUT)
+        elif isinstance(found := _find_card(phone, last4), str):
+            outcome = BlockResult(BlockOutcome(found))
+            if by_caller and outcome.outcome is BlockOutcome.CARD_NOT_FOUND:
+                lockouts.CARD.fail(phone, request_id=request_id, call_id=call_id)
+        else:
+            outcome = _transition_to_blocked(found, reason=reason, phone=phone, request_id=request_id, actor=actor,
+                                             call_id=call_id)
+    except lockouts.SecurityCheckUnavailable:  # the shared cache is down: a caller's action fails closed
+        outcome = BlockResult(BlockOutcome.SECURITY_UNAVAILABLE)
     if outcome.outcome is not BlockOutcome.BLOCKED:
         logger.info("card block refused", extra={"outcome": outcome.outcome.value, "phone": mask_phone(phone)})
     return outcome
 
 
-def _count_wrong_last4(phone: str, request_id: str) -> None:
-    """One more wrong attempt for this phone; at the limit, lock its card actions (once, whichever
-    worker gets there first: `add` is atomic in Redis) and record the lock in the audit trail."""
-    cache, window = caches["default"], settings.FINTALK_CARD_LOCKOUT_SECONDS
-    key = wrong_last4_key(phone)
-    cache.add(key, 0, window)  # the window starts at the first wrong attempt
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the count expired between add and incr: this attempt starts a new one
-        cache.set(key, 1, window)
-        count = 1
-    if count < settings.FINTALK_CARD_LOCKOUT_ATTEMPTS or not cache.add(card_lockout_key(phone), True, window):
-        return
-    cache.delete(key)  # counting starts afresh once the lock ends
-    AuditEvent.objects.create(request_id=request_id[:64], action="card_lockout", masked_phone=mask_phone(phone),
-                              outcome=BlockOutcome.LOCKED_OUT.value)
-    logger.warning("card actions locked", extra={"phone": mask_phone(phone), "wrong_attempts": count,
-                                                 "seconds": window})
-
-
-def _transition_to_blocked(card: Card, *, reason: str, phone: str, request_id: str, actor: str) -> BlockResult:
+def _transition_to_blocked(card: Card, *, reason: str, phone: str, request_id: str, actor: str,
+                           call_id: str = "") -> BlockResult:
     with transaction.atomic():
         changed = Card.objects.filter(pk=card.pk, status=Card.Status.ACTIVE).update(
             status=Card.Status.BLOCKED, blocked_at=timezone.now(), block_reason=reason[:200]
@@ -114,7 +110,7 @@ def _transition_to_blocked(card: Card, *, reason: str, phone: str, request_id: s
             return BlockResult(BlockOutcome.ALREADY_BLOCKED, card)
         AuditEvent.objects.create(
             request_id=request_id[:64], action="card_block", masked_phone=mask_phone(phone),
-            card_last4=card.last4, outcome=BlockOutcome.BLOCKED.value, actor=actor[:150],
+            card_last4=card.last4, outcome=BlockOutcome.BLOCKED.value, actor=actor[:150], call_id=call_id[:128],
         )
     card.refresh_from_db()
     logger.info("card blocked", extra={"card_last4": card.last4, "phone": mask_phone(phone), "actor": actor})
@@ -140,3 +136,262 @@ def card_unblock(*, phone: str, last4: str, actor: str, request_id: str = "") ->
         return UnblockResult(UnblockOutcome.ALREADY_ACTIVE, found)
     logger.info("card unblocked", extra={"card_last4": found.last4, "phone": mask_phone(phone), "actor": actor})
     return UnblockResult(UnblockOutcome.UNBLOCKED, found)
+
+
+# --- The phone line's cases: each needs level 1 (bank.verification) when a caller asks for it ---
+
+def _reference(prefix: str) -> str:
+    """A short case reference the agent can read out: a letter and six characters, no 0/O or 1/I."""
+    return prefix + "-" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
+
+
+def _audit(session: CallSession, action: str, outcome: str, *, card_last4: str = "", detail: str = "") -> None:
+    AuditEvent.objects.create(request_id=session.request_id[:64], call_id=(session.call_id or "")[:128],
+                              action=action, masked_phone=mask_phone(session.phone), card_last4=card_last4,
+                              outcome=outcome, detail=detail[:200])
+
+
+class CaseOutcome(str, enum.Enum):
+    CREATED = "created"
+    ALREADY_EXISTS = "already_exists"  # the same case was opened before: its reference, nothing new
+    NOT_FOUND = "not_found"  # no such transaction / card of the caller's
+    AMBIGUOUS = "ambiguous"  # several of the caller's transactions match: ask for more
+    ADDRESS_MISMATCH = "address_mismatch"  # the city/ZIP the caller gave is not the one on file
+    INVALID = "invalid"  # e.g. an unknown dispute reason
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    outcome: CaseOutcome
+    reference: str = ""
+    transaction: Transaction | None = None
+    card: Card | None = None
+    candidates: tuple[Transaction, ...] = ()
+
+
+def dispute_create(*, transaction: Transaction, reason: str, call_id: str = "", request_id: str = "",
+                   actor: str = "") -> tuple[Dispute, bool]:
+    """Open the dispute of a transaction (one per transaction), with one audit event. Unchecked:
+    the bank's own procedures (a fraud alert) call it; a caller goes through `dispute_open`."""
+    try:
+        with transaction_atomic():
+            dispute = Dispute.objects.create(reference=_reference("D"), customer_id=transaction.customer_id,
+                                             transaction=transaction, reason=reason, call_id=call_id[:128])
+            AuditEvent.objects.create(request_id=request_id[:64], call_id=call_id[:128], action="dispute_open",
+                                      masked_phone=mask_phone(transaction.customer.phone),
+                                      card_last4=transaction.card.last4 if transaction.card_id else "",
+                                      outcome=CaseOutcome.CREATED.value, actor=actor[:150], detail=dispute.reference)
+    except IntegrityError:
+        return Dispute.objects.get(transaction=transaction), False
+    logger.info("dispute opened", extra={"reference": dispute.reference, "reason": reason})
+    return dispute, True
+
+
+def _matching_transactions(customer, *, merchant: str, amount: str | None, date: str | None):
+    found = Transaction.objects.filter(customer=customer, merchant__icontains=merchant.strip(),
+                                       direction=Transaction.Direction.DEBIT).select_related("card", "customer")
+    value = parse_amount(amount) if amount else None
+    if value is not None:
+        found = found.filter(amount=value)
+    if date:
+        found = found.filter(posted_at__date=date)
+    return list(found[:5])
+
+
+def dispute_open(*, session: CallSession, merchant: str, reason: str, amount: str | None = None,
+                 date: str | None = None) -> CaseResult:
+    """A caller disputes one of their transactions, picked by merchant (and amount and date when
+    several match). Raises `Denied` below level 1."""
+    customer = require(session, VERIFIED)
+    if reason not in Dispute.Reason.values or not (merchant or "").strip():
+        return CaseResult(CaseOutcome.INVALID)
+    matches = _matching_transactions(customer, merchant=merchant, amount=amount, date=date)
+    if not matches:
+        return CaseResult(CaseOutcome.NOT_FOUND)
+    if len(matches) > 1:
+        return CaseResult(CaseOutcome.AMBIGUOUS, candidates=tuple(matches))
+    found = matches[0]
+    dispute, created = dispute_create(transaction=found, reason=reason, call_id=session.call_id or "",
+                                      request_id=session.request_id)
+    return CaseResult(CaseOutcome.CREATED if created else CaseOutcome.ALREADY_EXISTS, dispute.reference, found,
+                      found.card)
+
+
+def transaction_mark_genuine(*, transaction: Transaction, call_id: str = "", request_id: str = "") -> bool:
+    """The customer confirmed a transaction as theirs (a fraud alert's "yes"); True if it changed."""
+    with transaction_atomic():
+        changed = Transaction.objects.filter(pk=transaction.pk, confirmed_genuine_at__isnull=True).update(
+            confirmed_genuine_at=timezone.now())
+        if changed:
+            AuditEvent.objects.create(request_id=request_id[:64], call_id=call_id[:128],
+                                      action="transaction_genuine", masked_phone=mask_phone(transaction.customer.phone),
+                                      card_last4=transaction.card.last4 if transaction.card_id else "",
+                                      outcome="confirmed")
+    return bool(changed)
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", (text or "").lower())
+
+
+def replacement_order(*, session: CallSession, card_last4: str, address_confirmation: str) -> CaseResult:
+    """Order a replacement for the caller's card to the address on file, once the caller has
+    confirmed that address by its city or ZIP code (never read out). One per card."""
+    customer = require(session, VERIFIED)
+    card = customer.cards.filter(last4=re.sub(r"\D", "", card_last4 or "")).first()
+    if card is None:
+        return CaseResult(CaseOutcome.NOT_FOUND)
+    said = _normal(address_confirmation)
+    on_file = {_normal(customer.city), _normal(customer.postal_code)} - {""}
+    if not said or not any(said == known or (known.isdigit() and said.startswith(known)) for known in on_file):
+        return CaseResult(CaseOutcome.ADDRESS_MISMATCH, card=card)
+    try:
+        with transaction_atomic():
+            replacement = CardReplacement.objects.create(reference=_reference("R"), card=card,
+                                                         call_id=(session.call_id or "")[:128])
+            _audit(session, "card_replacement", CaseOutcome.CREATED.value, card_last4=card.last4,
+                   detail=replacement.reference)
+    except IntegrityError:
+        return CaseResult(CaseOutcome.ALREADY_EXISTS, CardReplacement.objects.get(card=card).reference, card=card)
+    logger.info("card replacement ordered", extra={"card_last4": card.last4, "reference": replacement.reference})
+    return CaseResult(CaseOutcome.CREATED, replacement.reference, card=card)
+
+
+# --- Paying a card bill: a quote read back to the caller, then one payment per confirmation ---
+
+class PaymentOutcome(str, enum.Enum):
+    QUOTED = "quoted"  # read it back and ask for a clear yes
+    PAID = "paid"
+    ALREADY_PAID = "already_paid"  # this confirmation was paid before (a retry, a repeated turn)
+    NO_QUOTE = "no_quote"  # nothing to confirm: prepare the payment first
+    CARD_NOT_FOUND = "card_not_found"
+    ACCOUNT_NOT_FOUND = "account_not_found"
+    ACCOUNT_AMBIGUOUS = "account_ambiguous"  # several accounts: which one pays
+    INVALID_AMOUNT = "invalid_amount"  # not a sum of money, zero or less
+    NOTHING_DUE = "nothing_due"
+    MORE_THAN_OWED = "more_than_owed"
+    OVER_LIMIT = "over_limit"  # above FINTALK_PAYMENT_MAX_AMOUNT by phone
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    outcome: PaymentOutcome
+    amount: Decimal | None = None
+    currency: str = "USD"
+    card: Card | None = None
+    account: Account | None = None
+    reference: str = ""
+    accounts: tuple[Account, ...] = ()
+
+
+def _quote_key(session: CallSession) -> str:
+    return f"fintalk:payment-quote:{session.key}"
+
+
+def _payment_amount(card: Card, amount: str) -> Decimal | None:
+    words = (amount or "").strip().lower()
+    if "minimum" in words:
+        return card.minimum_due
+    if "statement" in words:
+        return card.statement_balance
+    if words in {"full", "full balance", "current balance", "everything", "all", "balance"}:
+        return card.current_balance
+    value = parse_amount(words)
+    return value.quantize(Decimal("0.01")) if value is not None and value == value.quantize(Decimal("0.01")) else None
+
+
+def payment_prepare(*, session: CallSession, card_last4: str, amount: str,
+                    from_account_last4: str | None = None) -> PaymentResult:
+    """Check a card bill payment and keep it as this call's quote (not paid yet). `amount`:
+    "minimum", "statement balance", "full balance" or a sum. Raises `Denied` below level 1."""
+    customer = require(session, VERIFIED)
+    card = customer.cards.filter(last4=re.sub(r"\D", "", card_last4 or "")).first()
+    if card is None:
+        return PaymentResult(PaymentOutcome.CARD_NOT_FOUND)
+    value = _payment_amount(card, amount)
+    accounts = list(customer.accounts.filter(currency=card.currency).order_by("id"))
+    if from_account_last4:
+        account = next((a for a in accounts if a.last4 == re.sub(r"\D", "", from_account_last4)), None)
+        if account is None:
+            return PaymentResult(PaymentOutcome.ACCOUNT_NOT_FOUND, card=card, accounts=tuple(accounts))
+    else:
+        checking = [a for a in accounts if a.kind == Account.Kind.CHECKING]
+        account = (checking or accounts)[0] if len(checking or accounts) == 1 else None
+        if account is None:
+            outcome = PaymentOutcome.ACCOUNT_AMBIGUOUS if accounts else PaymentOutcome.ACCOUNT_NOT_FOUND
+            return PaymentResult(outcome, card=card, accounts=tuple(accounts))
+    result = dict(amount=value, currency=card.currency, card=card, account=account)
+    if value is None or value <= 0:
+        nothing = value is not None and card.current_balance <= 0
+        return PaymentResult(PaymentOutcome.NOTHING_DUE if nothing else PaymentOutcome.INVALID_AMOUNT, **result)
+    if value > card.current_balance:
+        return PaymentResult(PaymentOutcome.MORE_THAN_OWED, **result)
+    if value > settings.FINTALK_PAYMENT_MAX_AMOUNT:
+        return PaymentResult(PaymentOutcome.OVER_LIMIT, **result)
+    if value > account.balance:
+        return PaymentResult(PaymentOutcome.INSUFFICIENT_FUNDS, **result)
+    quote = {"card": card.pk, "account": account.pk, "amount": str(value), "key": secrets.token_hex(16)}
+    try:
+        caches["default"].set(_quote_key(session), quote, settings.FINTALK_PAYMENT_QUOTE_SECONDS)
+    except Exception as exc:
+        raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
+    return PaymentResult(PaymentOutcome.QUOTED, **result)
+
+
+def payment_confirm(*, session: CallSession) -> PaymentResult:
+    """Pay this call's quote, once: the payment's unique idempotency key is the quote's, so a
+    retried request, a repeated turn or two workers confirming at once make one payment. The
+    account is debited by a conditional update (never below zero). Raises `Denied` below level 1."""
+    customer = require(session, VERIFIED)
+    try:
+        quote = caches["default"].get(_quote_key(session))
+    except Exception as exc:
+        raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
+    if not quote:
+        return PaymentResult(PaymentOutcome.NO_QUOTE)
+    card = customer.cards.filter(pk=quote["card"]).first()
+    account = customer.accounts.filter(pk=quote["account"]).first()
+    amount = Decimal(quote["amount"])
+    if card is None or account is None:
+        return PaymentResult(PaymentOutcome.NO_QUOTE)
+    paid = dict(amount=amount, currency=card.currency, card=card, account=account)
+    try:
+        with transaction_atomic():
+            # The insert comes first: the unique key decides which confirmation pays.
+            payment = CardPayment.objects.create(reference=_reference("P"), idempotency_key=quote["key"], card=card,
+                                                 from_account=account, amount=amount, currency=card.currency,
+                                                 call_id=(session.call_id or "")[:128])
+            if not Account.objects.filter(pk=account.pk, balance__gte=amount).update(balance=F("balance") - amount):
+                raise _InsufficientFunds()
+            Card.objects.filter(pk=card.pk).update(
+                current_balance=F("current_balance") - amount,
+                statement_balance=Greatest(F("statement_balance") - amount, Decimal("0")),
+                minimum_due=Greatest(F("minimum_due") - amount, Decimal("0")))
+            now = timezone.now()
+            Transaction.objects.bulk_create([
+                Transaction(customer=customer, account=account, posted_at=now, amount=amount, currency=card.currency,
+                            merchant=f"Payment to {card.network} card {card.last4}"),
+                Transaction(customer=customer, card=card, posted_at=now, amount=amount, currency=card.currency,
+                            merchant="Payment, thank you", direction=Transaction.Direction.CREDIT),
+            ])
+            _audit(session, "card_payment", PaymentOutcome.PAID.value, card_last4=card.last4,
+                   detail=f"{payment.reference} {amount} {card.currency}")
+    except IntegrityError:
+        existing = CardPayment.objects.get(idempotency_key=quote["key"])
+        return PaymentResult(PaymentOutcome.ALREADY_PAID, reference=existing.reference, **paid)
+    except _InsufficientFunds:
+        return PaymentResult(PaymentOutcome.INSUFFICIENT_FUNDS, **paid)
+    logger.info("card payment made", extra={"reference": payment.reference, "card_last4": card.last4})
+    return PaymentResult(PaymentOutcome.PAID, reference=payment.reference, **paid)
+
+
+class _InsufficientFunds(Exception):
+    pass
+
+
+def handoff_record(*, session: CallSession, reason: str) -> None:
+    """The caller is handed to a person: one audit event with the reason, for the bank's humans."""
+    customer = customer_get_by_phone(phone=session.phone) if session.phone else None
+    _audit(session, "handoff", "requested", detail=reason or "caller asked for a person")
+    logger.info("handoff", extra={"reason": reason, "known_caller": customer is not None})

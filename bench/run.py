@@ -239,12 +239,19 @@ def start_fintalk(procs: Processes, standin: str) -> tuple[str, int]:
     return url, children(master.pid)[0]
 
 
+def peer_requirement() -> str:
+    """The LiteLLM pin, from requirements-bench.txt's `# peer:` line (one place for every bench pin)."""
+    lines = (ROOT / "requirements-bench.txt").read_text().splitlines()
+    return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("# peer:"))
+
+
 def start_litellm(procs: Processes, standin: str) -> tuple[str, int] | None:
     venv = ROOT / "bench" / ".peer-venv"
     if not (venv / "bin" / "litellm").exists():
-        print("installing litellm[proxy] into bench/.peer-venv (once) ...", flush=True)
+        requirement = peer_requirement()
+        print(f"installing {requirement} into bench/.peer-venv (once) ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "litellm[proxy]==1.81.0"], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", requirement], check=True)
     config = procs.tmp / "litellm.yaml"
     config.write_text(json.dumps({"model_list": [{"model_name": MODEL, "litellm_params": {
         "model": f"bedrock/converse/{MODEL}", "aws_bedrock_runtime_endpoint": standin,

@@ -6,6 +6,13 @@ X-Frame-Options only when `django.middleware.security.SecurityMiddleware` (and
 that does both jobs without thread hops, so Django skips them and reports W001/W002 instead,
 which settings silence. This runs Django's own check functions as if those names were there, so
 `manage.py check --deploy` still says what a production configuration lacks.
+
+Patches Django 5.2.19's internals: the private `_security_middleware` and `_xframe_middleware`
+of `django.core.checks.security.base`, and the list of check functions that consult them
+(`SETTINGS_CHECKS`). On an upgrade, re-check that both helpers still exist and still decide
+whether the checks run, and add any new check that consults them to `SETTINGS_CHECKS`; then
+update the pins below. `tests/test_forks.py` fails while the installed Django, those helpers'
+sources, or the set of checks that consult them differ from what is recorded here.
 """
 from unittest import mock
 
@@ -14,6 +21,13 @@ from django.core.checks import Tags, register
 from django.core.checks.security import base
 from django.middleware.security import SecurityMiddleware as DjangoSecurityMiddleware
 from django.utils.module_loading import import_string
+
+# What this patch was checked against (tests/test_forks.py): sha256 of `inspect.getsource`, 16 hex digits.
+UPSTREAM_VERSIONS = {"Django": "5.2.19"}
+UPSTREAM_SOURCES = {
+    "django.core.checks.security.base:_security_middleware": "e3e716d19c284d45",
+    "django.core.checks.security.base:_xframe_middleware": "617ba4b512a45824",
+}
 
 SETTINGS_CHECKS = (
     base.check_sts, base.check_sts_include_subdomains, base.check_sts_preload, base.check_content_type_nosniff,

@@ -2,6 +2,11 @@
 
 Each class carries what the wire needs (HTTP status, OpenAI error `type` and `code`) in class
 attributes, DRF-style, so raising code only says what went wrong.
+
+Which request field was wrong (OpenAI's `param`) is the API layer's to say: `api/` passes
+`param=` when it rejects a field it read. The agent never does; its errors name their `subject`
+in the agent's own terms (the model asked for, the conversation's history), and `api.errors`
+says which request field that is on the wire.
 """
 
 
@@ -10,10 +15,11 @@ class FintalkError(Exception):
     error_type = "server_error"
     code: str | None = "server_error"
     default_message = "The server had an error while processing your request."
+    subject: str | None = None  # what the agent's error is about ("model", "history"); not a wire field
 
     def __init__(self, message: str | None = None, *, param: str | None = None):
         self.message = message or self.default_message
-        self.param = param
+        self.param = param  # the request field at fault, given only by the API layer
         super().__init__(self.message)
 
 
@@ -25,11 +31,17 @@ class InvalidRequest(FintalkError):
 
 
 class ContextLengthExceeded(InvalidRequest):
+    """The agent cannot fit the latest message into what it sends the model."""
+
+    subject = "history"
     code = "context_length_exceeded"
     default_message = "The latest message is longer than this server sends to the model."
 
 
 class ModelNotFound(FintalkError):
+    """The model asked for is not offered (as that kind, or at all with FINTALK_UNKNOWN_MODEL=reject)."""
+
+    subject = "model"
     status_code = 404
     error_type = "invalid_request_error"
     code = "model_not_found"

@@ -7,6 +7,13 @@ the loop and the stream all run on the event loop), that thread does not exist y
 creates it only to find nothing to close, then shuts its executor down in another thread: two
 thread starts per request, measured at about 3% of a turn's CPU. Here the response is closed in
 the request's thread when it has one, and inline otherwise. Everything else is Django's.
+
+A fork of Django 5.2.19: `ASGIHandler.handle` below is a copy of Django's, but for its last
+lines (`close_response`). On an upgrade, diff Django's `django/core/handlers/asgi.py`
+`ASGIHandler.handle` against the copy, carry every change over, re-check that
+`SyncToAsync.thread_sensitive_context` and `context_to_thread_executor` (asgiref) still mean what
+`_request_thread_started` assumes, then update the pins below. `tests/test_forks.py` fails while
+the installed Django or its `handle` differs from what is recorded here.
 """
 import asyncio
 
@@ -16,6 +23,10 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 from django.core.handlers.asgi import get_script_prefix
 from django.urls import set_script_prefix
+
+# What this fork was checked against (tests/test_forks.py): sha256 of `inspect.getsource`, 16 hex digits.
+UPSTREAM_VERSIONS = {"Django": "5.2.19"}
+UPSTREAM_SOURCES = {"django.core.handlers.asgi:ASGIHandler.handle": "98faeb5bef800331"}
 
 
 def _request_thread_started() -> bool:

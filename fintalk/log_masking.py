@@ -6,9 +6,9 @@ the message, its %-args and the structured `extra` fields a JSON formatter would
 import logging
 import re
 
-# A run of 7+ digits, optionally led by + and broken by spaces, dots, dashes or brackets:
-# phone numbers in any format and card numbers (PAN). Four digits alone (a card's last4) stay.
-_DIGIT_RUN = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().-]{0,2}\d){6,}(?!\w)")
+# A run of 6+ digits, optionally led by + and broken by spaces, dots, dashes or brackets:
+# phone numbers in any format, card numbers (PAN) and one-time codes. Four digits alone (a last4) stay.
+_DIGIT_RUN = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().-]{0,2}\d){5,}(?!\w)")
 
 
 def _mask_match(match: re.Match) -> str:

@@ -5,6 +5,7 @@ turn authentication off). `.env.example` and the README list every variable read
 """
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -229,6 +230,32 @@ FINTALK_CARD_LOCKOUT_SECONDS = env_number("FINTALK_CARD_LOCKOUT_SECONDS", 900)
 if FINTALK_CARD_LOCKOUT_ATTEMPTS < 1 or FINTALK_CARD_LOCKOUT_SECONDS < 1:
     raise ImproperlyConfigured("FINTALK_CARD_LOCKOUT_ATTEMPTS and FINTALK_CARD_LOCKOUT_SECONDS must be at least 1.")
 
+# --- #18 the bank's phone line: verification, one-time codes, payments, a human ---
+FINTALK_BANK_NAME = env_str("FINTALK_BANK_NAME", "Fintalk Bank")
+# Level 1 (bank.verification) lasts this long for a call, in the shared cache.
+FINTALK_VERIFICATION_SECONDS = env_number("FINTALK_VERIFICATION_SECONDS", 3600)
+# One-time codes: valid this long; this many wrong codes (or wrong security answers) lock the phone's
+# verification for FINTALK_CODE_LOCKOUT_SECONDS.
+FINTALK_CODE_TTL_SECONDS = env_number("FINTALK_CODE_TTL_SECONDS", 300)
+FINTALK_CODE_LOCKOUT_ATTEMPTS = env_number("FINTALK_CODE_LOCKOUT_ATTEMPTS", 3)
+FINTALK_CODE_LOCKOUT_SECONDS = env_number("FINTALK_CODE_LOCKOUT_SECONDS", 900)
+if min(FINTALK_VERIFICATION_SECONDS, FINTALK_CODE_TTL_SECONDS, FINTALK_CODE_LOCKOUT_ATTEMPTS,
+       FINTALK_CODE_LOCKOUT_SECONDS) < 1:
+    raise ImproperlyConfigured("FINTALK_VERIFICATION_SECONDS, FINTALK_CODE_* must be at least 1.")
+# Who sends the codes (bank.sms): console (development: the server's stderr), file, sns, or a dotted path.
+FINTALK_SMS_BACKEND = env_str("FINTALK_SMS_BACKEND", "console").strip()
+FINTALK_SMS_FILE_PATH = env_str("FINTALK_SMS_FILE_PATH", "")
+if FINTALK_SMS_BACKEND == "file" and not FINTALK_SMS_FILE_PATH:
+    raise ImproperlyConfigured("FINTALK_SMS_BACKEND=file needs FINTALK_SMS_FILE_PATH (the file messages are appended to).")
+# A card payment by phone: at most this much (in the card's currency); a quote waits this long for the yes.
+FINTALK_PAYMENT_MAX_AMOUNT = env_number("FINTALK_PAYMENT_MAX_AMOUNT", Decimal("10000"), Decimal)
+FINTALK_PAYMENT_QUOTE_SECONDS = env_number("FINTALK_PAYMENT_QUOTE_SECONDS", 600)
+# Said when a caller wants a person and the voice platform offers no transferCall tool.
+FINTALK_HUMAN_CONTACT = env_str("FINTALK_HUMAN_CONTACT",
+                                "call our customer service team on 1-800-555-0199, any day from 8 a.m. to 8 p.m.")
+# While the database is unreachable, loan products read within this many seconds are still offered.
+FINTALK_LOAN_CACHE_SECONDS = env_number("FINTALK_LOAN_CACHE_SECONDS", 300)
+
 FINTALK_LLM = env_str("FINTALK_LLM", "bedrock").strip().lower()
 if FINTALK_LLM not in {"bedrock", "demo"}:
     raise ImproperlyConfigured(f"FINTALK_LLM={FINTALK_LLM!r}: use 'bedrock' (default) or 'demo'.")
@@ -272,8 +299,10 @@ FINTALK_TOOL_FILLER = env_str("FINTALK_TOOL_FILLER", "auto").strip().lower()
 if FINTALK_TOOL_FILLER not in {"auto", "on", "off"}:
     raise ImproperlyConfigured(f"FINTALK_TOOL_FILLER={FINTALK_TOOL_FILLER!r}: use auto, on or off.")
 FINTALK_TOOL_FILLER_TEXT = env_str("FINTALK_TOOL_FILLER_TEXT", "One moment while I check that.")
-# Each tool call of the agent is cut after this many seconds (a slow core-banking system): the
-# model is told the system is unavailable and the caller hears an apology, not silence.
+# A tool call of the agent is cut after this many seconds (a slow core-banking system): the
+# model is told the system is unavailable and the caller hears an apology, not silence. Tools that
+# change an account (agent.tools.ACCOUNT_CHANGES: the card block) are never cut: they are awaited
+# to the end, since a change may commit and must then be reported.
 FINTALK_TOOL_TIMEOUT = env_number("FINTALK_TOOL_TIMEOUT", 5.0, float)
 # The agent's instructions: a Django template (plain text) the bank may edit or replace.
 FINTALK_SYSTEM_PROMPT_FILE = env_str("FINTALK_SYSTEM_PROMPT_FILE", "") or str(BASE_DIR / "agent" / "system_prompt.txt")

@@ -9,12 +9,27 @@ hands everything else to Django untouched. Reading a file runs in a thread, for 
 
 Without `collectstatic` (a checkout, the tests) the files come from the apps' own static/
 folders (WHITENOISE_USE_FINDERS in settings); the Docker image collects them at build time.
+
+A fork of whitenoise 6.12.0: `StaticFilesApp.__call__`, `find` and `serve` do on ASGI what
+`WhiteNoiseMiddleware.__call__` and `serve` do in Django's chain, and rely on its attributes
+`static_prefix`, `autorefresh`, `files`, `find_file` and `StaticFile.get_response(method,
+headers)`. On an upgrade, diff those two methods and `WhiteNoise.find_file` against what is
+recorded below (a new header, a changed lookup), carry the change over, then update the pins.
+`tests/test_forks.py` fails while the installed whitenoise or those methods differ from these.
 """
 import asyncio
 import warnings
 
 from django.conf import settings
 from whitenoise.middleware import WhiteNoiseMiddleware
+
+# What this fork was checked against (tests/test_forks.py): sha256 of `inspect.getsource`, 16 hex digits.
+UPSTREAM_VERSIONS = {"whitenoise": "6.12.0"}
+UPSTREAM_SOURCES = {
+    "whitenoise.middleware:WhiteNoiseMiddleware.__call__": "538b06958308b801",
+    "whitenoise.middleware:WhiteNoiseMiddleware.serve": "5858d32edfbb9db2",
+    "whitenoise.base:WhiteNoise.find_file": "f338d02358b615c5",
+}
 
 CHUNK_SIZE = 64 * 1024
 

@@ -19,6 +19,7 @@ from tests.bedrock_standin import StandInServer
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "sk-fintalk-test-key"
+pytest_plugins = ["tests.support.markers"]  # markers applied by what a test uses (e2e, proxy, browser)
 
 # Dummy credentials for the stand-in; set before anything builds a boto3 client.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")

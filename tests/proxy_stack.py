@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import API_KEY, ROOT, LiveServer, free_port
+from tests.support.metrics import metric  # noqa: F401 (test_proxy and test_drain import it from here)
 
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -204,15 +205,3 @@ def scrape(replica: LiveServer, key: str = API_KEY) -> str:
     response = httpx.get(replica.url + "/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=10)
     assert response.status_code == 200, response.text
     return response.text
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples of `name` whose labels include `labels` (0 when there is none)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                total += sample.value
-    return total

@@ -7,8 +7,7 @@ import pytest
 
 from tests.bedrock_standin import Reply, ToolUse
 from tests.conftest import API_KEY
-
-JANE = "+15550100001"
+from tests.support.bank import JANE
 
 
 def chat(http_client, messages, **extra):

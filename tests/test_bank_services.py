@@ -9,9 +9,7 @@ from django.db import connection
 from bank import selectors
 from bank.models import AuditEvent, Card, Customer, LoanProduct
 from bank.services import BlockOutcome, UnblockOutcome, card_block, card_unblock
-
-JANE = "+15550100001"
-JOHN = "+15550100002"
+from tests.support.bank import JANE, JOHN
 
 
 @pytest.fixture

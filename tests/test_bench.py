@@ -3,7 +3,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+# It starts the stand-in and gunicorn through bench.run, and may take its subprocess's 300 s.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360)]
 
 
 def test_benchmark_smoke_run(tmp_path):

@@ -6,9 +6,7 @@ from django.core.cache import cache
 from agent import callers
 from agent.prompts import Caller, system_prompt
 from tests.bedrock_standin import Reply, ToolUse
-
-JANE = "+15550100001"
-UNKNOWN = "+15550199999"
+from tests.support.bank import JANE, UNKNOWN
 
 
 def vapi_body(text: str, number: str | None, call_id: str = "call-1", history=()) -> dict:
@@ -76,7 +74,7 @@ def test_one_indexed_query_then_the_cache(django_assert_num_queries):
 
     with django_assert_num_queries(1):  # async_to_sync: the ORM runs in this thread, where queries are counted
         found = async_to_sync(five_turns)()
-    assert found == [Caller(True, "Jane", 1, 0, True)] * 5
+    assert found == [Caller(True, "Jane", 1, 0, phone_given=True)] * 5
     assert async_to_sync(callers.caller)(None) == callers.NO_PHONE
 
 

@@ -1,6 +1,5 @@
 """End to end: the official openai client against gunicorn+uvicorn, Bedrock played by the stand-in."""
 import json
-import time
 
 import httpx
 import openai
@@ -8,6 +7,7 @@ import pytest
 
 from tests.bedrock_standin import Reply, ToolUse
 from tests.conftest import API_KEY
+from tests.support.wait import wait_until
 
 MODEL = "amazon.nova-lite-v1:0"
 
@@ -41,7 +41,10 @@ def test_stream_is_the_default_and_sends_sse_headers(http, standin):
         lines = [line for line in r.iter_lines() if line]
     assert lines[-1] == "data: [DONE]"
     assert all(line.startswith("data: ") for line in lines)
-    assert "usage" not in json.loads(lines[-2][6:]) or json.loads(lines[-2][6:])["choices"]
+    # Without stream_options.include_usage there is no usage chunk: the finish is the last chunk.
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    assert all(chunk["choices"] and chunk["usage"] is None for chunk in chunks)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 
 def test_non_streaming_completion(client, v1_client, standin):
@@ -208,7 +211,5 @@ def test_client_disconnect_stops_the_bedrock_stream(server, standin):
             for line in response.iter_lines():
                 if '"content":"word' in line:
                     break
-    deadline = time.monotonic() + 3
-    while standin.requests[-1].outcome == "open" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: standin.requests[-1].outcome != "open", timeout=3)
     assert standin.requests[-1].outcome == "client_disconnected"

@@ -5,6 +5,7 @@ import pytest
 
 from agent.converse import Stop, Text, ToolUse, Usage
 from agent.demo import ASK_LAST4, CAPABILITIES, GREETING, REDIRECT, decide, stream
+from agent.demo_rules import ASK_ADDRESS, ASK_AMOUNT, ASK_CARD, ASK_CODE
 from agent.prompts import CALL_OPENING_QUERY
 
 
@@ -29,7 +30,15 @@ def tool_result(text):
     ("Block my credit card", ASK_LAST4),
     ("My card ending 4242 was stolen", ("block_credit_card", {"card_last4": "4242", "reason": "stolen"})),
     ("Please unblock my card", REDIRECT),
-    ("What's my balance?", REDIRECT),
+    ("What's my balance?", ("get_account_balances", {})),
+    ("Show me my recent transactions", ("get_recent_transactions", {})),
+    ("I don't recognise the Electronics Hub charge", ("open_dispute", {"merchant": "Electronics Hub",
+                                                                       "reason": "not_recognised"})),
+    ("I was charged twice at Netflix, $15.49", ("open_dispute", {"merchant": "Netflix", "reason": "duplicate",
+                                                                  "amount": "15.49"})),
+    ("Pay the minimum on my card 4242", ("prepare_card_payment", {"card_last4": "4242", "amount": "minimum"})),
+    ("I want to pay my card bill", ASK_CARD),
+    ("Can I send money to my brother?", REDIRECT),
     ("Tell me a joke", CAPABILITIES),
     ("hello", GREETING),
     (CALL_OPENING_QUERY, GREETING),
@@ -55,10 +64,53 @@ def test_a_question_after_a_tool_result_is_answered():
     assert decide([user("bye"), merged]) == ("list_credit_cards", {})
 
 
-def test_demo_uses_vapi_call_tools_when_offered():
-    assert decide([user("Can I talk to a person?")], {"transferCall"}) == ("transferCall", {})
+def test_demo_hands_over_with_the_bank_tool_then_vapis_transfer_call():
+    asked = [user("Can I talk to a person?")]
+    assert decide(asked, {"transferCall"}) == ("transfer_to_human", {"reason": "caller asked for a person"})
+    put_through = "I'm putting you through to a person now."
+    assert decide(asked + [tool_result(put_through)], {"transferCall"}) == ("transferCall", {}, put_through)
+    assert decide(asked + [tool_result(put_through)]) == put_through  # no transferCall offered: just say it
     assert decide([user("That's all, bye")], {"endCall"}) == ("endCall", {})
-    assert decide([user("Can I talk to a person?")]) == CAPABILITIES  # not offered: no such tool
+
+
+def test_verification_then_the_request_it_held_up():
+    balance = [user("What's my balance?"), tool_result("Before I can do that I need to make sure it's you. "
+                                                       "I can text a six-digit code to your registered phone. "
+                                                       "Shall I send it?")]
+    said_yes = balance + [assistant(balance[-1]["content"][0]["toolResult"]["content"][0]["text"]), user("Yes please")]
+    assert decide(said_yes) == ("send_verification_code", {})
+    typed = said_yes + [assistant(ASK_CODE), user("User's Keypad Entry: 123456")]
+    assert decide(typed) == ("verify_code", {"code": "123456"})
+    spoken = said_yes + [assistant(ASK_CODE), user("one two three four five six")]
+    assert decide(spoken) == ("verify_code", {"code": "123456"})
+    verified = typed + [tool_result("Thank you, you're verified. What would you like to do?")]
+    assert decide(verified) == ("get_account_balances", {})
+
+
+def test_payment_asks_for_what_is_missing_then_confirms():
+    asked = [user("I want to pay my card bill"), assistant(ASK_CARD), user("4242")]
+    assert decide(asked) == ASK_AMOUNT
+    amount = asked + [assistant(ASK_AMOUNT), user("The statement balance")]
+    assert decide(amount) == ("prepare_card_payment", {"card_last4": "4242", "amount": "statement balance"})
+    quoted = amount + [assistant("To confirm: pay $812.40 ... Shall I go ahead?"), user("Yes, go ahead")]
+    assert decide(quoted) == ("confirm_card_payment", {})
+
+
+def test_replacement_confirms_the_address_by_city():
+    blocked = [user("My card 4242 was stolen"),
+               assistant("Done. ... Would you like a replacement card sent to the address we have on file?"),
+               user("Yes")]
+    assert decide(blocked) == ASK_ADDRESS
+    assert decide(blocked + [assistant(ASK_ADDRESS), user("Springfield")]) == (
+        "order_replacement_card", {"card_last4": "4242", "address_confirmation": "Springfield"})
+
+
+def test_greets_a_known_caller_by_first_name_from_the_instructions():
+    from agent.demo_rules import greeting
+
+    system = "# Who is calling\nThe caller is Jane, calling from their registered phone line. Greet them by name."
+    assert greeting(system).startswith("Hello Jane, this is Fin")
+    assert greeting("The call came without a phone number") == GREETING
 
 
 def test_schema_instances_are_valid():
@@ -70,9 +122,21 @@ def test_schema_instances_are_valid():
         "name": {"type": "string"}, "count": {"type": "integer", "minimum": 1},
         "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
         "kind": {"enum": ["a", "b"]}, "extra": {"type": "boolean"}}}
-    value = instance_of(schema, "hello")
+    value = instance_of(schema, "hello", answer=True)  # the structured answer carries the reply
     jsonschema.validate(value, schema)
-    assert value["name"] == "hello" and instance_of({"type": "object"}, "hi") == {"reply": "hi"}
+    assert value["name"] == "hello" and instance_of({"type": "object"}, "hi", answer=True) == {"reply": "hi"}
+    arguments = instance_of(schema, "What's the weather in Paris?")  # a client tool's arguments
+    jsonschema.validate(arguments, schema)
+    assert arguments == {"name": "Paris", "count": 1, "tags": ["Paris"], "kind": "a"}
+
+
+def test_client_tool_arguments_fit_the_schema_not_the_reply():
+    schema = {"type": "object", "required": ["destination", "unit"], "properties": {
+        "destination": {"type": "string", "enum": ["+15550100099", "+15550100098"]},
+        "unit": {"type": "string", "default": "celsius"}}}
+    events = _events({"messages": [user("hello")], "toolConfig": {
+        "tools": [_spec("transferCall", schema)], "toolChoice": {"tool": {"name": "transferCall"}}}})
+    assert events[0].input == {"destination": "+15550100099", "unit": "celsius"}
 
 
 def _events(request):
@@ -104,10 +168,10 @@ def test_stream_calls_an_offered_tool_and_never_an_absent_one():
 
 def test_stream_obeys_tool_choice():
     schema = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
-    forced = {"messages": [user("hello")], "toolConfig": {
+    forced = {"messages": [user("What's the weather in Paris?")], "toolConfig": {
         "tools": [_spec("get_loan_products"), _spec("weather", schema)], "toolChoice": {"tool": {"name": "weather"}}}}
     call = _events(forced)[0]
-    assert call.name == "weather" and call.input == {"city": ""}
+    assert call.name == "weather" and call.input == {"city": "Paris"}
     anyone = {"messages": [user("hello")], "toolConfig": {"tools": [_spec("answer", schema)], "toolChoice": {"any": {}}}}
     call = _events(anyone)[0]
     assert call.name == "answer" and call.input == {"city": GREETING}

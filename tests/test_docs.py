@@ -62,3 +62,21 @@ def test_every_example_request_body_is_answered(docs_server):
         assert response.status_code == 200, (name, response.text)
         if "check" in example:
             assert eval(example["check"], {"json": json, "j": response.json()}), (name, response.text)
+
+
+def test_the_readme_layout_names_every_top_level_folder_and_app_module():
+    """The README's "Layout" is a newcomer's map: a folder or a module of an app it does not name
+    (a new app, a new module in fintalk/, api/ or agent/) means the map is out of date."""
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):].split("\n## ", 1)[0]
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout: the tracked files are unknown")
+    folders = {path.split("/")[0] for path in tracked if "/" in path and not path.startswith(".")}
+    missing = sorted(f"{folder}/" for folder in folders if f"`{folder}/`" not in layout)
+    for app in ("fintalk", "api", "agent"):
+        modules = {Path(path).name for path in tracked if re.fullmatch(rf"{app}/[a-z_]+\.(py|txt)", path)}
+        missing += sorted(f"{app}/{name}" for name in modules - {"__init__.py", "apps.py", "admin.py", "urls.py",
+                                                                     "wsgi.py", "settings.py", "asgi.py", "models.py"}
+                          if f"`{name}`" not in layout)
+    assert not missing, f"README.md's Layout does not mention: {missing}"

@@ -13,9 +13,7 @@ from api.conversation import build_native_turn, build_turn
 from fintalk.exceptions import InvalidRequest
 from tests.bedrock_standin import Reply, ToolUse
 from tests.conftest import API_KEY
-
-JANE = "+15550100001"
-JOHN = "+15550100002"
+from tests.support.bank import JANE, JOHN
 TAG = f"[phone: {JANE}]"
 WEB_CALL = {"call": {"id": "identity-web", "type": "webCall"}}  # Vapi's web call: no customer number
 

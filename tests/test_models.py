@@ -4,6 +4,7 @@ import logging
 import pytest
 
 from agent import models
+from api.errors import wire_param
 from fintalk.exceptions import ModelNotFound
 
 NOVA, CLAUDE = "amazon.nova-lite-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -46,5 +47,6 @@ def test_reject_restores_model_not_found(bedrock):
     bedrock.FINTALK_UNKNOWN_MODEL = "reject"
     with pytest.raises(ModelNotFound) as info:
         models.resolve_model("gpt-4o")
-    assert info.value.param == "model" and NOVA in info.value.message
+    # The agent says what is wrong in its own terms; the API edge names the request field.
+    assert info.value.param is None and wire_param(info.value) == "model" and NOVA in info.value.message
     assert models.resolve_model(NOVA).id == NOVA

@@ -3,11 +3,16 @@ import pytest
 from rest_framework.exceptions import ValidationError
 
 from api.errors import exception_handler
-from api.serializers import AgentQuerySerializer, OpenAIQuerySerializer
+from api.serializers import (
+    AgentQuerySerializer,
+    ChatCompletionRequestSerializer,
+    CompletionsRequestSerializer,
+    ResponsesRequestSerializer,
+)
 
 
 def validate(data, **context):
-    serializer = OpenAIQuerySerializer(data=data, context=context)
+    serializer = ChatCompletionRequestSerializer(data=data, context=context)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -107,3 +112,24 @@ def test_agent_query_serializer():
     serializer = AgentQuerySerializer(data={"query": " hello ", "phone_number": "+15550100001"})
     assert serializer.is_valid() and serializer.validated_data["query"] == "hello"
     assert not AgentQuerySerializer(data={"query": ""}).is_valid()
+
+
+@pytest.mark.parametrize("serializer, body, limit_field, streams", [
+    (ChatCompletionRequestSerializer, {"messages": USER}, "max_tokens", True),
+    (ChatCompletionRequestSerializer, {"messages": USER}, "max_completion_tokens", True),
+    (ResponsesRequestSerializer, {"input": "hi"}, "max_output_tokens", False),
+    (CompletionsRequestSerializer, {"prompt": "hi"}, "max_tokens", False),
+])
+def test_every_endpoint_applies_the_shared_stream_default_and_output_limit(serializer, body, limit_field, streams):
+    """The two rules RequestSerializer decides once: the endpoint's own stream default unless the
+    view negotiated one, and no output limit above the answering model's."""
+    def check(data, **context):
+        instance = serializer(data=data, context=context)
+        valid = instance.is_valid()
+        return instance.validated_data if valid else instance.errors
+
+    assert check(body)["stream"] is streams
+    assert check(body, stream_default=not streams)["stream"] is (not streams)
+    assert check({**body, limit_field: 8192}, max_output_tokens=8192)[limit_field] == 8192
+    assert check({**body, limit_field: 8193}, max_output_tokens=8192) == {
+        limit_field: ["Ensure this value is less than or equal to 8192."]}

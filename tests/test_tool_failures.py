@@ -6,7 +6,7 @@ import pytest
 
 from tests.bedrock_standin import Reply, ToolUse
 from tests.conftest import API_KEY, LiveServer
-from tests.test_operations import metric
+from tests.support.metrics import metric
 
 
 @pytest.fixture(scope="module")

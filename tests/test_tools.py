@@ -1,28 +1,10 @@
 """The agent's tools: phone from the turn context, results phrased for the caller, rules enforced."""
-import asyncio
-import contextvars
-
 import pytest
-from asgiref.sync import sync_to_async
 from django.core.management import call_command
-from django.db import connections
 
 from agent import tools
-from agent.context import TurnContext, current_turn
 from bank.models import AuditEvent, Card
-
-
-def run_tool(coro_fn, phone=None, **kwargs):
-    context = TurnContext(phone=phone, request_id="req-tools")
-
-    async def call():
-        current_turn.set(context)
-        try:
-            return await coro_fn(**kwargs)
-        finally:
-            await sync_to_async(connections.close_all)()
-
-    return asyncio.run(call()), context.meter.tool_calls
+from tests.support.bank import JANE, JOHN, run_tool
 
 
 @pytest.fixture
@@ -32,12 +14,24 @@ def bank(transactional_db):
 
 def test_tool_names_and_parameters_are_the_contract():
     specs = {tool.metadata.name: tool.metadata.get_parameters_dict() for tool in tools.build_tools()}
-    assert set(specs) == {"get_loan_products", "get_customer_profile", "list_credit_cards", "block_credit_card"}
+    assert set(specs) == {"get_loan_products", "get_customer_profile", "list_credit_cards", "block_credit_card",
+                          "send_verification_code", "verify_code", "verify_security_answers", "get_account_balances",
+                          "get_recent_transactions", "open_dispute", "order_replacement_card", "prepare_card_payment",
+                          "confirm_card_payment", "transfer_to_human"}
     assert set(specs["block_credit_card"]["properties"]) == {"card_last4", "reason"}
     assert specs["block_credit_card"]["required"] == ["card_last4"]
-    for name in ("get_customer_profile", "list_credit_cards"):
+    assert specs["verify_code"]["required"] == ["code"]
+    assert set(specs["open_dispute"]["required"]) == {"merchant", "reason"}
+    for name in ("get_customer_profile", "list_credit_cards", "send_verification_code", "confirm_card_payment"):
         assert specs[name]["properties"] == {}  # no phone argument: the model never chooses the account
-    assert "phone" not in str(specs["block_credit_card"])
+    for name, spec in specs.items():
+        assert "phone" not in str(spec["properties"]), name
+    # Every tool declares its level: block stays at the phone line, reading and paying need a code.
+    assert tools.REQUIRED_LEVEL["block_credit_card"] == 0
+    assert {tools.REQUIRED_LEVEL[name] for name in ("get_account_balances", "get_recent_transactions", "open_dispute",
+                                                     "order_replacement_card", "prepare_card_payment",
+                                                     "confirm_card_payment")} == {1}
+    assert set(tools.REQUIRED_LEVEL) == set(specs)
 
 
 def test_loan_products_from_the_database(bank):
@@ -52,8 +46,8 @@ def test_loan_products_from_the_database(bank):
 def test_profile_and_cards_need_the_callers_phone(bank):
     assert run_tool(tools.get_customer_profile)[1] == [("get_customer_profile", "not_identified")]
     assert "can't identify you" in run_tool(tools.list_credit_cards)[0]
-    assert run_tool(tools.get_customer_profile, phone="+15550100001")[0] == "You're Jane, and you hold 1 card with us."
-    text, _ = run_tool(tools.list_credit_cards, phone="+15550100002")
+    assert run_tool(tools.get_customer_profile, phone=JANE)[0] == "You're Jane, and you hold 1 card with us."
+    text, _ = run_tool(tools.list_credit_cards, phone=JOHN)
     assert "Mastercard card ending in 5454" in text and "Visa card ending in 1881" in text
     assert "Jane" not in text
     assert run_tool(tools.list_credit_cards, phone="+15550109999")[1] == [("list_credit_cards", "customer_not_found")]
@@ -61,31 +55,16 @@ def test_profile_and_cards_need_the_callers_phone(bank):
 
 def test_block_credit_card_rules(bank):
     assert run_tool(tools.block_credit_card, card_last4="4242")[1] == [("block_credit_card", "not_identified")]
-    assert run_tool(tools.block_credit_card, phone="+15550100001", card_last4="42")[1] == \
+    assert run_tool(tools.block_credit_card, phone=JANE, card_last4="42")[1] == \
         [("block_credit_card", "invalid_last4")]
-    text, calls = run_tool(tools.block_credit_card, phone="+15550100001", card_last4="5454")
+    text, calls = run_tool(tools.block_credit_card, phone=JANE, card_last4="5454")
     assert calls == [("block_credit_card", "card_not_found")] and "nothing was blocked" in text
     assert "John" not in text
-    text, calls = run_tool(tools.block_credit_card, phone="+15550100001", card_last4="4 2 4 2", reason="stolen")
+    text, calls = run_tool(tools.block_credit_card, phone=JANE, card_last4="4 2 4 2", reason="stolen")
     assert calls == [("block_credit_card", "blocked")] and "now blocked" in text
     assert Card.objects.get(last4="4242").block_reason == "stolen"
     assert AuditEvent.objects.get().request_id == "req-tools"
-    text, calls = run_tool(tools.block_credit_card, phone="+15550100001", card_last4="4242")
+    text, calls = run_tool(tools.block_credit_card, phone=JANE, card_last4="4242")
     assert calls == [("block_credit_card", "already_blocked")] and AuditEvent.objects.count() == 1
 
 
-def test_turn_context_reaches_tasks_created_inside_it():
-    seen = []
-
-    async def child():
-        seen.append(current_turn.get().phone)
-
-    async def main():
-        context = contextvars.copy_context()
-        context.run(current_turn.set, TurnContext(phone="+15550100001"))
-        task = context.run(asyncio.ensure_future, child())
-        await task
-        seen.append(current_turn.get())
-
-    asyncio.run(main())
-    assert seen == ["+15550100001", None]

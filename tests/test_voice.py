@@ -6,6 +6,7 @@ import openai
 
 from tests.bedrock_standin import Reply, ToolUse
 from tests.conftest import API_KEY
+from tests.support.wait import wait_until
 
 VAPI = {"call": {"id": "call-1", "customer": {"number": "+15550100001"}}, "customer": {"number": "+15550100001"}}
 
@@ -98,9 +99,7 @@ def test_disconnect_during_the_first_token_wait_stops_bedrock(voice_server, stan
             for line in response.iter_lines():
                 if line == ": ping":
                     break
-    deadline = time.monotonic() + 2
-    while standin.requests[-1].outcome == "open" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: standin.requests[-1].outcome != "open", timeout=2)
     assert standin.requests[-1].outcome == "client_disconnected"
 
 
@@ -119,9 +118,7 @@ def test_hang_up_after_a_block_keeps_the_block_and_its_audit(voice_server, stand
                 blocked = voice_server.sql("SELECT status FROM bank_card WHERE last4 = ?", "4242")[0][0] == "blocked"
                 if blocked or time.monotonic() > deadline:
                     break
-    deadline = time.monotonic() + 2
-    while any(r.outcome == "open" for r in standin.requests) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: all(r.outcome != "open" for r in standin.requests), timeout=2)
     # The tool call's model call finished; the answer's, if it had begun, was abandoned.
     assert [r.outcome for r in standin.requests] in (["completed"], ["completed", "client_disconnected"])
     assert voice_server.sql("SELECT status FROM bank_card WHERE last4 = ?", "4242") == [("blocked",)]

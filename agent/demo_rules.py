@@ -1,0 +1,242 @@
+"""The demo model's rules: which bank tool a conversation calls next, or what to say.
+
+Deterministic keyword rules over the Converse messages (see `agent.demo`): loans, who am I, cards,
+block a card, verification with a one-time code (read back or typed on the keypad), balances,
+recent transactions, disputes, a replacement card, paying a card bill (read back, then a yes), and
+a person. A step that needs details the caller has not given yet asks for them; a request that
+needs verification is picked up again once the caller is verified. The caller's first name and
+the purpose of an outbound call are read from the instructions the agent sends (the system prompt).
+"""
+import re
+
+from agent.prompts import CALL_OPENING_QUERY
+
+GREETING = ("Hello, this is Fin, the Fintalk Bank demo assistant. I can tell you about our loans, "
+            "your cards, balances and transactions, disputes, card payments, or block a lost card. How can I help?")
+CAPABILITIES = ("I'm the Fintalk demo assistant, so I can only do a few things: tell you about our loans, your "
+                "cards, balances and recent transactions, block a lost card and send a replacement, open a "
+                "dispute, pay your card bill, or put you through to a person.")
+REDIRECT = "I can't do that by phone. Please use the Fintalk mobile app or visit a branch for that."
+ASK_LAST4 = "I can block your card. What are the last four digits of the card?"
+ASK_CARD = "Which card is it, by its last four digits?"
+ASK_CODE = "Please read me the six-digit code from the text message, or type it on your keypad."
+ASK_ADDRESS = "To make sure it goes to the right place: what's the city or ZIP code of your address?"
+ASK_AMOUNT = "How much would you like to pay: the minimum payment, the statement balance, or another amount?"
+ASK_MERCHANT = "Which charge is it? Tell me the merchant and, if you can, the amount."
+
+_LAST4_ASKED = "last four digits"
+_FOUR_DIGITS = re.compile(r"(?<!\d)\d{4}(?!\d)")
+_SPOKEN_DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+                  "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_YES = re.compile(r"^\W*(yes|yeah|yep|sure|please do|go ahead|do it|ok(ay)?|correct|that's right)\b")
+_MONEY = re.compile(r"\$?\d[\d,]*\.\d{2}\b|\$\d[\d,]*")
+_PERSON = re.compile(r"\b(person|human|agent|representative|someone|operator)\b")
+
+# Intents that need the caller verified, in the order they are recognised.
+_VERIFIED_INTENTS = (
+    ("open_dispute", re.compile(r"\b(dispute|recogni[sz]e|didn't make|did not make|fraud\w*|charged twice|"
+                                r"duplicate|never (arrived|received))\b")),
+    ("prepare_card_payment", re.compile(r"\b(pay|make a payment|card bill)\b")),
+    ("order_replacement_card", re.compile(r"\b(replacement|replace|new card)\b")),
+    ("get_recent_transactions", re.compile(r"\b(transactions?|statement|recent (charges|activity)|spent)\b")),
+    ("get_account_balances", re.compile(r"\b(balances?|how much (money )?(do i have|is in))\b")),
+)
+
+
+def text_of(message: dict) -> str:
+    """A Converse message's text: its text blocks, or the text of the tool results it carries."""
+    parts = []
+    for block in message.get("content", ()):
+        if "text" in block:
+            parts.append(block["text"])
+        elif "toolResult" in block:
+            parts.extend(item.get("text", "") for item in block["toolResult"].get("content", ()))
+    return " ".join(part for part in parts if part)
+
+
+def only_tool_results(message: dict) -> bool:
+    blocks = message.get("content", ())
+    return any("toolResult" in block for block in blocks) and not any(block.get("text") for block in blocks)
+
+
+def said(message: dict) -> str:
+    """The caller's own words in a user message (a tool result merged into it is not)."""
+    return " ".join(block["text"] for block in message.get("content", ()) if block.get("text"))
+
+
+def _spoken_to_digits(text: str) -> str:
+    spoken = re.sub(r"[a-z]+", lambda m: _SPOKEN_DIGITS.get(m.group(0), m.group(0)), text.lower())
+    return re.sub(r"(?<=\d)[\s.,-]+(?=\d)", "", spoken)
+
+
+def last4(text: str) -> str | None:
+    """Four digits, typed or spoken ("four two four two", "42-42"), standing alone; amounts don't count."""
+    match = _FOUR_DIGITS.search(_spoken_to_digits(_MONEY.sub(" ", text)))
+    return match.group(0) if match else None
+
+
+def code(text: str) -> str | None:
+    """Six digits, typed, spoken or from the keypad ("User's Keypad Entry: 123456")."""
+    match = re.search(r"(?<!\d)\d{6}(?!\d)", _spoken_to_digits(text))
+    return match.group(0) if match else None
+
+
+def _loan_kind(text: str) -> str | None:
+    for kind, words in (("home", ("home", "house", "mortgage")), ("auto", ("car", "auto", "vehicle")),
+                        ("personal", ("personal",)), ("student", ("student", "college")),
+                        ("business", ("business",))):
+        if any(word in text for word in words):
+            return kind
+    return None
+
+
+def _dispute_reason(text: str) -> str:
+    if re.search(r"twice|duplicate", text):
+        return "duplicate"
+    if re.search(r"wrong amount|overcharg", text):
+        return "wrong_amount"
+    if re.search(r"never (arrived|received)|not received|didn't (get|receive)", text):
+        return "not_received"
+    return "not_recognised"
+
+
+def _merchant(original: str) -> str | None:
+    for pattern in (r"\b(?:charge|payment|transaction|purchase) (?:at|from|to) ([A-Z][\w'&-]*(?: [A-Z][\w'&-]*)*)",
+                    r"\bthe ([A-Z][\w'&-]*(?: [A-Z][\w'&-]*)*) (?:charge|payment|transaction|purchase)",
+                    r"\b(?:at|from) ([A-Z][\w'&-]*(?: [A-Z][\w'&-]*)*)"):
+        if match := re.search(pattern, original):
+            return match.group(1)
+    return None
+
+
+def _payment_amount(text: str) -> str | None:
+    if "minimum" in text:
+        return "minimum"
+    if "statement" in text:
+        return "statement balance"
+    if re.search(r"\b(full|whole|everything|all of it)\b", text):
+        return "full balance"
+    match = _MONEY.search(text)
+    return match.group(0).replace("$", "") if match else None
+
+
+def _verified_step(intent: str, original: str, details: str) -> tuple[str, dict] | str:
+    """The call for an intent that needs verification, or the question for what is missing.
+    `original` holds the request; `details` every caller message since (answers to questions)."""
+    lowered = details.lower()
+    if intent == "get_account_balances":
+        return intent, {}
+    if intent == "get_recent_transactions":
+        digits = last4(original)
+        return intent, ({"last4": digits} if digits else {})
+    if intent == "open_dispute":
+        merchant = _merchant(details)
+        if not merchant:
+            return ASK_MERCHANT
+        arguments = {"merchant": merchant, "reason": _dispute_reason(lowered)}
+        if amount := _MONEY.search(details):
+            arguments["amount"] = amount.group(0).replace("$", "")
+        return intent, arguments
+    digits = last4(details)
+    if not digits:
+        return ASK_CARD
+    if intent == "order_replacement_card":
+        return ASK_ADDRESS
+    amount = _payment_amount(lowered)
+    return (intent, {"card_last4": digits, "amount": amount}) if amount else ASK_AMOUNT
+
+
+def _pending_intent(users: list[str]) -> tuple[str, int] | None:
+    """The latest caller request that needs verification, and where it was asked."""
+    for index in range(len(users) - 1, -1, -1):
+        for intent, pattern in _VERIFIED_INTENTS:
+            if pattern.search(users[index].lower()):
+                return intent, index
+    return None
+
+
+def _after_tool(result: str, users: list[str], tool_names: set[str]):
+    """What follows a tool's result: carry on with the request verification held up, hand the call
+    over with the client's transferCall, or say the result."""
+    if "you're verified" in result and (pending := _pending_intent(users)):
+        intent, index = pending
+        step = _verified_step(intent, users[index], " ".join(users[index:]))
+        return step if not isinstance(step, str) else result.replace("What would you like to do?", step)
+    if "putting you through" in result and "transferCall" in tool_names:
+        return "transferCall", {}, result
+    return result or "Done."
+
+
+def first_name(system: str) -> str | None:
+    """The caller's first name, from the instructions' "Who is calling" section."""
+    match = re.search(r"The caller is (\w+), calling from their registered phone line", system)
+    return match.group(1) if match else None
+
+
+def greeting(system: str) -> str:
+    if outbound := re.search(r"# Outbound call\n(?:.*\n)*?Open with: (.+)", system):
+        return outbound.group(1).strip()
+    name = first_name(system)
+    return GREETING.replace("Hello,", f"Hello {name},", 1) if name else GREETING
+
+
+def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str = "") -> tuple | str:
+    """The next step, from Converse messages: a tool call `(name, kwargs)` (with words to say first,
+    as a third item), or the reply text."""
+    last = messages[-1]
+    users = [said(m) for m in messages if m["role"] == "user" and said(m)]
+    if only_tool_results(last):
+        return _after_tool(text_of(last), users, tool_names)
+    original = said(last)
+    user = original.lower()
+    previous = next((text_of(m) for m in reversed(messages[:-1]) if m["role"] == "assistant"), "")
+    if _PERSON.search(user):
+        return "transfer_to_human", {"reason": "caller asked for a person"}
+    if "endCall" in tool_names and re.search(r"\b(bye|goodbye|end the call|hang up|that's all)\b", user):
+        return "endCall", {}
+    conversation = " ".join(u.lower() for u in users)
+    reason = "stolen" if "stolen" in conversation else "lost"
+    if user == CALL_OPENING_QUERY.lower() or re.fullmatch(r"\W*(hi|hello|hey|good (morning|afternoon|evening))\W*", user):
+        return greeting(system)
+    if _LAST4_ASKED in previous and previous != ASK_CARD and (digits := last4(user)):
+        return "block_credit_card", {"card_last4": digits, "reason": reason}
+    if ("six-digit code" in previous or "read me the" in previous or "code" in previous) and (digits := code(user)):
+        return "verify_code", {"code": digits}
+    if re.search(r"\bborn\b", user) and (digits := last4(re.sub(r"\d{4}-\d{2}-\d{2}", " ", user))):
+        born = re.search(r"\d{4}-\d{2}-\d{2}", user)
+        amount = _MONEY.search(original)
+        if born and amount:
+            return "verify_security_answers", {"date_of_birth": born.group(0), "card_last4": digits,
+                                               "last_transaction_amount": amount.group(0).replace("$", "")}
+    if _YES.search(user):
+        if "Shall I send it" in previous or "send you a new one" in previous:
+            return "send_verification_code", {}
+        if "Shall I go ahead" in previous:
+            return "confirm_card_payment", {}
+        if match := re.search(r"block your card ending in (\d{4})", previous):
+            return "block_credit_card", {"card_last4": match.group(1), "reason": "stolen"}
+        if "replacement card sent" in previous:
+            return ASK_ADDRESS
+    if previous == ASK_ADDRESS or previous.endswith(ASK_ADDRESS):
+        digits = next((last4(u) for u in reversed(users[:-1]) if last4(u)), None)
+        if digits:
+            return "order_replacement_card", {"card_last4": digits, "address_confirmation": original.strip(" .")}
+    if previous in (ASK_CARD, ASK_AMOUNT, ASK_MERCHANT) and (pending := _pending_intent(users[:-1])):
+        intent, index = pending
+        return _verified_step(intent, users[index], " ".join(users[index:]))
+    if re.search(r"\b(unblock|transfer money|send money|wire)\b", user):
+        return REDIRECT
+    for intent, pattern in _VERIFIED_INTENTS:
+        if pattern.search(user):
+            return _verified_step(intent, original, original)
+    if re.search(r"\b(block|lost|stolen|freeze|cancel)\b", user):
+        digits = last4(user)
+        return ("block_credit_card", {"card_last4": digits, "reason": reason}) if digits else ASK_LAST4
+    if re.search(r"\b(loans?|mortgages?|borrow|financ\w*)\b", user):
+        kind = _loan_kind(user)
+        return "get_loan_products", ({"kind": kind} if kind else {})
+    if re.search(r"\bcards?\b", user):
+        return "list_credit_cards", {}
+    if re.search(r"\b(who am i|my name|my profile|my account|identify)\b", user):
+        return "get_customer_profile", {}
+    return CAPABILITIES

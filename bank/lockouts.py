@@ -1,0 +1,85 @@
+"""Guessing by phone stops after a few tries: wrong answers are counted per phone in the shared cache.
+
+Two kinds today: wrong last-four digits lock a phone's card actions (`CARD`), wrong one-time codes
+or security answers lock its verification (`VERIFICATION`). The count runs from the first wrong
+attempt for `seconds`; at `attempts` the phone is locked for `seconds` (one audit event, whichever
+worker gets there first: `add` is atomic in Redis). The cache is Redis with FINTALK_CACHE_URL, so
+every worker and replica counts the same. Key names hold a digest, never a phone number.
+
+When the cache cannot be reached, `locked` raises `SecurityCheckUnavailable`: callers fail closed.
+"""
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import caches
+
+from bank.masking import mask_phone
+from bank.models import AuditEvent
+
+logger = logging.getLogger("fintalk.bank")
+
+
+class SecurityCheckUnavailable(Exception):
+    """The shared cache that holds lockouts and verification cannot be reached: refuse, don't guess."""
+
+
+def phone_key(kind: str, phone: str) -> str:
+    return f"fintalk:{kind}:{hashlib.sha256(phone.encode()).hexdigest()[:32]}"
+
+
+@dataclass(frozen=True)
+class Lockout:
+    name: str  # the audit action is f"{name}_lockout"
+    counter: str  # cache key kind for the wrong attempts
+    lock: str  # cache key kind for the lock
+    attempts_setting: str
+    seconds_setting: str
+
+    @property
+    def attempts(self) -> int:
+        return getattr(settings, self.attempts_setting)
+
+    @property
+    def seconds(self) -> int:
+        return getattr(settings, self.seconds_setting)
+
+    def counter_key(self, phone: str) -> str:
+        return phone_key(self.counter, phone)
+
+    def lock_key(self, phone: str) -> str:
+        return phone_key(self.lock, phone)
+
+    def locked(self, phone: str) -> bool:
+        try:
+            return caches["default"].get(self.lock_key(phone)) is not None
+        except Exception as exc:
+            raise SecurityCheckUnavailable(self.name) from exc
+
+    def fail(self, phone: str, *, request_id: str = "", call_id: str = "") -> bool:
+        """Count one wrong attempt; True when this one locked the phone."""
+        cache, window = caches["default"], self.seconds
+        key = self.counter_key(phone)
+        try:
+            cache.add(key, 0, window)  # the window starts at the first wrong attempt
+            try:
+                count = cache.incr(key)
+            except ValueError:  # the count expired between add and incr: this attempt starts a new one
+                cache.set(key, 1, window)
+                count = 1
+            if count < self.attempts or not cache.add(self.lock_key(phone), True, window):
+                return False
+            cache.delete(key)  # counting starts afresh once the lock ends
+        except Exception as exc:
+            raise SecurityCheckUnavailable(self.name) from exc
+        AuditEvent.objects.create(request_id=request_id[:64], call_id=call_id[:128], action=f"{self.name}_lockout",
+                                  masked_phone=mask_phone(phone), outcome="locked_out")
+        logger.warning("%s locked", self.name, extra={"phone": mask_phone(phone), "wrong_attempts": count,
+                                                      "seconds": window})
+        return True
+
+
+CARD = Lockout("card", "wrong-last4", "card-lockout", "FINTALK_CARD_LOCKOUT_ATTEMPTS", "FINTALK_CARD_LOCKOUT_SECONDS")
+VERIFICATION = Lockout("verification", "wrong-code", "verification-lockout",
+                       "FINTALK_CODE_LOCKOUT_ATTEMPTS", "FINTALK_CODE_LOCKOUT_SECONDS")

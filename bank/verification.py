@@ -1,0 +1,238 @@
+"""Who is calling, and how sure the bank is: verification levels per call, enforced by the bank.
+
+- Level 0: the call's phone line is registered to a customer (caller ID). Enough to greet them and
+  to *protect* an account (block a card). Caller ID can be spoofed, so nothing is read at level 0.
+- Level 1: the caller read back (or typed) a one-time code sent to the registered phone, or
+  answered the security questions. Needed to read balances and transactions, open disputes,
+  order replacements and pay a card bill.
+
+Every guarded read or write starts with `require(session, level)`, which raises `Denied` with a
+reason the agent can say, whatever the model asked for. The level lives with the call (Vapi's
+`call.id`, else the phone) in the shared cache, so every worker and replica sees it for the rest of
+that call and no other. Codes are 6 digits, single use, expire after FINTALK_CODE_TTL_SECONDS,
+are stored as a salted hash (never in clear) and go only to the registered phone; wrong codes and wrong
+security answers count towards `lockouts.VERIFICATION`. No code reaches a log line, an audit
+event or a metric. When the shared cache is down, verification fails closed (`Denied`).
+"""
+import datetime
+import enum
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.cache import caches
+
+from bank import lockouts, sms
+from bank.masking import mask_phone
+from bank.models import AuditEvent, Customer, Transaction
+
+logger = logging.getLogger("fintalk.bank")
+
+PHONE_LINE, VERIFIED = 0, 1
+CODE_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class CallSession:
+    """Whose call this is, as the voice platform (never the model) says: its phone and call id."""
+
+    phone: str | None
+    call_id: str | None = None
+    request_id: str = ""
+
+    @property
+    def key(self) -> str:
+        """What verification state is kept under: the call, else (curl, a web client) the phone."""
+        return hashlib.sha256(f"{self.call_id or ''}|{self.phone or ''}".encode()).hexdigest()[:32]
+
+
+class Reason(str, enum.Enum):
+    NOT_IDENTIFIED = "not_identified"  # no phone on the call
+    CUSTOMER_NOT_FOUND = "customer_not_found"  # the phone is not registered
+    NOT_VERIFIED = "not_verified"  # the level needed is not reached yet
+    LOCKED_OUT = "locked_out"  # too many wrong codes / answers for this phone
+    SECURITY_UNAVAILABLE = "security_unavailable"  # the shared cache is down: fail closed
+
+
+class Denied(Exception):
+    def __init__(self, reason: Reason):
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+def _cache():
+    return caches["default"]
+
+
+def _level_key(session: CallSession) -> str:
+    return f"fintalk:verified:{session.key}"
+
+
+def _code_key(session: CallSession) -> str:
+    return f"fintalk:otp:{session.key}"
+
+
+def _digest(session: CallSession, code: str, salt: str) -> str:
+    """What is stored of a code: a salted hash bound to the call. (Not keyed by SECRET_KEY, which
+    differs per worker when unset; whoever can read the shared cache can change it anyway.)"""
+    return salt + "$" + hashlib.sha256(f"{salt}:{session.key}:{code}".encode()).hexdigest()
+
+
+def current_level(session: CallSession) -> int:
+    """The call's level (0 until verified). Raises Denied(SECURITY_UNAVAILABLE) if the cache is down."""
+    try:
+        return int(_cache().get(_level_key(session)) or PHONE_LINE)
+    except Exception as exc:
+        raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
+
+
+def require(session: CallSession, level: int) -> Customer:
+    """The caller's customer if the call has reached `level`; else Denied with the reason."""
+    if not session.phone:
+        raise Denied(Reason.NOT_IDENTIFIED)
+    customer = Customer.objects.filter(phone=session.phone).first()
+    if customer is None:
+        raise Denied(Reason.CUSTOMER_NOT_FOUND)
+    if level > PHONE_LINE and current_level(session) < level:
+        raise Denied(Reason.NOT_VERIFIED)
+    return customer
+
+
+def _verified(session: CallSession, method: str) -> None:
+    try:
+        _cache().set(_level_key(session), VERIFIED, settings.FINTALK_VERIFICATION_SECONDS)
+    except Exception as exc:
+        raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
+    _audit(session, "verified", method)
+    logger.info("caller verified", extra={"phone": mask_phone(session.phone), "method": method})
+
+
+def _audit(session: CallSession, outcome: str, detail: str = "") -> None:
+    AuditEvent.objects.create(request_id=session.request_id[:64], call_id=(session.call_id or "")[:128],
+                              action="verification", masked_phone=mask_phone(session.phone), outcome=outcome,
+                              detail=detail[:200])
+
+
+def _not_locked(session: CallSession) -> None:
+    try:
+        if lockouts.VERIFICATION.locked(session.phone):
+            raise Denied(Reason.LOCKED_OUT)
+    except lockouts.SecurityCheckUnavailable as exc:
+        raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
+
+
+def _wrong(session: CallSession) -> Reason | None:
+    """Count a wrong code or answer; LOCKED_OUT when it was the last one allowed."""
+    try:
+        locked = lockouts.VERIFICATION.fail(session.phone, request_id=session.request_id,
+                                            call_id=session.call_id or "")
+    except lockouts.SecurityCheckUnavailable as exc:
+        raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
+    return Reason.LOCKED_OUT if locked else None
+
+
+class CodeOutcome(str, enum.Enum):
+    SENT = "sent"
+    SEND_FAILED = "send_failed"  # the SMS sender is down: offer the security questions or a person
+    ALREADY_VERIFIED = "already_verified"
+    VERIFIED = "verified"
+    WRONG = "wrong"
+    INVALID = "invalid"  # not six digits
+    NO_CODE = "no_code"  # none sent, expired, or already used
+
+
+def code_send(session: CallSession) -> CodeOutcome:
+    """Send a new one-time code to the customer's registered phone (never elsewhere)."""
+    customer = require(session, PHONE_LINE)
+    _not_locked(session)
+    if current_level(session) >= VERIFIED:
+        return CodeOutcome.ALREADY_VERIFIED
+    code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+    try:
+        _cache().set(_code_key(session), _digest(session, code, secrets.token_hex(8)), settings.FINTALK_CODE_TTL_SECONDS)
+    except Exception as exc:
+        raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
+    minutes = max(1, settings.FINTALK_CODE_TTL_SECONDS // 60)
+    try:
+        sms.send(customer.phone, f"Your {settings.FINTALK_BANK_NAME} code is {code}. It expires in {minutes} "
+                                 "minutes. We will never ask you for it except on a call you are in.")
+    except Exception as exc:  # any sender failure: the caller gets another way in, not an error
+        _cache().delete(_code_key(session))
+        logger.warning("verification code not sent", extra={"phone": mask_phone(customer.phone),
+                                                            "error": type(exc).__name__})
+        _audit(session, CodeOutcome.SEND_FAILED.value)
+        return CodeOutcome.SEND_FAILED
+    _audit(session, CodeOutcome.SENT.value)
+    return CodeOutcome.SENT
+
+
+def code_check(session: CallSession, code: str) -> CodeOutcome:
+    """Check a code the caller read back or typed. Single use; wrong ones count towards the lockout."""
+    require(session, PHONE_LINE)
+    _not_locked(session)
+    if current_level(session) >= VERIFIED:
+        return CodeOutcome.ALREADY_VERIFIED
+    code = re.sub(r"[\s-]", "", code or "")
+    if not re.fullmatch(rf"\d{{{CODE_DIGITS}}}", code):
+        return CodeOutcome.INVALID
+    try:
+        stored = _cache().get(_code_key(session))
+    except Exception as exc:
+        raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
+    if stored is None:
+        return CodeOutcome.NO_CODE
+    if not hmac.compare_digest(stored, _digest(session, code, stored.partition("$")[0])):
+        if _wrong(session):
+            raise Denied(Reason.LOCKED_OUT)
+        _audit(session, CodeOutcome.WRONG.value)
+        return CodeOutcome.WRONG
+    if not _cache().delete(_code_key(session)):  # another worker used it first: single use
+        return CodeOutcome.NO_CODE
+    _verified(session, "one_time_code")
+    return CodeOutcome.VERIFIED
+
+
+def _parse_date(text: str) -> datetime.date | None:
+    text = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", (text or "").strip())
+    for pattern in ("%Y-%m-%d", "%m/%d/%Y", "%B %d %Y", "%B %d, %Y", "%d %B %Y", "%b %d %Y", "%b %d, %Y"):
+        try:
+            return datetime.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def parse_amount(text) -> Decimal | None:
+    """A sum of money as a caller says it ("$1,200.50", "45.10"): a Decimal, or None."""
+    cleaned = re.sub(r"[,$\s]|dollars?|usd", "", str(text or "").lower())
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def security_answers_check(session: CallSession, *, date_of_birth: str, card_last4: str,
+                           last_transaction_amount: str) -> bool:
+    """Level 1 without a code: date of birth, the last four digits of one of their cards and the
+    amount of their most recent transaction, all three right. A miss counts like a wrong code."""
+    customer = require(session, PHONE_LINE)
+    _not_locked(session)
+    if current_level(session) >= VERIFIED:
+        return True
+    last = Transaction.objects.filter(customer=customer).order_by("-posted_at", "-id").values_list("amount", flat=True).first()
+    right = (customer.date_of_birth is not None and _parse_date(date_of_birth) == customer.date_of_birth
+             and customer.cards.filter(last4=re.sub(r"\D", "", card_last4 or "")).exists()
+             and last is not None and parse_amount(last_transaction_amount) == last)
+    if not right:
+        if _wrong(session):
+            raise Denied(Reason.LOCKED_OUT)
+        _audit(session, "wrong_answers")
+        return False
+    _verified(session, "security_questions")
+    return True
