@@ -24,8 +24,8 @@ PROMISE_WINDOW_DAYS = 30
 
 
 def _outbound(purpose: str):
-    found = getattr(turn(), "outbound", None)
-    return found if found is not None and found.purpose == purpose else None
+    found = turn().outbound
+    return found if found is not None and getattr(found, "purpose", None) == purpose else None
 
 
 def _record(tool: str, outcome: str) -> None:
@@ -59,7 +59,7 @@ async def confirm_transaction(made_by_customer: bool) -> str:
     context = turn()
     answer = await sync_to_async(services.fraud_answer_record)(
         request_id=alert.request_id, made_by_customer=bool(made_by_customer),
-        call_id=getattr(context, "call_id", None) or "", turn_request_id=context.request_id)
+        call_id=context.call_id or "", turn_request_id=context.request_id)
     _record("confirm_transaction", answer.outcome)
     purchase = f"the {speak_money(alert.amount, alert.currency)} purchase at {alert.merchant}"
     card = f"{answer.card_network} card ending in {answer.card_last4}"

@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -19,24 +18,13 @@ import redis
 from celery import Celery
 
 from tests.conftest import API_KEY, ROOT, LiveServer, free_port
+from tests.support.bank import JANE, JOHN
+from tests.support.wait import wait_until
 from tests.vapi_standin import vapi_standin_server
 
 VAPI_KEY = "vapi-test-private-key"
 ASSISTANT_ID, PHONE_NUMBER_ID = "asst-fintalk-test", "pn-fintalk-test"
-JANE, JOHN = "+15550100001", "+15550100002"
 ALWAYS = "00:00-24:00"
-
-
-def wait_for(condition, timeout: float = 30, what: str = "the condition"):
-    """Poll `condition` until it gives something true, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +45,7 @@ def broker(tmp_path_factory):
         except redis.ConnectionError:
             return False
 
-    wait_for(answers, 10, "redis-server")
+    wait_until(answers, 10, message="redis-server")
     yield f"redis://127.0.0.1:{port}/0"
     client.close()
     process.terminate()
@@ -110,7 +98,7 @@ class Workers:
                 raise AssertionError(f"{name} exited:\n{path.read_text()}")
             return ready in path.read_text()
 
-        wait_for(started, 60, f"{name} to start")
+        wait_until(started, 60, message=f"{name} to start")
 
     def worker(self, name: str, **env: str) -> None:
         self._start(name, ["worker", "--pool", "solo", "--hostname", f"{name}@%h", "--without-gossip",
@@ -197,7 +185,7 @@ def call_id_of(api, request_id: int, number: int) -> str:
         calls = request_row(api, request_id)["calls"]
         return len(calls) >= number and calls[number - 1]["vapi_call_id"]
 
-    return wait_for(placed, 30, f"call {number} of request {request_id} to have Vapi's id")
+    return wait_until(placed, 30, message=f"call {number} of request {request_id} to have Vapi's id")
 
 
 def test_a_fraud_alert_from_the_rest_endpoint_rings_once_even_with_two_workers(server, workers, api, vapi, broker):
@@ -209,8 +197,8 @@ def test_a_fraud_alert_from_the_rest_endpoint_rings_once_even_with_two_workers(s
     with Celery("duplicates", broker=broker) as duplicates:
         for _ in range(3):
             duplicates.send_task("outbound.place_call", args=[created["id"]])
-    results = wait_for(lambda: len(workers.finished("outbound.place_call")) >= 4 and workers.finished("outbound.place_call"),
-                       60, "four place_call runs")
+    results = wait_until(lambda: len(workers.finished("outbound.place_call")) >= 4 and workers.finished("outbound.place_call"),
+                         60, message="four place_call runs")
     assert sorted(results) == ["not_due", "not_due", "not_due", "placed"]
     (call,) = vapi.app.placed()
     assert call.authorization == f"Bearer {VAPI_KEY}"
@@ -247,7 +235,7 @@ def test_no_answer_schedules_a_retry_and_the_last_attempt_fails(server, workers,
     assert (row["status"], row["outcome"], row["attempts"], row["next_attempt_at"]) == ("failed", "no_answer", 2, None)
     assert [c["ended_reason"] for c in row["calls"]] == ["customer-did-not-answer", "voicemail"]
     sweeps = len(workers.finished("outbound.sweep"))
-    wait_for(lambda: len(workers.finished("outbound.sweep")) >= sweeps + 3, 30, "three more sweeps")
+    wait_until(lambda: len(workers.finished("outbound.sweep")) >= sweeps + 3, 30, message="three more sweeps")
     assert len(vapi.app.placed()) == 2
 
 
@@ -260,7 +248,7 @@ def test_cancel_stops_the_retries(server, workers, api, vapi):
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     report_ended(server, first, "customer-did-not-answer")
     sweeps = len(workers.finished("outbound.sweep"))
-    wait_for(lambda: len(workers.finished("outbound.sweep")) >= sweeps + 3, 30, "three more sweeps")
+    wait_until(lambda: len(workers.finished("outbound.sweep")) >= sweeps + 3, 30, message="three more sweeps")
     row = request_row(api, created["id"])
     assert (row["status"], row["next_attempt_at"], row["attempts"]) == ("cancelled", None, 1)
     assert row["calls"][0]["ended_reason"] == "customer-did-not-answer"
@@ -285,13 +273,13 @@ def test_outside_calling_hours_nothing_rings_until_the_window_opens(server, work
         row = request_row(api, request_id)
         return row["status"] == "scheduled" and row["next_attempt_at"]
 
-    assert datetime.datetime.fromisoformat(wait_for(lambda: scheduled(jane["id"]), 20, "Jane's call to wait")) == opening
+    assert datetime.datetime.fromisoformat(wait_until(lambda: scheduled(jane["id"]), 20, message="Jane's call to wait")) == opening
     # The next opening at UTC+12 is 12 hours after the window opens at UTC.
-    assert datetime.datetime.fromisoformat(wait_for(lambda: scheduled(john["id"]), 20, "John's call to wait")) == \
+    assert datetime.datetime.fromisoformat(wait_until(lambda: scheduled(john["id"]), 20, message="John's call to wait")) == \
         opening + datetime.timedelta(hours=12)
     assert datetime.datetime.now(datetime.timezone.utc) < opening, "the machine was too slow to see the window closed"
     assert vapi.app.placed() == []
-    (call,) = wait_for(vapi.app.placed, 60, "Jane's call once the window opened")
+    (call,) = wait_until(vapi.app.placed, 60, message="Jane's call once the window opened")
     assert call.at >= opening.timestamp()
     assert call.body["customer"]["number"] == JANE
     assert request_row(api, john["id"])["status"] == "scheduled" and len(vapi.app.placed()) == 1
@@ -327,5 +315,5 @@ def test_bad_input_is_a_4xx_and_places_no_call(server, workers, api, vapi):
     assert api.get("/requests").json() == {"object": "list", "data": []}
     # A good request right after: the worker was there all along, and only this one rings.
     created = fraud_alert(api, server)
-    wait_for(vapi.app.placed, 30, "the good request's call")
+    wait_until(vapi.app.placed, 30, message="the good request's call")
     assert [call.body["customer"]["externalId"] for call in vapi.app.placed()] == [str(created["id"])]

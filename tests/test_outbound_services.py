@@ -24,9 +24,9 @@ from outbound import selectors, services, tools, vapi
 from outbound.hours import CallingHours
 from outbound.models import OutboundAttempt, OutboundRequest
 from outbound.selectors import OutboundContext, outbound_context
+from tests.support.bank import JANE, JOHN
 from tests.vapi_standin import vapi_standin_server
 
-JANE, JOHN = "+15550100001", "+15550100002"
 ALWAYS = "00:00-24:00"
 UTC = datetime.timezone.utc
 LEAD_SERVICES = all(hasattr(bank_services, name) for name in ("dispute_create", "transaction_mark_genuine"))
@@ -162,9 +162,7 @@ def test_outbound_context_of_a_payment_reminder(bank):
 # --- the conversation's tools ----------------------------------------------------------------------
 
 def run_tool(fn, outbound=None, **kwargs):
-    context = TurnContext(phone=JANE, request_id="req-outbound")
-    context.outbound = outbound  # the lead adds this field to TurnContext (agent/context.py)
-    context.call_id = "call-tools"
+    context = TurnContext(phone=JANE, request_id="req-outbound", call_id="call-tools", outbound=outbound)
 
     async def call():
         current_turn.set(context)
