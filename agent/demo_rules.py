@@ -30,6 +30,8 @@ _SPOKEN_DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", 
                   "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 _YES = re.compile(r"^\W*(yes|yeah|yep|sure|please do|go ahead|do it|ok(ay)?|correct|that's right)\b")
 _MONEY = re.compile(r"\$?\d[\d,]*\.\d{2}\b|\$\d[\d,]*")
+_NO = re.compile(r"^\W*(no|nope|not me|that wasn't me|i didn't|never)\b")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _PERSON = re.compile(r"\b(person|human|agent|representative|someone|operator)\b")
 
 # Intents that need the caller verified, in the order they are recognised.
@@ -167,6 +169,34 @@ def _after_tool(result: str, users: list[str], tool_names: set[str]):
     return result or "Done."
 
 
+def _promise_date(text: str) -> str | None:
+    """A day the caller promises to pay by: an ISO date, or a weekday (the next one)."""
+    import datetime
+
+    if match := re.search(r"\d{4}-\d{2}-\d{2}", text):
+        return match.group(0)
+    for index, name in enumerate(_WEEKDAYS):
+        if name in text:
+            today = datetime.date.today()
+            return (today + datetime.timedelta(days=(index - today.weekday() - 1) % 7 + 1)).isoformat()
+    return None
+
+
+def _outbound_step(user: str, previous: str, system: str):
+    """An outbound call's answers: a fraud alert's yes or no, a reminder's pay-now or promise."""
+    if "Did you make this purchase?" in previous:
+        if _NO.search(user):
+            return "confirm_transaction", {"made_by_customer": False}
+        if _YES.search(user) or re.search(r"\b(that was me|it was me|i made it)\b", user):
+            return "confirm_transaction", {"made_by_customer": True}
+    if "tell me when you plan to pay" in previous:
+        if re.search(r"\b(now|today)\b", user) and (card := re.search(r"card ending in (\d{4})", system)):
+            return "prepare_card_payment", {"card_last4": card.group(1), "amount": "minimum"}
+        if day := _promise_date(user):
+            return "record_promise_to_pay", {"date": day}
+    return None
+
+
 def first_name(system: str) -> str | None:
     """The caller's first name, from the instructions' "Who is calling" section."""
     match = re.search(r"The caller is (\w+), calling from their registered phone line", system)
@@ -198,6 +228,8 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
     reason = "stolen" if "stolen" in conversation else "lost"
     if user == CALL_OPENING_QUERY.lower() or re.fullmatch(r"\W*(hi|hello|hey|good (morning|afternoon|evening))\W*", user):
         return greeting(system)
+    if "# Outbound call" in system and (step := _outbound_step(user, previous, system)):
+        return step
     if _LAST4_ASKED in previous and previous != ASK_CARD and (digits := last4(user)):
         return "block_credit_card", {"card_last4": digits, "reason": reason}
     if ("six-digit code" in previous or "read me the" in previous or "code" in previous) and (digits := code(user)):
@@ -215,10 +247,12 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
             return "confirm_card_payment", {}
         if match := re.search(r"block your card ending in (\d{4})", previous):
             return "block_credit_card", {"card_last4": match.group(1), "reason": "stolen"}
-        if "replacement card sent" in previous:
+        if "replacement card sent" in previous or "send you a replacement card" in previous:
             return ASK_ADDRESS
     if previous == ASK_ADDRESS or previous.endswith(ASK_ADDRESS):
         digits = next((last4(u) for u in reversed(users[:-1]) if last4(u)), None)
+        if digits is None and (card := re.search(r"card ending in (\d{4})", system)):
+            digits = card.group(1)  # an outbound call's card
         if digits:
             return "order_replacement_card", {"card_last4": digits, "address_confirmation": original.strip(" .")}
     if previous in (ASK_CARD, ASK_AMOUNT, ASK_MERCHANT) and (pending := _pending_intent(users[:-1])):

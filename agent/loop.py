@@ -32,7 +32,7 @@ from agent.converse import request_metadata, tool_specs, trim
 from agent.callers import caller as find_caller
 from agent.callers import forget as forget_caller
 from agent.models import resolve_model, turn_cost
-from agent.prompts import Caller, system_prompt
+from agent.prompts import Caller, outbound_brief, system_prompt
 from agent.speech import SpeechFilter
 from agent.tools import ACCOUNT_CHANGES, TRANSFER_CALL, agent_tool_specs
 from agent.turn import EMPTY_REPLY, StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent, TurnInput
@@ -63,6 +63,7 @@ def model_stream():
 async def warm_up() -> None:
     """Build what every turn uses before the first caller: the tools' specs and the model client."""
     agent_tool_specs()
+    agent_tool_specs(outbound=True)
     if settings.FINTALK_LLM != "demo":
         from agent import bedrock
 
@@ -93,19 +94,19 @@ class _Speaker:
 class _Turn:
     """One turn's state: the request to the model as it grows, and what the turn has said and done."""
 
-    def __init__(self, turn: TurnInput, caller: Caller):
+    def __init__(self, turn: TurnInput, caller: Caller, outbound=None):
         self.input = turn
         self.caller = caller
         policy = turn.tools
-        self.fixed = agent_tool_specs() if policy.offer_tools else None
+        self.fixed = agent_tool_specs(outbound=outbound is not None) if policy.offer_tools else None
         self.extra = policy.extra_tools if policy.offer_tools else ()
         self.client_tools = {tool.metadata.name for tool in self.extra if isinstance(tool, ClientTool)}
         self.context = TurnContext(phone=turn.phone, request_id=turn.request_id, call_id=turn.call_id,
-                                   client_tools=frozenset(self.client_tools), outbound=turn.outbound)
+                                   client_tools=frozenset(self.client_tools), outbound=outbound)
         self.answer_tool = next((tool for tool in self.extra if isinstance(tool, StructuredOutputTool)), None)
         self.structured_attempts = 0
         self.specs = tool_specs(self.fixed, self.extra)  # the same for every model call of the turn
-        messages, system = converse_messages(system_prompt(caller), turn.history, turn.query)
+        messages, system = converse_messages(system_prompt(caller, outbound_brief(outbound)), turn.history, turn.query)
         messages, self.trimmed = trim(messages, system, settings.FINTALK_MAX_INPUT_TOKENS)
         if self.trimmed:
             logger.info("history trimmed", extra={"request_id": turn.request_id, "history_trimmed": self.trimmed})
@@ -306,8 +307,24 @@ def _answer(turn: _Turn, calls: list[ToolUse]) -> list[dict]:
     return []
 
 
+async def _outbound(turn_input: TurnInput):
+    """The bank's outbound request a Vapi outbound call is about (one query), or None: unknown, or the
+    database is unreachable (the call goes on as an ordinary one)."""
+    from django.db import DatabaseError
+
+    from outbound.selectors import outbound_context
+
+    try:
+        return await sync_to_async(outbound_context)(turn_input.outbound_request)
+    except DatabaseError as exc:
+        logger.warning("outbound request not found: database unavailable",
+                       extra={"request_id": turn_input.request_id, "error": type(exc).__name__})
+        return None
+
+
 async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
-    turn = _Turn(turn_input, await find_caller(turn_input.phone, turn_input.call_id))
+    outbound = await _outbound(turn_input) if turn_input.outbound_request is not None else None
+    turn = _Turn(turn_input, await find_caller(turn_input.phone, turn_input.call_id), outbound)
     stream = model_stream()
     first_stream = _first_stream(turn, stream)
     speaker = turn.speaker

@@ -31,6 +31,41 @@ class Caller:
     phone_given: bool = False
 
 
+@dataclass(frozen=True)
+class OutboundBrief:
+    """Why the bank rang this customer, as the instructions say it: amounts as "$899.00", dates as
+    words, a card as its network and last four digits. Never a full card number."""
+
+    purpose: str  # "fraud_alert" or "payment_reminder"
+    first_name: str
+    card: str = ""  # "Visa card ending in 4242"
+    merchant: str = ""
+    amount: str = ""
+    date: str = ""
+    amount_due: str = ""
+    minimum_due: str = ""
+    due_date: str = ""
+
+
+def _day(value) -> str:
+    return f"{value:%A, %B} {value.day}" if value else ""
+
+
+def outbound_brief(context) -> OutboundBrief | None:
+    """The brief for an outbound call's context (outbound.selectors.OutboundContext), or None."""
+    if context is None:
+        return None
+    from agent.tools.base import money
+
+    def spoken(amount) -> str:
+        return money(amount, context.currency or "USD") if amount is not None else ""
+
+    card = f"{context.card_network} card ending in {context.card_last4}" if context.card_last4 else "card"
+    return OutboundBrief(context.purpose, context.customer_first_name, card, context.merchant, spoken(context.amount),
+                         _day(context.transaction_date), spoken(context.amount_due), spoken(context.minimum_due),
+                         _day(context.due_date))
+
+
 @lru_cache(maxsize=1)
 def _template():
     path = Path(settings.FINTALK_SYSTEM_PROMPT_FILE)
@@ -38,6 +73,6 @@ def _template():
 
 
 @lru_cache(maxsize=256)
-def system_prompt(caller: Caller = Caller()) -> str:
-    text = _template().render(Context({"caller": caller}))
+def system_prompt(caller: Caller = Caller(), outbound: OutboundBrief | None = None) -> str:
+    text = _template().render(Context({"caller": caller, "outbound": outbound}))
     return "\n".join(line.rstrip() for line in text.strip().splitlines())

@@ -23,7 +23,9 @@ class TurnInput:
     inference: InferenceSettings = field(default_factory=InferenceSettings)
     tool_filler: str | None = None  # spoken once when the agent decides to call a tool
     tools: ToolPolicy = field(default_factory=ToolPolicy)
-    outbound: object | None = None  # the bank's outbound request this call is about (outbound.selectors)
+    # A Vapi outbound call's request body, from which the loop finds the bank's outbound request it is
+    # about (outbound.selectors.outbound_context); None on every other call.
+    outbound_request: dict | None = None
 
 
 # Said when a turn would otherwise end in silence (e.g. the model wrote only <thinking>).

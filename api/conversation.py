@@ -114,6 +114,12 @@ def call_id(body: dict) -> str | None:
     return value[:128] if isinstance(value, str) and value else None
 
 
+def outbound_request(body: dict) -> dict | None:
+    """The body of a Vapi outbound call (the bank rang the customer), for the agent to find why."""
+    call = body.get("call")
+    return body if isinstance(call, dict) and call.get("type") == "outboundPhoneCall" else None
+
+
 def is_voice_call(body: dict) -> bool:
     """Vapi sends its `call` object with every custom-LLM request; what we stream is spoken."""
     return isinstance(body.get("call"), dict)
@@ -206,6 +212,7 @@ def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | 
         inference=inference_settings(data, model),
         tool_filler=tool_filler(body),
         tools=tool_policy(data),
+        outbound_request=outbound_request(body),
     )
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from asgiref.sync import sync_to_async
 
 from agent.context import turn
+from agent.tools.base import money
 from bank.services import BlockOutcome
 from outbound import services
 from outbound.models import OutboundRequest
@@ -33,13 +34,8 @@ def _record(tool: str, outcome: str) -> None:
 
 
 def speak_money(amount: Decimal | None, currency: str) -> str:
-    if amount is None:
-        return "an amount"
-    if currency != "USD":
-        return f"{amount:,.2f} {currency}"
-    dollars, cents = divmod(int((amount * 100).to_integral_value()), 100)
-    spoken = f"{dollars:,} dollar{'' if dollars == 1 else 's'}"
-    return spoken + (f" and {cents} cent{'' if cents == 1 else 's'}" if cents else "")
+    """"$899.00", like the bank's own tools (saying it is the text-to-speech voice's job)."""
+    return "an amount" if amount is None else money(amount, currency or "USD")
 
 
 def speak_date(day: datetime.date) -> str:

@@ -200,7 +200,7 @@ def test_yes_marks_the_transaction_genuine(bank):
     request = fraud_request()
     alert = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
     text, calls = run_tool(tools.confirm_transaction, alert, made_by_customer=True)
-    assert "899 dollars purchase at Electronics Hub was yours" in text and "4242" in text
+    assert "$899.00 purchase at Electronics Hub was yours" in text and "4242" in text
     assert calls == [("confirm_transaction", "confirmed_genuine")]
     request.refresh_from_db()
     assert (request.status, request.outcome) == ("done", "confirmed_genuine")
@@ -235,7 +235,7 @@ def test_a_promise_to_pay_is_recorded_on_the_reminder(bank):
     assert "next 30 days" in run_tool(tools.record_promise_to_pay, reminder, date=str(today + datetime.timedelta(days=90)))[0]
     day = today + datetime.timedelta(days=2)
     text, calls = run_tool(tools.record_promise_to_pay, reminder, date=day.isoformat())
-    assert text == f"Thank you. I've noted that you'll pay at least 35 dollars by {day:%A, %B} {day.day}."
+    assert text == f"Thank you. I've noted that you'll pay at least $35.00 by {day:%A, %B} {day.day}."
     assert calls == [("record_promise_to_pay", "promise_to_pay")]
     request.refresh_from_db()
     assert (request.status, request.outcome, request.promised_date) == ("done", "promise_to_pay", day)

@@ -324,3 +324,75 @@ def test_the_demo_greets_a_known_caller_by_name_and_fills_client_tools_from_thei
                                            tool_choice={"type": "function", "function": {"name": "get_weather"}},
                                            messages=[{"role": "user", "content": "What's the weather in Paris?"}])
     assert json.loads(reply.choices[0].message.tool_calls[0].function.arguments) == {"city": "Paris", "unit": "celsius"}
+
+
+# --- Outbound calls: the conversation the bank starts ----------------------------------------------
+
+def outbound_body(request_id: int, call_id: str, messages: list[dict]) -> dict:
+    """What Vapi sends the custom LLM on a call the bank placed with outbound.vapi."""
+    return {"model": "gpt-4o", "stream": False, "messages": messages,
+            "call": {"id": call_id, "type": "outboundPhoneCall", "customer": {"number": JANE}},
+            "customer": {"number": JANE, "externalId": str(request_id)}}
+
+
+def fraud_alert(server) -> int:
+    [(transaction_id, customer_id)] = server.sql(
+        "SELECT id, customer_id FROM bank_transaction WHERE merchant = 'Electronics Hub'")
+    response = httpx.post(server.url + "/api/outbound/requests", headers={"Authorization": f"Bearer {API_KEY}"},
+                          json={"purpose": "fraud_alert", "customer": customer_id, "transaction": transaction_id},
+                          timeout=30)
+    assert response.status_code in (200, 201), response.text
+    return response.json()["id"]
+
+
+def test_an_outbound_fraud_alert_names_the_purchase_and_never_a_number(bedrock_line, standin):
+    bedrock_line.manage("seed_demo", "--reset")
+    request_id = fraud_alert(bedrock_line)
+    standin.reset()
+    standin.script(Reply(text="Hello Jane."))
+    body = outbound_body(request_id, "call-out-1", [{"role": "system", "content": "You are the bank's agent."}])
+    response = httpx.post(bedrock_line.url + "/api/chat/completions", json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {API_KEY}"})
+    assert response.status_code == 200, response.text
+    request = standin.requests[-1]
+    system = " ".join(block.get("text", "") for block in request.body["system"])
+    assert "# Outbound call" in system and "$899.00 at Electronics Hub" in system
+    assert "Did you make this purchase?" in system and "Visa card ending in 4242" in system
+    assert "5550100001" not in json.dumps(request.body)  # no phone number; the bank holds no full card number
+    assert "confirm_transaction" in json.dumps(request.body["toolConfig"])
+    inbound = bedrock_turn(bedrock_line, standin, "call-in-1")  # an inbound call is offered no outbound tools
+    assert inbound == [] and "confirm_transaction" not in json.dumps(standin.requests[-1].body["toolConfig"])
+
+
+def test_a_fraud_alert_answered_no_blocks_and_disputes_and_yes_marks_it_genuine(fresh_line):
+    request_id = fraud_alert(fresh_line)
+    history = [{"role": "system", "content": "You are the bank's agent."}]  # Vapi with no first message
+
+    def say(text=None):
+        if text:
+            history.append({"role": "user", "content": text})
+        response = httpx.post(fresh_line.url + "/api/chat/completions", timeout=30,
+                              headers={"Authorization": f"Bearer {API_KEY}"},
+                              json=outbound_body(request_id, "call-out-2", history))
+        assert response.status_code == 200, response.text
+        reply = response.json()["choices"][0]["message"]["content"]
+        history.append({"role": "assistant", "content": reply})
+        return reply
+
+    opening = say()
+    assert opening.startswith("Hello Jane, this is Fin from Fintalk Bank's fraud team")
+    assert "$899.00 at Electronics Hub" in opening and "Did you make this purchase?" in opening
+    answer = say("No, that wasn't me")
+    assert "blocked your Visa card ending in 4242" in answer and "dispute case" in answer
+    assert fresh_line.sql("SELECT status FROM bank_card WHERE last4 = '4242'") == [("blocked",)]
+    assert fresh_line.sql("SELECT count(*) FROM bank_dispute") == [(1,)]
+    assert fresh_line.sql("SELECT status, outcome FROM outbound_outboundrequest WHERE id = ?", request_id) == [
+        ("done", "fraud_reported")]
+
+    fresh_line.manage("seed_demo", "--reset")
+    request_id, history[1:] = fraud_alert(fresh_line), []
+    say()
+    assert "stays active" in say("Yes, that was me")
+    assert fresh_line.sql("SELECT confirmed_genuine_at IS NOT NULL FROM bank_transaction "
+                          "WHERE merchant = 'Electronics Hub'") in ([(1,)], [(True,)])
+    assert fresh_line.sql("SELECT status FROM bank_card WHERE last4 = '4242'") == [("active",)]

@@ -32,6 +32,7 @@ from agent.tools.cards import block_credit_card, get_customer_profile, get_loan_
 from agent.tools.payments import TRANSFER_CALL, confirm_card_payment, prepare_card_payment, transfer_to_human
 from agent.tools.verification import send_verification_code, verify_code, verify_security_answers
 from bank.services import BlockOutcome, CaseOutcome, PaymentOutcome
+from bank.verification import PHONE_LINE
 
 __all__ = ["LOCKED_OUT", "NO_CUSTOMER", "NOT_IDENTIFIED", "NOT_VERIFIED", "REFUSALS", "REQUIRED_LEVEL",
            "SECURITY_UNAVAILABLE", "VERIFICATION_LOCKED", "TRANSFER_CALL", "ACCOUNT_CHANGES", "BANK_TOOLS",
@@ -52,8 +53,22 @@ BANK_TOOLS = (get_loan_products, get_customer_profile, list_credit_cards, block_
               confirm_card_payment, transfer_to_human)
 
 
-def build_tools() -> list[FunctionTool]:
-    return [FunctionTool.from_defaults(async_fn=fn) for fn in BANK_TOOLS]
+def build_tools(outbound: bool = False) -> list[FunctionTool]:
+    """The bank's tools; on an outbound call also the tools for its purpose (outbound.tools)."""
+    return [FunctionTool.from_defaults(async_fn=fn) for fn in BANK_TOOLS + (outbound_tools() if outbound else ())]
+
+
+@lru_cache(maxsize=1)
+def outbound_tools() -> tuple:
+    """outbound.tools' functions, registered here once: level 0 (the bank dialled the customer's
+    registered number) and their committed outcomes with the account changes. Imported late:
+    outbound.tools itself imports this package's base."""
+    from outbound import tools as outbound
+
+    for fn in outbound.OUTBOUND_TOOLS:
+        REQUIRED_LEVEL[fn.__name__] = PHONE_LINE
+    ACCOUNT_CHANGES.update(outbound.ACCOUNT_CHANGES)
+    return tuple(outbound.OUTBOUND_TOOLS)
 
 
 def _extra_tools() -> list[BaseTool]:
@@ -73,10 +88,11 @@ def _extra_tools() -> list[BaseTool]:
     return tools
 
 
-@lru_cache(maxsize=1)
-def agent_tool_specs() -> ToolSpecs:
-    """The agent's own tools (the bank's and any extra ones) with their toolSpecs, built once per process."""
-    tools = build_tools() + _extra_tools()
+@lru_cache(maxsize=2)
+def agent_tool_specs(outbound: bool = False) -> ToolSpecs:
+    """The agent's own tools (the bank's, an outbound call's, any extra ones) with their toolSpecs,
+    built once per process for each kind of call."""
+    tools = build_tools(outbound) + _extra_tools()
     names = [tool.metadata.name for tool in tools]
     duplicates = {name for name in names if names.count(name) > 1}
     if duplicates:
@@ -85,4 +101,5 @@ def agent_tool_specs() -> ToolSpecs:
 
 
 def agent_tool_names() -> frozenset[str]:
-    return frozenset(agent_tool_specs().by_name)
+    """Every name the agent's tools use on any call (a client tool may not take one)."""
+    return frozenset(agent_tool_specs(outbound=True).by_name)
