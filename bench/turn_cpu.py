@@ -126,6 +126,8 @@ def main() -> None:
         print(f"{cpu / args.turns * 1000:.2f} ms CPU per turn under cProfile ({args.turns} turns; "
               "cProfile itself adds about half: compare parts, not totals)\n")
         stats = pstats.Stats(profile)
+        if os.environ.get("PROFILE_OUT"):
+            stats.dump_stats(os.environ["PROFILE_OUT"])
         parts, total = {}, 0.0
         for (filename, _, _), (_, _, own, _, _) in stats.stats.items():
             parts[_part(filename)] = parts.get(_part(filename), 0.0) + own
