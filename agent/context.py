@@ -69,6 +69,10 @@ class TurnContext:
 current_turn: ContextVar[TurnContext | None] = ContextVar("fintalk_turn", default=None)
 
 
-def turn() -> TurnContext:
-    """The running turn; outside a turn (a shell, a unit test) an empty one."""
+def current_turn_context() -> TurnContext:
+    """The running turn's context; outside a turn (a shell, a unit test) an empty one."""
     return current_turn.get() or TurnContext()
+
+
+# The old name, for outbound/ (#21: its tools import it) until it moves to current_turn_context.
+turn = current_turn_context

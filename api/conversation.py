@@ -166,7 +166,7 @@ def _without_codes(message: ChatMessage) -> ChatMessage:
 
 
 def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | None = None) -> TurnInput:
-    """`data`: the validated OpenAIQuerySerializer output; `body`: the raw JSON (for Vapi's extras);
+    """`data`: the validated ChatCompletionRequestSerializer output; `body`: the raw JSON (for Vapi's extras);
     `model`: the model that answers (None: the default one)."""
     system_tags: list[str] = []
     user_tags: list[str] = []  # assistant and tool messages' tags are stripped and never trusted

@@ -19,9 +19,9 @@ from api.conversation import build_native_turn, build_turn, is_voice_call
 from api.negotiation import chat_streams_by_default, streams_only_if_asked
 from api.serializers import (
     AgentQuerySerializer,
+    ChatCompletionRequestSerializer,
     CompletionsRequestSerializer,
     EmbeddingsRequestSerializer,
-    OpenAIQuerySerializer,
     ResponsesRequestSerializer,
 )
 from api.streaming import chat_completion_stream, collect, completions_stream, responses_stream, start_turn, usage_of
@@ -110,18 +110,19 @@ class ChatCompletionsView(APIView):
     async def post(self, request):
         if self.over_limit:
             return _busy(request)
-        body, model, data, record = _requested(request, OpenAIQuerySerializer, reserved_tool_names=agent_tool_names(),
+        body, model, data, record = _requested(request, ChatCompletionRequestSerializer,
+                                               reserved_tool_names=agent_tool_names(),
                                                stream_default=chat_streams_by_default(request))
-        turn = await start_turn(_run(build_turn(data, body, record.request_id, model), record), record)
+        running = await start_turn(_run(build_turn(data, body, record.request_id, model), record), record)
         chunks = protocol.ChunkFactory(model.id)
         if data["stream"]:
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
             return StreamingHttpResponse(
-                chat_completion_stream(turn, chunks, include_usage=include_usage, voice=is_voice_call(body)),
+                chat_completion_stream(running, chunks, include_usage=include_usage, voice=is_voice_call(body)),
                 content_type="text/event-stream",
                 headers=SSE_HEADERS,
             )
-        result = await collect(turn)
+        result = await collect(running)
         end = result.end
         return Response(protocol.chat_completion(
             model=end.model_id or model.id, content=result.text or (None if result.tool_calls else ""),
@@ -154,8 +155,8 @@ class AgentQueryView(APIView):
         record = request.fintalk
         record.model = model.id
         native = build_native_turn(data["query"], data.get("phone_number"), record.request_id)
-        turn = await start_turn(_run(native, record), record)
-        result = await collect(turn)
+        running = await start_turn(_run(native, record), record)
+        result = await collect(running)
         end = result.end
         return Response({
             "response": result.text,
@@ -192,12 +193,12 @@ class ResponsesView(APIView):
     async def post(self, request):
         body, model, data, record = _requested(request, ResponsesRequestSerializer,
                                                stream_default=streams_only_if_asked(request))
-        turn = await start_turn(_run(build_turn(data["chat"], body, record.request_id, model), record), record)
+        running = await start_turn(_run(build_turn(data["chat"], body, record.request_id, model), record), record)
         responses = protocol.ResponseFactory(model.id, data)
         if data["stream"]:
-            return StreamingHttpResponse(responses_stream(turn, responses), content_type="text/event-stream",
+            return StreamingHttpResponse(responses_stream(running, responses), content_type="text/event-stream",
                                          headers=SSE_HEADERS)
-        result = await collect(turn)
+        result = await collect(running)
         responses.model = result.end.model_id or responses.model
         return Response(responses.response("completed", [responses.message(result.text)], usage_of(result.end)))
 

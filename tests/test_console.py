@@ -7,7 +7,6 @@ Set SCREENSHOTS=docs to refresh the README's screenshots while the tests run.
 """
 import csv
 import io
-import json
 import os
 import shutil
 import time

@@ -8,11 +8,10 @@ import time
 from decimal import Decimal
 
 import pytest
-from llama_index.core.tools import FunctionTool, QueryEngineTool, ToolMetadata
 
 from agent import loop, tools
 from agent.client_tools import ClientTool, ClientToolCall, StructuredOutputTool
-from agent.context import ToolPolicy, turn
+from agent.context import ToolPolicy
 from agent.converse import Stop, Text, ToolUse, Usage
 from agent.turn import StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnInput
 from tests.faq_tools import FAQ_ANSWER
