@@ -14,7 +14,7 @@ from agent.models import MODEL_CREATED, available_models, resolve_model
 from agent.tools import agent_tool_names
 from api import protocol
 from api import schema as docs
-from api.base import APIView
+from api.async_view import APIView
 from api.conversation import build_native_turn, build_turn, is_voice_call
 from api.negotiation import chat_streams_by_default, streams_only_if_asked
 from api.serializers import (
