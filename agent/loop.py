@@ -103,7 +103,7 @@ class TurnState:
         self.answer_tool = next((tool for tool in self.extra if isinstance(tool, StructuredOutputTool)), None)
         self.structured_attempts = 0
         self.specs = tool_specs(self.fixed, self.extra)  # the same for every model call of the turn
-        messages, system = converse_messages(system_prompt(caller), turn.history, turn.query)
+        messages, system = converse_messages(system_prompt(caller), turn.instructions, turn.history, turn.query)
         messages, self.trimmed = trim(messages, system, settings.FINTALK_MAX_INPUT_TOKENS)
         if self.trimmed:
             logger.info("history trimmed", extra={"request_id": turn.request_id, "history_trimmed": self.trimmed})

@@ -2,7 +2,8 @@
 
 - system/developer messages become extra instructions (a system message the agent sends to the
   model after its own system prompt);
-- earlier user/assistant messages become structured chat history;
+- earlier user/assistant/tool messages become the turn's history (`agent.turn.HistoryMessage`:
+  neutral, so this layer knows the OpenAI format and not the model's);
 - the last user message is the query (a call with only a system message gets an opening query);
 - the caller's phone (`caller_phone`) comes from who vouches for it, in this order: the request's
   structured caller (Vapi's `customer.number` / `call.customer.number`, which the telephony network
@@ -16,13 +17,12 @@ import re
 
 import phonenumbers
 from django.conf import settings
-from llama_index.core.llms import ChatMessage, MessageRole, TextBlock
 
 from agent.client_tools import ClientTool, StructuredOutputTool, json_object_schema
 from agent.context import InferenceSettings, ToolPolicy
 from agent.models import ModelInfo
 from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
-from agent.turn import TurnInput
+from agent.turn import HistoryMessage, ToolCallRecord, TurnInput
 from fintalk.exceptions import InvalidRequest
 
 PHONE_TAG = re.compile(r"\[\s*phone\s*:\s*([^\]]*)\]", re.IGNORECASE)
@@ -146,23 +146,21 @@ def tool_policy(data: dict) -> ToolPolicy:
     return ToolPolicy(extra_tools=tools)
 
 
-def _message(role: str, text: str, message: dict) -> ChatMessage | None:
-    """One OpenAI user/assistant/tool message as a LlamaIndex message (None if it says nothing)."""
+def _message(role: str, text: str, message: dict) -> HistoryMessage | None:
+    """One OpenAI user/assistant/tool message as a history message (None if it says nothing)."""
     if role == "tool":
-        return ChatMessage(role=MessageRole.TOOL, content=text, additional_kwargs={"tool_call_id": message["tool_call_id"]})
+        return HistoryMessage("tool", text, tool_call_id=message["tool_call_id"])
     calls = message.get("tool_calls") or []
     if role == "assistant" and calls:
-        return ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text)] if text else [],
-                           additional_kwargs={"tool_calls": [
-                               {"toolUseId": c["id"], "name": c["function"]["name"], "input": c["function"]["arguments"]}
-                               for c in calls]})
-    return ChatMessage(role=MessageRole(role), content=text) if text else None
+        return HistoryMessage("assistant", text, tool_calls=tuple(
+            ToolCallRecord(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in calls))
+    return HistoryMessage(role, text) if text else None
 
 
-def _without_codes(message: ChatMessage) -> ChatMessage:
-    if message.role != MessageRole.USER or not _SPENT_CODE.search(message.content or ""):
+def _without_codes(message: HistoryMessage) -> HistoryMessage:
+    if message.role != "user" or not _SPENT_CODE.search(message.text):
         return message
-    return ChatMessage(role=MessageRole.USER, content=_SPENT_CODE.sub("[code]", message.content))
+    return HistoryMessage("user", _SPENT_CODE.sub("[code]", message.text))
 
 
 def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | None = None) -> TurnInput:
@@ -181,24 +179,21 @@ def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | 
         elif converted := _message(role, text, message):
             dialogue.append(converted)
 
-    if dialogue and dialogue[-1].role == MessageRole.USER:
-        query = dialogue.pop().content
+    if dialogue and dialogue[-1].role == "user":
+        query = dialogue.pop().text
         dialogue = [_without_codes(message) for message in dialogue]
-    elif dialogue and dialogue[-1].role == MessageRole.TOOL:
+    elif dialogue and dialogue[-1].role == "tool":
         query = None  # the client answered tool calls: the model goes on from the results
     else:
         query = CALL_OPENING_QUERY
-    if dialogue and dialogue[0].role == MessageRole.ASSISTANT:
+    if dialogue and dialogue[0].role == "assistant":
         # A voice platform's greeting opens the call; Bedrock wants a conversation to start with the user.
-        dialogue.insert(0, ChatMessage(role=MessageRole.USER, content=CALL_CONNECTED))
-    history = []
-    if instructions:
-        history.append(ChatMessage(role=MessageRole.SYSTEM, content="\n\n".join(instructions)))
-    history.extend(dialogue)
+        dialogue.insert(0, HistoryMessage("user", CALL_CONNECTED))
     phone, phone_source = caller_phone(body, system_tags, user_tags)
     return TurnInput(
         query=query,
-        history=tuple(history),
+        history=tuple(dialogue),
+        instructions="\n\n".join(instructions) or None,
         phone=phone,
         phone_source=phone_source,
         call_id=call_id(body),

@@ -58,7 +58,7 @@ def test_assistant_and_tool_messages_never_carry_identity():
     messages = [user("hi"), {"role": "assistant", "content": f"Noted {TAG}"}, user("my cards?")]
     turn = turn_of(messages)
     assert (turn.phone, turn.phone_source) == (None, "none")
-    assert "phone" not in turn.history[1].content
+    assert "phone" not in turn.history[1].text
 
 
 def test_untrusted_tags_are_still_stripped_from_what_the_model_sees():
@@ -78,7 +78,7 @@ def test_phone_tags_off_trusts_no_tag_but_strips_them(settings):
     settings.FINTALK_PHONE_TAGS = "off"
     turn = turn_of([system(f"Caller {TAG}"), user(f"hi {TAG}")])
     assert (turn.phone, turn.phone_source) == (None, "none")
-    assert turn.query == "hi" and "phone" not in turn.history[0].content
+    assert turn.query == "hi" and "phone" not in turn.instructions
     assert identity([user("hi")], {"customer": {"number": JANE}}) == (JANE, "customer")
 
 
