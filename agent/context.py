@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class InferenceSettings:
+    """A turn's model settings, decided once by the API layer for the answering model (agent.models.for_model)."""
+
     model_id: str | None = None  # the chat model that answers (None: the default one)
-    temperature: float | None = None  # already in the model's range (the API layer clamps it)
+    temperature: float | None = None  # already in the model's range
     top_p: float | None = None
-    max_tokens: int | None = None
+    max_tokens: int | None = None  # already within the model's output limit
     stop: tuple[str, ...] = ()
 
 

@@ -29,7 +29,7 @@ from agent.client_tools import MAX_STRUCTURED_ATTEMPTS, ClientTool, ClientToolCa
 from agent.context import TurnContext, TurnMeter, current_turn
 from agent.converse import Inference, Stop, Text, ToolUse, Usage, assistant_message, converse_messages, tool_result
 from agent.converse import request_metadata, tool_specs, trim
-from agent.models import resolve_model, turn_cost
+from agent.models import for_model, resolve_model, turn_cost
 from agent.prompts import Caller, system_prompt
 from agent.speech import SpeechFilter
 from agent.tools import ACCOUNT_CHANGES, TRANSFER_CALL, agent_tool_specs
@@ -107,13 +107,13 @@ class TurnState:
         messages, self.trimmed = trim(messages, system, settings.FINTALK_MAX_INPUT_TOKENS)
         if self.trimmed:
             logger.info("history trimmed", extra={"request_id": turn.request_id, "history_trimmed": self.trimmed})
-        model = resolve_model(turn.inference.model_id)
-        limit = model.max_output_tokens or settings.FINTALK_DEFAULT_MAX_TOKENS
+        inference = turn.inference
+        if inference.model_id is None:  # a turn built outside the API (a test, the bench): the default model
+            inference = for_model(inference, resolve_model(None))
         self.request = {
-            "modelId": model.id, "messages": messages, "system": system,
-            "inferenceConfig": Inference(min(turn.inference.max_tokens or settings.FINTALK_DEFAULT_MAX_TOKENS, limit),
-                                         turn.inference.temperature, turn.inference.top_p,
-                                         turn.inference.stop).config(),
+            "modelId": inference.model_id, "messages": messages, "system": system,
+            "inferenceConfig": Inference(inference.max_tokens, inference.temperature, inference.top_p,
+                                         inference.stop).config(),
             "requestMetadata": request_metadata(turn.call_id, turn.request_id),
         }
         self.committed: list[str] = []  # what tools said of account changes they committed this turn

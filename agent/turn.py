@@ -36,7 +36,6 @@ class TurnInput:
     history: tuple[HistoryMessage, ...] = ()
     instructions: str | None = None  # the request's own system/developer text, after the agent's prompt
     phone: str | None = None
-    phone_source: str = "none"  # who vouched for the phone (api.conversation.caller_phone), for the log line
     call_id: str | None = None  # the voice platform's call, for what is cached per call
     request_id: str = ""
     inference: InferenceSettings = field(default_factory=InferenceSettings)

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from agent.client_tools import ClientTool, StructuredOutputTool, json_object_schema
 from agent.context import InferenceSettings, ToolPolicy
-from agent.models import ModelInfo
+from agent.models import ModelInfo, for_model, resolve_model
 from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
 from agent.turn import HistoryMessage, ToolCallRecord, TurnInput
 from fintalk.exceptions import InvalidRequest
@@ -95,16 +95,15 @@ def caller_phone(body: dict, system_tags: list[str], user_tags: list[str]) -> tu
 
 
 def inference_settings(data: dict, model: ModelInfo | None = None) -> InferenceSettings:
-    """The request's settings for the model that answers it: OpenAI's temperature (0..2) is clamped
-    into that model's range (Bedrock's families take 0..1), and the model id goes to the loop."""
-    temperature = data.get("temperature")
-    return InferenceSettings(
-        temperature=model.clamp_temperature(temperature) if model else temperature,
+    """The request's settings as the model that answers it (None: the default one) takes them
+    (`agent.models.for_model`): the loop uses them as they are."""
+    requested = InferenceSettings(
+        temperature=data.get("temperature"),
         top_p=data.get("top_p"),
         max_tokens=data.get("max_completion_tokens") or data.get("max_tokens"),
         stop=tuple(data.get("stop") or ()),
-        model_id=model.id if model else None,
     )
+    return for_model(requested, model or resolve_model(None))
 
 
 def call_id(body: dict) -> str | None:
@@ -163,9 +162,11 @@ def _without_codes(message: HistoryMessage) -> HistoryMessage:
     return HistoryMessage("user", _SPENT_CODE.sub("[code]", message.text))
 
 
-def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | None = None) -> TurnInput:
-    """`data`: the validated ChatCompletionRequestSerializer output; `body`: the raw JSON (for Vapi's extras);
-    `model`: the model that answers (None: the default one)."""
+def build_turn(data: dict, body: dict, request_id: str = "",
+               model: ModelInfo | None = None) -> tuple[TurnInput, str]:
+    """The turn and who vouched for its phone (`caller_phone`'s source, for the request's log line).
+    `data`: the validated ChatCompletionRequestSerializer output; `body`: the raw JSON (for Vapi's
+    extras); `model`: the model that answers (None: the default one)."""
     system_tags: list[str] = []
     user_tags: list[str] = []  # assistant and tool messages' tags are stripped and never trusted
     instructions, dialogue = [], []
@@ -190,23 +191,25 @@ def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | 
         # A voice platform's greeting opens the call; Bedrock wants a conversation to start with the user.
         dialogue.insert(0, HistoryMessage("user", CALL_CONNECTED))
     phone, phone_source = caller_phone(body, system_tags, user_tags)
-    return TurnInput(
+    turn = TurnInput(
         query=query,
         history=tuple(dialogue),
         instructions="\n\n".join(instructions) or None,
         phone=phone,
-        phone_source=phone_source,
         call_id=call_id(body),
         request_id=request_id,
         inference=inference_settings(data, model),
         tool_filler=tool_filler(body),
         tools=tool_policy(data),
     )
+    return turn, phone_source
 
 
-def build_native_turn(query: str, phone_number: str | None, request_id: str = "") -> TurnInput:
-    """The native endpoint: `phone_number` is its structured caller; a tag in the query is a user's
-    tag (trusted with FINTALK_PHONE_TAGS=any: this endpoint is never a voice-platform call)."""
+def build_native_turn(query: str, phone_number: str | None, request_id: str = "",
+                      model: ModelInfo | None = None) -> tuple[TurnInput, str]:
+    """The native endpoint's turn and its phone's source: `phone_number` is its structured caller; a
+    tag in the query is a user's tag (trusted with FINTALK_PHONE_TAGS=any: this endpoint is never a
+    voice-platform call)."""
     tags: list[str] = []
     text = _strip_tags(query, tags)
     if phone_number:
@@ -218,4 +221,4 @@ def build_native_turn(query: str, phone_number: str | None, request_id: str = ""
         phone, source = caller_phone({}, [], tags)
     if not text:
         raise InvalidRequest("The query is empty once the phone tag is removed.", param="query")
-    return TurnInput(query=text, phone=phone, phone_source=source, request_id=request_id)
+    return TurnInput(query=text, phone=phone, request_id=request_id, inference=inference_settings({}, model)), source

@@ -60,8 +60,10 @@ def _requested(request, serializer_class, kind: str = "chat", **context):
     return body, model, data, record
 
 
-def _run(turn, record):
-    """The agent's events for a turn; the request's log line notes who vouched for its phone."""
+def _run(built: tuple, record):
+    """The agent's events for a turn built by api.conversation (the turn, who vouched for its
+    phone); the request's log line notes that source."""
+    turn, record.phone_source = built
     record.turn_started(turn)
     return run_turn(turn)
 
@@ -154,7 +156,7 @@ class AgentQueryView(APIView):
         model = resolve_model(None)
         record = request.fintalk
         record.model = model.id
-        native = build_native_turn(data["query"], data.get("phone_number"), record.request_id)
+        native = build_native_turn(data["query"], data.get("phone_number"), record.request_id, model)
         running = await start_turn(_run(native, record), record)
         result = await collect(running)
         end = result.end

@@ -9,7 +9,7 @@ from fintalk.exceptions import InvalidRequest
 
 
 def turn_of(messages, body=None, **data):
-    return build_turn({"messages": messages, **data}, body or {})
+    return build_turn({"messages": messages, **data}, body or {})[0]
 
 
 @pytest.mark.parametrize("raw", ["+15550100001", "+1 555 010 0001", "(555) 010-0001", "555.010.0001",
@@ -123,9 +123,9 @@ def test_inference_settings_prefer_max_completion_tokens():
 
 
 def test_native_turn():
-    turn = build_native_turn("What loans? [phone: +15550100001]", None)
+    turn, _ = build_native_turn("What loans? [phone: +15550100001]", None)
     assert (turn.query, turn.phone) == ("What loans?", "+15550100001")
-    assert build_native_turn("hi", "(555) 010-0002").phone == "+15550100002"
+    assert build_native_turn("hi", "(555) 010-0002")[0].phone == "+15550100002"
     with pytest.raises(InvalidRequest) as info:
         build_native_turn("hi", "nope")
     assert info.value.param == "phone_number"
