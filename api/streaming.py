@@ -18,6 +18,7 @@ from django.conf import settings
 from agent.client_tools import ClientToolCall
 from agent.turn import StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent
 from api import protocol
+from api.errors import fintalk_error_body
 from fintalk.exceptions import FintalkError, StructuredOutputFailed, UpstreamTimeout
 
 logger = logging.getLogger("fintalk.api")
@@ -170,7 +171,7 @@ async def chat_completion_stream(running: RunningTurn, chunks: protocol.ChunkFac
             yield protocol.sse_event(chunks.content(VOICE_APOLOGY))
             yield protocol.sse_event(chunks.finish("stop"))
         else:
-            yield protocol.sse_event(protocol.error_body(error.message, error.error_type, error.param, error.code))
+            yield protocol.sse_event(fintalk_error_body(error))
     finally:
         await running.aclose()
     yield protocol.DONE_EVENT
@@ -277,5 +278,5 @@ async def completions_stream(turns, record, completion_id: str, created: int, mo
                 usage=protocol.Usage(prompt_tokens, completion_tokens)))
     except Exception as exc:
         error = _failure(exc, record, "completions")
-        yield protocol.sse_event(protocol.error_body(error.message, error.error_type, error.param, error.code))
+        yield protocol.sse_event(fintalk_error_body(error))
     yield protocol.DONE_EVENT
