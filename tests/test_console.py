@@ -309,7 +309,7 @@ def vapi_turns(server, call_id: str, texts: list[str], number: str | None = "+15
             "customer": customer, "stream": True}
     if tools:
         body["tools"] = tools
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as http:
+    with server.http() as http:
         for text in texts:
             history.append({"role": "user", "content": text})
             reply = http.post("/api/chat/completions", json={**body, "messages": history})

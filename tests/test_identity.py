@@ -6,13 +6,11 @@ assistant's system message (the bank's configuration) identifies Jane; curl with
 """
 import json
 
-import httpx
 import pytest
 
 from api.conversation import build_native_turn, build_turn
 from fintalk.exceptions import InvalidRequest
 from tests.bedrock_standin import Reply, ToolUse
-from tests.conftest import API_KEY
 from tests.support.bank import JANE, JOHN
 TAG = f"[phone: {JANE}]"
 WEB_CALL = {"call": {"id": "identity-web", "type": "webCall"}}  # Vapi's web call: no customer number
@@ -160,7 +158,7 @@ def test_the_same_tag_in_the_system_message_identifies_jane(http, standin, serve
 
 @pytest.fixture
 def demo_http(demo_server, fresh_bank):
-    with httpx.Client(base_url=demo_server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as c:
+    with demo_server.http() as c:
         yield c
 
 
