@@ -13,6 +13,10 @@ The turn's first model call may go to a fallback model while nothing has been sa
 
 The loop yields `agent.turn` events; the API layer turns them into the wire format. A caller who
 hangs up closes this generator, which closes the model stream in its `finally`.
+
+Why one module of ~380 lines: it is one turn's state machine (`TurnState`, the rounds, the tool
+runs, the guardrail and failure endings) whose helpers share that state and nothing else; the
+parts with a life of their own already live apart (`converse`, `speech`, `bedrock`, `tools`).
 """
 import asyncio
 import contextvars

@@ -13,6 +13,9 @@ duration, completed streams per second, errors, server CPU per turn and RSS grow
 concurrent stream. The floors are the same load straight to the stand-in: httpx reading the raw
 event stream, and aiobotocore (one long-lived client). A tool turn (two model calls and a database
 read) is measured against two back-to-back stand-in calls.
+
+Why one module of ~440 lines: it is the benchmark as one script (start the processes, load them,
+write BENCHMARKS.md); `memory.py`, `profile.py` and the others import its pieces.
 """
 import argparse
 import asyncio

@@ -10,6 +10,9 @@ The suite never uses a Redis or PostgreSQL it did not start: `redis_service` and
 test database and every LiveServer) on that cluster. `foreign_sentinels` proves it: it leaves a
 sentinel in whatever answers on 127.0.0.1:6379 and 127.0.0.1:5432 when the run starts and fails
 the run if they changed by its end.
+
+Why ~370 lines: pytest reads fixtures from here; what test modules share that is not a fixture
+lives in `tests/support/`.
 """
 import os
 import sqlite3

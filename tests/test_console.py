@@ -4,6 +4,8 @@ Headless Chromium from Debian's `chromium` package, driven by Selenium through D
 `chromium-driver` (built from the same source as the browser, so their versions always match;
 nothing is downloaded at run time). Without them every test here is skipped with the reason.
 Set SCREENSHOTS=docs to refresh the README's screenshots while the tests run.
+Why ~420 lines: one browser and one console server serve every test here (starting either costs
+seconds).
 """
 import csv
 import io

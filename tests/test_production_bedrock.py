@@ -3,6 +3,7 @@ guardrails, latency-optimized inference and cost, against the stand-in (tests/be
 
 One server for the module, offering several model ids so that each failover test fails its own
 primary (a failed model cools down for a minute, as in production) and the others stay healthy.
+Why ~350 lines: that one server (and its stand-in's scripted failures) serves every test here.
 """
 import json
 import re
