@@ -160,11 +160,10 @@ class TurnState:
         _count(model_id, meter, cost)
         facts = self.context.facts
         return TurnEnd(stop, meter.input_tokens, meter.output_tokens, tuple(meter.tool_calls),
-                       client_tool_calls=tuple(self.client_calls), history_trimmed=self.trimmed,
-                       cache_read_tokens=meter.cache_read_tokens, cache_write_tokens=meter.cache_write_tokens,
-                       model_id=model_id, cost_usd=cost, guardrail=meter.guardrail is not None,
-                       verification_level=facts.verification_level, handoff_reason=facts.handoff_reason,
-                       customer_id=self.caller.customer_id)
+                       tuple(self.client_calls), self.trimmed, cache_read_tokens=meter.cache_read_tokens,
+                       cache_write_tokens=meter.cache_write_tokens, model_id=model_id, cost_usd=cost,
+                       guardrail=meter.guardrail is not None, verification_level=facts.verification_level,
+                       handoff_reason=facts.handoff_reason, customer_id=self.caller.customer_id)
 
     def scrub(self) -> None:
         """Take what a tool marked secret (a used one-time code) out of everything the model sees next."""

@@ -152,9 +152,8 @@ class RequestRecord:
         reason = getattr(end, "handoff_reason", None)
         if not reason and any(call.name == "transferCall" for call in end.client_tool_calls):
             reason = "transferCall"
-        if reason:  # a label is a short code; free text would grow the metric without bound
-            HANDOFFS.labels(reason=reason if len(reason) <= 40 and set(reason.lower()) <= _SHORT_REASON
-                            else "other").inc()
+        if reason:  # a label is a short code; the agent's free text would grow the metric without bound
+            HANDOFFS.labels(reason=handoff_category(reason)).inc()
 
     async def watch_stream(self, content):
         ACTIVE_STREAMS.inc()
@@ -191,3 +190,13 @@ class RequestRecordMiddleware:
             response["Server-Timing"] = record.server_timing()
             record.finish()
         return response
+
+
+def handoff_category(reason: str) -> str:
+    """The metric's label for a handoff's reason (the call record keeps the words)."""
+    words = reason.lower()
+    if "verif" in words:
+        return "verification_failed"
+    if any(word in words for word in ("ask", "person", "human", "transfer", "agent", "someone")):
+        return "caller_asked"
+    return "cannot_help"

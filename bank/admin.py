@@ -11,6 +11,7 @@ from django.db.models import Count
 from bank import services
 from bank.masking import mask_phone
 from bank.models import Account, AuditEvent, Card, CardPayment, CardReplacement, Customer, Dispute, LoanProduct, Transaction
+from outbound.admin_actions import place_fraud_alert, place_payment_reminder
 
 
 class CardInline(admin.TabularInline):
@@ -68,7 +69,7 @@ class CardAdmin(admin.ModelAdmin):
     search_fields = ("last4", "customer__name", "customer__phone__endswith")
     list_select_related = ("customer",)
     readonly_fields = ("status", "blocked_at", "block_reason")
-    actions = ["block_cards", "unblock_cards"]
+    actions = ["block_cards", "unblock_cards", place_payment_reminder]
 
     @admin.display(description="phone")
     def masked_phone(self, card):
@@ -156,7 +157,7 @@ class TransactionAdmin(_ReadOnly):
     search_fields = ("merchant", "customer__name", "card__last4", "account__last4")
     list_select_related = ("customer", "card", "account")
     date_hierarchy = "posted_at"
-    actions: list = []  # outbound calls add "place a fraud alert" here
+    actions = [place_fraud_alert]
 
     @admin.display(description="on")
     def where(self, item):

@@ -50,6 +50,11 @@ BODY = {
 # Vapi call, so no filler phrase: TTFT is the answer's first token, after the tool ran.
 TOOL_BODY = {key: value for key, value in BODY.items() if key not in ("call", "customer", "phoneNumber", "metadata")}
 TOOL_BODY["messages"] = [{"role": "user", "content": "What loans do you have?"}]
+# A verified caller's balance turn (#18): two model calls and one database read, on a call verified
+# beforehand (`verify_bench_call` marks it so in the worker's cache, as a code would).
+BALANCE_CALL_ID = "call-bench-balance"
+BALANCE_BODY = {**BODY, "call": {"id": BALANCE_CALL_ID, "customer": {"number": "+15550100001"}},
+                "messages": [{"role": "user", "content": "What's my balance?"}]}
 CONVERSE = {"modelId": MODEL, "messages": [{"role": "user", "content": [{"text": "hi"}]}]}
 CONVERSE_TOOL = {"modelId": MODEL, "messages": [{"role": "user", "content": [{"text": "loans"}]}]}
 

@@ -1,7 +1,8 @@
 """CPU of one streamed turn, in process, split by where it is spent (cProfile, deterministic).
 
     python -m bench.turn_cpu               # 300 sequential plain turns
-    python -m bench.turn_cpu --tool        # tool turns
+    python -m bench.turn_cpu --tool        # tool turns (loans: no database read)
+    python -m bench.turn_cpu --balance     # a verified caller's balance: two model calls, one database read
 
 Django's ASGI application is driven directly (no HTTP server, no load generator), against the
 Bedrock stand-in on loopback with no delays, so the figure is the worker's own work per turn:
@@ -17,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import API_KEY, BODY, TOOL_BODY, Processes, start_standin
+from bench.run import API_KEY, BALANCE_BODY, BALANCE_CALL_ID, BODY, TOOL_BODY, Processes, start_standin
 
 PARTS = (  # by the file of each profiled function (self time)
     ("aiobotocore/botocore/aiohttp (the floor pays these too)", ("aiobotocore", "botocore", "aiohttp", "yarl",
@@ -25,7 +26,8 @@ PARTS = (  # by the file of each profiled function (self time)
     ("Django (handler, request, middleware, streaming response)", ("django/",)),
     ("DRF/adrf (request, auth, parsing, serializers)", ("rest_framework", "adrf")),
     ("agent loop, converse, tools, demo", ("agent/loop.py", "agent/converse.py", "agent/tools.py",
-                                           "agent/bedrock.py", "agent/callers.py", "agent/prompts.py")),
+                                           "agent/bedrock.py", "agent/callers.py", "agent/prompts.py", "agent/tools/",
+                                           "bank/")),
     ("LlamaIndex (converters, tools)", ("llama_index",)),
     ("speech filter", ("agent/speech.py",)),
     ("SSE chunks, streaming, conversation (api/)", ("api/",)),
@@ -78,11 +80,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--tool", action="store_true")
+    parser.add_argument("--balance", action="store_true")
     parser.add_argument("--top", type=int, default=20)
     args = parser.parse_args()
     procs = Processes()
     try:
         standin = start_standin(procs, argparse.Namespace(first_token_ms=0, token_ms=0, tokens=40))
+        # the stand-in answers "loans" with get_loan_products and "balance" with get_account_balances
         database = Path(tempfile.mkdtemp()) / "cpu.sqlite3"
         os.environ.update({"DATABASE_URL": f"sqlite:///{database}", "FINTALK_API_KEYS": API_KEY,
                            "FINTALK_LLM": "bedrock", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin,
@@ -96,7 +100,14 @@ def main() -> None:
         call_command("seed_demo", verbosity=0)
         from fintalk.asgi import application
 
-        body = json.dumps(TOOL_BODY if args.tool else BODY).encode()
+        body = json.dumps(BALANCE_BODY if args.balance else TOOL_BODY if args.tool else BODY).encode()
+        if args.balance:  # the call is verified (level 1), as after a one-time code
+            from django.core.cache import caches
+
+            from bank.verification import VERIFIED, CallSession
+
+            caches["default"].set(f"fintalk:verified:{CallSession('+15550100001', BALANCE_CALL_ID).key}", VERIFIED,
+                                  None)
 
         async def run():
             await _turns(application, body, 20)  # warm up: client, caches, imports

@@ -6,9 +6,11 @@ the message, its %-args and the structured `extra` fields a JSON formatter would
 import logging
 import re
 
-# A run of 6+ digits, optionally led by + and broken by spaces, dots, dashes or brackets:
-# phone numbers in any format, card numbers (PAN) and one-time codes. Four digits alone (a last4) stay.
-_DIGIT_RUN = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().-]{0,2}\d){5,}(?!\w)")
+# A run of 7+ digits, optionally led by + and broken by spaces, dots, dashes or brackets:
+# phone numbers in any format and card numbers (PAN). Four digits alone (a card's last4) stay.
+_DIGIT_RUN = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().-]{0,2}\d){6,}(?!\w)")
+# Six digits standing alone (a one-time code, typed or keyed, "123456" or "123 456"): wholly masked.
+_CODE = re.compile(r"(?<![\w.,$-])\d{3}[ -]?\d{3}(?![\w.,-])")
 
 
 def _mask_match(match: re.Match) -> str:
@@ -17,7 +19,7 @@ def _mask_match(match: re.Match) -> str:
 
 
 def mask_text(text: str) -> str:
-    return _DIGIT_RUN.sub(_mask_match, text)
+    return _CODE.sub("******", _DIGIT_RUN.sub(_mask_match, text))
 
 
 def mask_value(value):

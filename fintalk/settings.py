@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "api",
     "console",
     "calls",
+    "outbound",  # #21: the bank's outbound calls
     "fintalk",  # its system checks (fintalk/checks.py)
 ]
 
@@ -391,6 +392,36 @@ if FINTALK_CALL_RECORD_QUEUE < 1 or FINTALK_CALL_RETENTION_DAYS < 1:
 # The secret of Vapi's server credential for POST /api/vapi/events (X-Vapi-Secret, Bearer, or HMAC).
 # Unset: the endpoint refuses every event, unless FINTALK_AUTH=disabled (local development).
 FINTALK_VAPI_WEBHOOK_SECRET = env_str("FINTALK_VAPI_WEBHOOK_SECRET", "")
+# --- #21 outbound calls (fraud alerts, payment reminders): Vapi's API and the Celery workers -----
+# Vapi's REST API: POST {FINTALK_VAPI_API_URL}/call with the private key, the assistant and the
+# phone number the calls come from. Only the worker places calls; the web process never needs the key.
+FINTALK_VAPI_API_URL = env_str("FINTALK_VAPI_API_URL", "https://api.vapi.ai").rstrip("/")
+FINTALK_VAPI_API_KEY = env_str("FINTALK_VAPI_API_KEY", "")
+FINTALK_VAPI_ASSISTANT_ID = env_str("FINTALK_VAPI_ASSISTANT_ID", "")
+FINTALK_VAPI_PHONE_NUMBER_ID = env_str("FINTALK_VAPI_PHONE_NUMBER_ID", "")
+FINTALK_VAPI_TIMEOUT = env_number("FINTALK_VAPI_TIMEOUT", 10.0, float)
+# Calls in flight at once (all workers together), attempts per request, and the first retry's delay
+# (doubled for each attempt after it); a call Vapi never reports ended is given up after the timeout.
+FINTALK_OUTBOUND_CONCURRENCY = env_number("FINTALK_OUTBOUND_CONCURRENCY", 5)
+FINTALK_OUTBOUND_MAX_ATTEMPTS = env_number("FINTALK_OUTBOUND_MAX_ATTEMPTS", 3)
+FINTALK_OUTBOUND_RETRY_SECONDS = env_number("FINTALK_OUTBOUND_RETRY_SECONDS", 900.0, float)
+FINTALK_OUTBOUND_CALL_TIMEOUT = env_number("FINTALK_OUTBOUND_CALL_TIMEOUT", 3600.0, float)
+# How often the scheduler looks for requests that are due (retries, the calling hours' opening).
+FINTALK_OUTBOUND_SWEEP_SECONDS = env_number("FINTALK_OUTBOUND_SWEEP_SECONDS", 15.0, float)
+if min(FINTALK_OUTBOUND_CONCURRENCY, FINTALK_OUTBOUND_MAX_ATTEMPTS) < 1 or FINTALK_OUTBOUND_SWEEP_SECONDS <= 0:
+    raise ImproperlyConfigured("FINTALK_OUTBOUND_CONCURRENCY and FINTALK_OUTBOUND_MAX_ATTEMPTS must be at least 1, "
+                               "FINTALK_OUTBOUND_SWEEP_SECONDS above 0.")
+# Local time in the customer's zone (Customer.time_zone) when calls may ring: HH:MM-HH:MM.
+FINTALK_CALLING_HOURS = env_str("FINTALK_CALLING_HOURS", "08:00-21:00")
+# Payment reminders go out this many days before a card's payment due date (checked hourly).
+FINTALK_REMINDER_DAYS_BEFORE = env_number("FINTALK_REMINDER_DAYS_BEFORE", 3)
+# Celery's broker (and result store): Redis, by default the cache's (FINTALK_CACHE_URL).
+FINTALK_CELERY_BROKER_URL = env_str("FINTALK_CELERY_BROKER_URL", "") or FINTALK_CACHE_URL or "redis://127.0.0.1:6379/1"
+CELERY_BROKER_URL = CELERY_RESULT_BACKEND = FINTALK_CELERY_BROKER_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the LOGGING below (JSON, numbers masked) applies to workers too
+CELERY_TIMEZONE = "UTC"
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,7 @@ urlpatterns = [
     re_path(r"^api/vapi/events/?$", vapi_events, name="vapi-events"),  # Vapi's server messages (calls/views.py)
     path("api/", include(api_urlpatterns + agent_urlpatterns + docs_urlpatterns)),
     path("v1/", include((api_urlpatterns, "api"), namespace="v1")),
+    path("api/outbound/", include("outbound.urls")),  # #21: the bank's systems ask for outbound calls
     # Console paths: fintalk.middleware.ConsoleMiddleware gives these (only) sessions and users.
     path("admin/", admin.site.urls),
     path("playground/", include("console.urls")),

@@ -124,7 +124,9 @@ class BedrockStandIn:
         self.first_token_delay = first_token_delay
         self.token_interval = token_interval
         self.default_tokens = default_tokens
-        self.tool_keyword = tool_keyword  # unscripted: a user turn with it gets a get_loan_products call
+        # Unscripted: a user turn with it gets a get_loan_products call (and, then, one that says
+        # "balance" a get_account_balances call: the bench's verified balance turn).
+        self.tool_keyword = tool_keyword
         self.record = record
         self.throttled: set[str] = set()  # model ids answered with ThrottlingException
         self.caching = False  # honour cachePoint blocks (off: they are ignored, as below a model's minimum)
@@ -160,6 +162,8 @@ class BedrockStandIn:
         asks = " ".join(block.get("text", "") for block in last.get("content", []) if isinstance(block, dict))
         if self.tool_keyword and self.tool_keyword in asks:
             return Reply(tool_uses=[ToolUse("get_loan_products", {})], first_token_delay=self.first_token_delay)
+        if self.tool_keyword and "balance" in asks:  # the bench's verified balance turn
+            return Reply(tool_uses=[ToolUse("get_account_balances", {})], first_token_delay=self.first_token_delay)
         if self.default_tokens:
             text = [f"word{i} " for i in range(self.default_tokens)]
         else:

@@ -37,6 +37,10 @@ pytest_plugins = ["tests.support.markers"]  # markers applied by what a test use
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_REGION", "us-east-1")
+# Outbound calls queue to Celery's broker, by default a Redis on 127.0.0.1:6379 that may hold someone
+# else's data: the suite's processes (and every LiveServer, which inherits this) queue in memory
+# unless a test starts a Redis of its own and passes its URL.
+os.environ.setdefault("FINTALK_CELERY_BROKER_URL", "memory://")
 
 
 SUITE_DATABASE = "fintalk"  # pytest-django's test database on the suite's own cluster is test_fintalk

@@ -229,13 +229,13 @@ def test_a_transfer_is_a_handover_on_the_record_and_in_the_metrics(calls_server,
     turns = wait_until(lambda: turns_of(calls_server, call_id))
     assert json.loads(turns[0][2]) == [{"tool": "transferCall", "outcome": "called", "client": True, "arguments": "{}"}]
     call = call_row(calls_server, call_id)
-    assert call["outcome"] == "handed_over" and call["handoff_reason"] == "transferCall"
+    assert call["outcome"] == "handed_over" and call["handoff_reason"] == "transferred to a person"
     body = end_of_call_report(call_id, reason="assistant-forwarded-call")
     assert post_event(calls_server, body, signed(body)).status_code == 200
     assert call_row(calls_server, call_id)["outcome"] == "handed_over"
 
     metrics = httpx.get(calls_server.url + "/metrics", headers={"Authorization": f"Bearer {API_KEY}"}).text
-    assert 'fintalk_handoffs_total{reason="transferCall"}' in metrics
+    assert 'fintalk_handoffs_total{reason="caller_asked"}' in metrics
     assert 'fintalk_calls_ended_total{outcome="handed_over",type="inbound"}' in metrics
     assert "fintalk_call_records_written_total" in metrics
     assert 'fintalk_call_records_dropped_total{reason="queue_full"} 0.0' in metrics

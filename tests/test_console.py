@@ -218,7 +218,9 @@ def test_playground_shows_the_tool_calls_in_the_stream_and_keeps_the_history(dri
     driver.get(bank.url + "/playground/")
     # The call shows as it streams; the page answers it (no real transfer) and the agent goes on.
     reply = ask(driver, "Can I talk to a person?")
-    assert css(driver, "#conversation li.tool").text.endswith("transferCall({})")
+    tools = [item.text for item in driver.find_elements("css selector", "#conversation li.tool")]
+    assert tools[0].endswith("transfer_to_human (the bank's tool)")  # records the handoff, then Vapi's tool
+    assert tools[1].endswith("transferCall({})")
     assert "not available in the playground" in reply
     # The next turn carries that history (the call and its result) and is answered as usual.
     reply = ask(driver, "Which cards do I have?")
@@ -373,7 +375,7 @@ def test_dashboard_draws_its_charts(driver, console_server, recorded_calls):
     heights = [float(bar.get_attribute("height")) for bar in bars]
     assert len(bars) == 7 * 24 and max(heights) > 0  # this hour's calls
     assert len(elements(driver, "#ttft svg.chart circle")) >= 2  # p50 and p95 for today
-    assert "transferCall" in css(driver, "#handoff-reasons").text
+    assert "caller asked" in css(driver, "#handoff-reasons").text
     assert css(driver, "#containment svg.chart text.big").text.endswith("%")
     screenshot(driver, "console-dashboard.png")
 
@@ -399,7 +401,7 @@ def test_call_list_filters_and_exports_the_filtered_list(driver, console_server,
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/csv")
     table = list(csv.DictReader(io.StringIO(reply.text)))
     assert [row["call_id"] for row in table] == ["call-console-handover"]
-    assert table[0]["outcome"] == "handed_over" and table[0]["handoff_reason"] == "transferCall"
+    assert table[0]["outcome"] == "handed_over" and table[0]["handoff_reason"] == "caller asked for a person"
     # The other filters narrow the list the same way.
     for query, expected in (("type=web", {"call-console-web"}), ("customer=Jane", {"call-console-resolved",
                                                                                    "call-console-handover"}),

@@ -40,7 +40,7 @@ def spoken(events: list[str]) -> str:
 
 
 def system_text(request) -> str:
-    return " ".join(block["text"] for block in request.body["system"])
+    return " ".join(block["text"] for block in request.body["system"] if "text" in block)  # not cachePoint
 
 
 def tool_results(request) -> list[str]:
@@ -172,3 +172,40 @@ def test_the_default_timeouts_answer_well_inside_vapis_20_seconds():
     assert first_token <= 18 < 20  # Fintalk apologises before Vapi gives up
     for budget in (stalled, unreachable, throttled):
         assert budget <= first_token - 5, values  # a retry that succeeds still has time to speak
+
+
+def test_with_redis_gone_a_card_block_and_a_code_check_are_refused_aloud(server_without_redis, standin):
+    """Lockouts and verification live in the shared cache: without it they fail closed, with a reason."""
+    from agent.tools import SECURITY_UNAVAILABLE
+
+    server = server_without_redis
+    standin.script(Reply(tool_uses=[ToolUse("block_credit_card", {"card_last4": "4242", "reason": "lost"})]),
+                   Reply(text="I'm sorry, I can't do that right now."),
+                   Reply(tool_uses=[ToolUse("verify_code", {"code": "123456"})]),
+                   Reply(text="I'm sorry, I can't check that right now."))
+    status, events = vapi_call(server, "Block my card 4242", "call-redis-down-block")
+    assert status == 200 and events[-1] == "[DONE]" and spoken(events)
+    assert tool_results(standin.requests[1]) == [SECURITY_UNAVAILABLE + " Nothing was blocked."]
+    assert server.sql("SELECT status FROM bank_card WHERE last4 = '4242'") == [("active",)]
+    status, events = vapi_call(server, "My code is 123456", "call-redis-down-code")
+    assert status == 200 and events[-1] == "[DONE]" and spoken(events)
+    assert tool_results(standin.requests[3]) == [SECURITY_UNAVAILABLE]
+
+
+def test_with_the_database_gone_loan_products_read_recently_are_still_offered(tmp_path, standin_server, standin):
+    server, cleanup = sqlite_file_gone(tmp_path, {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin_server.url,
+                                                  "FINTALK_LLM": "bedrock", "FINTALK_TOOL_FILLER": "off"})
+    try:
+        loans = [Reply(tool_uses=[ToolUse("get_loan_products", {})]), Reply(text="We have three loans.")]
+        standin.script(*loans)
+        assert vapi_call(server, "What loans do you have?", "call-loans-1")[0] == 200
+        before = tool_results(standin.requests[1])
+        server.take_away()
+        standin.reset()
+        standin.script(*loans)
+        status, events = vapi_call(server, "What loans do you have?", "call-loans-2")
+        assert status == 200 and events[-1] == "[DONE]"
+        assert tool_results(standin.requests[1]) == before and "Fixed Rate Home Loan" in before[0]
+    finally:
+        server.stop()
+        cleanup()

@@ -288,7 +288,8 @@ def test_two_confirmations_at_once_make_one_payment(two_servers, standin, tmp_pa
     [quote] = bedrock_turn(second, standin, "call-pay-1", READS_AND_PAYMENTS[4])
     assert "pay $35.00" in quote
     standin.reset()
-    standin.script(*[Reply(tool_uses=[ToolUse("confirm_card_payment", {})]), Reply(text="Paid.")] * 4)
+    standin.script(*[reply for n in range(4) for reply in (
+        Reply(tool_uses=[ToolUse("confirm_card_payment", {}, id=f"tooluse_confirm_{n}")]), Reply(text="Paid."))])
     body = {"stream": False, "messages": [{"role": "user", "content": "Yes"}], **vapi("call-pay-1")}
 
     def confirm(server):
@@ -299,8 +300,27 @@ def test_two_confirmations_at_once_make_one_payment(two_servers, standin, tmp_pa
         assert list(pool.map(confirm, [first, second, first, second])) == [200] * 4
     assert first.sql("SELECT count(*), sum(amount) FROM bank_cardpayment")[0][0] == 1
     assert first.sql("SELECT count(*) FROM bank_auditevent WHERE action = 'card_payment'") == [(1,)]
-    results = [r for request in standin.requests for r in tool_results(request)]
+    # Each model request repeats its turn's earlier tool results: count each tool call's result once.
+    results = list({block["toolResult"]["toolUseId"]: block["toolResult"]["content"][0]["text"]
+                    for request in standin.requests for message in request.body["messages"]
+                    for block in message["content"] if "toolResult" in block}.values())
     assert sum("Done. You've paid $35.00" in r for r in results) == 1
     # The stand-in's script is shared by the concurrent turns, so one turn may confirm twice: every
     # confirmation but one is told the payment is already made.
     assert all("already made" in r for r in results if "Done." not in r) and len(results) >= 4
+
+
+def test_the_demo_greets_a_known_caller_by_name_and_fills_client_tools_from_their_schema(fresh_line):
+    client = openai.OpenAI(base_url=fresh_line.url + "/api", api_key=API_KEY, max_retries=0)
+    opening = client.chat.completions.create(model="gpt-4o", stream=False, extra_body=vapi("call-greet"),
+                                             messages=[{"role": "system", "content": "You are the bank's agent."}])
+    assert opening.choices[0].message.content.startswith("Hello Jane, this is Fin")
+    stranger = client.chat.completions.create(model="gpt-4o", stream=False, messages=[{"role": "user", "content": "hi"}])
+    assert stranger.choices[0].message.content.startswith("Hello, this is Fin")
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "required": ["city", "unit"],
+        "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}}}}
+    reply = client.chat.completions.create(model="gpt-4o", stream=False, tools=[weather],
+                                           tool_choice={"type": "function", "function": {"name": "get_weather"}},
+                                           messages=[{"role": "user", "content": "What's the weather in Paris?"}])
+    assert json.loads(reply.choices[0].message.tool_calls[0].function.arguments) == {"city": "Paris", "unit": "celsius"}

@@ -1,0 +1,48 @@
+"""Outbound requests in the console: read-only records of every call asked for and its attempts,
+with a "Cancel" action (it stops retries; a call already ringing goes on). Requests are added from
+the transaction and card pages (outbound.admin_actions), the REST endpoint, or the reminder job."""
+from django.contrib import admin, messages
+
+from bank.masking import mask_phone
+from outbound import services
+from outbound.models import OutboundAttempt, OutboundRequest
+
+
+class OutboundAttemptInline(admin.TabularInline):
+    model = OutboundAttempt
+    fields = ("number", "status", "vapi_call_id", "ended_reason", "error", "started_at", "placed_at", "ended_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutboundRequest)
+class OutboundRequestAdmin(admin.ModelAdmin):
+    list_display = ("id", "purpose", "customer", "masked_phone", "status", "outcome", "attempts", "next_attempt_at",
+                    "created_by", "created_at")
+    list_filter = ("purpose", "status", "outcome")
+    search_fields = ("customer__name", "customer__phone__endswith", "created_by")
+    list_select_related = ("customer",)
+    date_hierarchy = "created_at"
+    readonly_fields = ("purpose", "customer", "transaction", "card", "due_date", "status", "outcome", "outcome_at",
+                       "promised_date", "attempts", "max_attempts", "next_attempt_at", "created_by", "created_at",
+                       "updated_at")
+    inlines = [OutboundAttemptInline]
+    actions = ["cancel_requests"]
+
+    @admin.display(description="phone")
+    def masked_phone(self, request):
+        return mask_phone(request.customer.phone)
+
+    @admin.action(description="Cancel selected requests (stops their retries)", permissions=["change"])
+    def cancel_requests(self, request, queryset):
+        cancelled = sum(services.request_cancel(request_id=pk, actor=request.user.get_username())[1]
+                        for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{cancelled} request{'s' if cancelled != 1 else ''} cancelled.",
+                          messages.SUCCESS if cancelled else messages.WARNING)
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,321 @@
+"""Every write of the outbound app: creating requests, claiming and placing calls, what Vapi's
+reports and the conversation's outcomes do to a request, cancelling.
+
+Two workers never place one call: a worker claims a request in one transaction (PostgreSQL: an
+advisory lock that serialises claims, then the request's row locked; SQLite: the IMMEDIATE
+transaction is the lock) that checks the calling hours and the lines in use and moves the request
+pending/scheduled -> calling with a conditional UPDATE; the database also allows one live attempt
+per request. The HTTP call to Vapi happens after that transaction, never inside it.
+"""
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from bank import services as bank_services
+from bank.masking import mask_phone
+from bank.models import Card, Dispute, Transaction
+from fintalk.exceptions import InvalidRequest
+from outbound import hours, selectors, vapi
+from outbound.models import OutboundAttempt, OutboundRequest
+
+logger = logging.getLogger("fintalk.outbound")
+
+Status, Outcome = OutboundRequest.Status, OutboundRequest.Outcome
+CLAIM_LOCK = 2121_0001  # pg_advisory_xact_lock key: claims (count of live calls, then the claim) one at a time
+# Vapi's endedReason values that mean nobody (or a machine) answered: try again later.
+NO_CONTACT = frozenset({"customer-did-not-answer", "customer-busy", "voicemail", "customer-did-not-give-microphone-permission"})
+
+
+class OutboundInputError(InvalidRequest):
+    """A request for a call that cannot be made as asked (400, with the field at fault)."""
+
+    def __init__(self, message: str, *, param: str, code: str = "invalid_value"):
+        super().__init__(message, param=param)
+        self.code = code
+
+
+class OutboundNotFound(InvalidRequest):
+    status_code = 404
+    code = "not_found"
+
+
+def calling_hours() -> hours.CallingHours:
+    return hours.CallingHours.parse(settings.FINTALK_CALLING_HOURS)
+
+
+# --- creating and cancelling ---------------------------------------------------------------------
+
+def fraud_alert_create(*, customer_id: int, transaction_id: int, created_by: str) -> tuple[OutboundRequest, bool]:
+    """A fraud alert on one of the customer's card purchases; (the request, False) when one is already live."""
+    found = Transaction.objects.select_related("card").filter(pk=transaction_id).first()
+    if found is None or found.customer_id != customer_id:
+        # Another customer's transaction is answered like an unknown one: the id says nothing.
+        raise OutboundInputError(f"The customer has no transaction {transaction_id}.", param="transaction",
+                                 code="transaction_not_found")
+    if found.card_id is None or found.direction != Transaction.Direction.DEBIT:
+        raise OutboundInputError("A fraud alert is about a purchase on a card; this transaction is not one.",
+                                 param="transaction", code="not_a_card_purchase")
+    if found.confirmed_genuine_at is not None:
+        raise OutboundInputError("The customer already confirmed this transaction as genuine.",
+                                 param="transaction", code="already_confirmed")
+    return _create(purpose=OutboundRequest.Purpose.FRAUD_ALERT, customer_id=customer_id, spent=found,
+                   created_by=created_by)
+
+
+def payment_reminder_create(*, customer_id: int, card_id: int, created_by: str) -> tuple[OutboundRequest, bool]:
+    """A reminder that the card's payment is due; (the request, False) when one exists for this bill."""
+    card = Card.objects.filter(pk=card_id).first()
+    if card is None or card.customer_id != customer_id:
+        raise OutboundInputError(f"The customer has no card {card_id}.", param="card", code="card_not_found")
+    if card.payment_due_date is None or card.minimum_due <= 0:
+        raise OutboundInputError(f"Nothing is due on the card ending {card.last4}: no reminder to make.",
+                                 param="card", code="nothing_due")
+    return _create(purpose=OutboundRequest.Purpose.PAYMENT_REMINDER, customer_id=customer_id, card=card,
+                   due_date=card.payment_due_date, created_by=created_by)
+
+
+def _create(*, purpose, customer_id, created_by, spent=None, card=None, due_date=None):
+    same = OutboundRequest.objects.filter(purpose=purpose).exclude(status=Status.CANCELLED)
+    same = same.filter(transaction=spent) if spent else same.filter(card=card, due_date=due_date)
+    existing = same.first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            request = OutboundRequest.objects.create(
+                purpose=purpose, customer_id=customer_id, transaction=spent, card=card, due_date=due_date,
+                max_attempts=settings.FINTALK_OUTBOUND_MAX_ATTEMPTS, created_by=created_by[:150])
+    except IntegrityError:  # the same request, created a moment ago by another process
+        return same.get(), False
+    logger.info("outbound request created", extra={"outbound_request": request.pk, "purpose": purpose,
+                                                   "created_by": created_by})
+    # A worker gets it once it is committed (and the sweep finds it if the broker was unreachable).
+    transaction.on_commit(lambda: enqueue(request.pk))
+    return request, True
+
+
+def enqueue(request_id: int) -> None:
+    from outbound.tasks import place_call
+
+    try:
+        place_call.apply_async((request_id,), retry=False)
+    except Exception as error:  # the broker is down: the request is saved, the next sweep places it
+        logger.warning("outbound request not queued; the sweep will place it",
+                       extra={"outbound_request": request_id, "error": type(error).__name__})
+
+
+def request_cancel(*, request_id: int, actor: str) -> tuple[OutboundRequest, bool]:
+    """Stop a request's calls (a live call goes on, but nothing follows it); (request, changed)."""
+    changed = OutboundRequest.objects.filter(pk=request_id, status__in=OutboundRequest.ACTIVE).update(
+        status=Status.CANCELLED, next_attempt_at=None, updated_at=timezone.now())
+    request = OutboundRequest.objects.filter(pk=request_id).first()
+    if request is None:
+        raise OutboundNotFound(f"No outbound request {request_id}.", param="id")
+    if changed:
+        logger.info("outbound request cancelled", extra={"outbound_request": request_id, "actor": actor})
+    return request, bool(changed)
+
+
+# --- placing calls -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claim:
+    attempt: OutboundAttempt | None
+    reason: str  # "claimed", "not_due", "outside_hours", "busy"
+
+
+def _lock_claims() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
+
+
+def claim(request_id: int) -> Claim:
+    """Move a due request to `calling` and open its next attempt, if the hours and the lines allow."""
+    with transaction.atomic():
+        _lock_claims()
+        request = (OutboundRequest.objects.select_for_update(of=("self",)).select_related("customer")
+                   .filter(pk=request_id).first())
+        now = timezone.now()
+        if request is None or request.status not in (Status.PENDING, Status.SCHEDULED) or \
+                (request.next_attempt_at and request.next_attempt_at > now):
+            return Claim(None, "not_due")
+        opening = calling_hours().next_opening(now, request.customer.time_zone)
+        if opening is not None:
+            OutboundRequest.objects.filter(pk=request.pk, status=request.status).update(
+                status=Status.SCHEDULED, next_attempt_at=opening, updated_at=now)
+            logger.info("outbound call waits for calling hours", extra={"outbound_request": request.pk,
+                                                                        "next_attempt_at": opening.isoformat()})
+            return Claim(None, "outside_hours")
+        if selectors.live_call_count(now=now) >= settings.FINTALK_OUTBOUND_CONCURRENCY:
+            return Claim(None, "busy")
+        moved = OutboundRequest.objects.filter(pk=request.pk, status=request.status).update(
+            status=Status.CALLING, attempts=F("attempts") + 1, next_attempt_at=None, updated_at=now)
+        if not moved:
+            return Claim(None, "not_due")
+        attempt = OutboundAttempt.objects.create(request=request, number=request.attempts + 1)
+    return Claim(attempt, "claimed")
+
+
+def place(request_id: int) -> str:
+    """Claim the request and ring the customer through Vapi; what happened, in a word."""
+    claimed = claim(request_id)
+    if claimed.attempt is None:
+        return claimed.reason
+    request = OutboundRequest.objects.select_related("customer").get(pk=request_id)
+    attempt = claimed.attempt
+    try:
+        call = vapi.place_call(request_id=request.pk, purpose=request.purpose, phone=request.customer.phone,
+                               first_name=request.customer.first_name)
+    except (vapi.CallNotPlaced, ImproperlyConfigured) as error:
+        reason = getattr(error, "reason", str(error))
+        logger.warning("outbound call not placed", extra={"outbound_request": request.pk, "attempt": attempt.number,
+                                                          "reason": reason, "phone": mask_phone(request.customer.phone)})
+        OutboundAttempt.objects.filter(pk=attempt.pk).update(status=OutboundAttempt.Status.NOT_PLACED,
+                                                             error=reason[:200], ended_at=timezone.now())
+        _after_attempt(request.pk, ended_reason="not-placed")
+        return "not_placed"
+    OutboundAttempt.objects.filter(pk=attempt.pk, status=OutboundAttempt.Status.DIALING).update(
+        status=OutboundAttempt.Status.PLACED, vapi_call_id=call.call_id, placed_at=timezone.now())
+    return "placed"
+
+
+def call_ended(*, vapi_call_id: str, ended_reason: str) -> bool:
+    """Vapi reported the call ended (status-update `ended` or end-of-call-report; either may come
+    first, both usually come): end its attempt once and decide what follows. False: not ours, or known."""
+    now = timezone.now()
+    ended = OutboundAttempt.objects.filter(vapi_call_id=vapi_call_id, ended_at__isnull=True).update(
+        status=OutboundAttempt.Status.ENDED, ended_reason=(ended_reason or "unknown")[:100], ended_at=now)
+    if not ended:
+        return False
+    attempt = OutboundAttempt.objects.get(vapi_call_id=vapi_call_id)
+    _after_attempt(attempt.request_id, ended_reason=ended_reason)
+    return True
+
+
+def lost_calls_end(*, now: datetime.datetime | None = None) -> int:
+    """Attempts with no end report long after they started (a lost webhook, a worker that died
+    mid-POST) are given up, so they stop holding a line and the request can go on."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(seconds=settings.FINTALK_OUTBOUND_CALL_TIMEOUT)
+    lost = list(OutboundAttempt.objects.filter(ended_at__isnull=True, started_at__lt=cutoff)
+                .values_list("pk", "request_id"))
+    for pk, request_id in lost:
+        if OutboundAttempt.objects.filter(pk=pk, ended_at__isnull=True).update(
+                status=OutboundAttempt.Status.LOST, ended_at=now, ended_reason="no-end-report"):
+            _after_attempt(request_id, ended_reason="no-end-report")
+    return len(lost)
+
+
+def _after_attempt(request_id: int, *, ended_reason: str) -> None:
+    """A call of a `calling` request is over: done with the outcome the conversation wrote, or the
+    next attempt after a backoff, or failed after the last one. Other statuses (cancelled, done by a
+    tool during the call) are left as they are."""
+    now = timezone.now()
+    with transaction.atomic():
+        request = OutboundRequest.objects.select_for_update().filter(pk=request_id, status=Status.CALLING).first()
+        if request is None:
+            return
+        if request.outcome:
+            request.status = Status.DONE
+        elif request.purpose == OutboundRequest.Purpose.PAYMENT_REMINDER and _paid_since(request):
+            request.status, request.outcome, request.outcome_at = Status.DONE, Outcome.PAID, now
+        elif request.attempts >= request.max_attempts:
+            request.status, request.outcome_at = Status.FAILED, now
+            request.outcome = (Outcome.NO_ANSWER if ended_reason in NO_CONTACT else
+                               Outcome.NOT_PLACED if ended_reason == "not-placed" else Outcome.UNRESOLVED)
+        else:
+            delay = settings.FINTALK_OUTBOUND_RETRY_SECONDS * 2 ** (request.attempts - 1)
+            request.status, request.next_attempt_at = Status.SCHEDULED, now + datetime.timedelta(seconds=delay)
+        request.save(update_fields=["status", "outcome", "outcome_at", "next_attempt_at", "updated_at"])
+    logger.info("outbound call ended", extra={"outbound_request": request_id, "ended_reason": ended_reason,
+                                              "status": request.status, "outcome": request.outcome,
+                                              "attempts": request.attempts})
+
+
+def _paid_since(request: OutboundRequest) -> bool:
+    return request.card.payments.filter(created_at__gte=request.created_at).exists()
+
+
+def reminders_create_due(*, now: datetime.datetime | None = None) -> int:
+    """The periodic job: a payment reminder for every card whose payment is due within
+    FINTALK_REMINDER_DAYS_BEFORE days of the customer's own today. Idempotent (one per bill)."""
+    now = now or timezone.now()
+    days = settings.FINTALK_REMINDER_DAYS_BEFORE
+    utc_today = now.date()
+    candidates = (Card.objects.select_related("customer")
+                  .filter(minimum_due__gt=0, payment_due_date__gte=utc_today - datetime.timedelta(days=1),
+                          payment_due_date__lte=utc_today + datetime.timedelta(days=days + 1))
+                  .exclude(outbound_requests__purpose=OutboundRequest.Purpose.PAYMENT_REMINDER,
+                           outbound_requests__due_date=F("payment_due_date")))
+    created = 0
+    for card in candidates:
+        today = now.astimezone(hours.customer_zone(card.customer.time_zone)).date()
+        if today <= card.payment_due_date <= today + datetime.timedelta(days=days):
+            created += payment_reminder_create(customer_id=card.customer_id, card_id=card.pk,
+                                               created_by="reminder-job")[1]
+    return created
+
+
+# --- outcomes the conversation writes --------------------------------------------------------------
+
+class NoOutboundRequest(Exception):
+    """The call has no outbound request of the kind the tool needs."""
+
+
+def outcome_record(*, request_id: int, outcome: str, promised_date: datetime.date | None = None) -> None:
+    """The conversation's result: kept on the request, which is done (a live call still holds its line
+    until Vapi reports its end)."""
+    now = timezone.now()
+    OutboundRequest.objects.filter(pk=request_id).update(outcome=outcome, outcome_at=now, promised_date=promised_date,
+                                                         updated_at=now)
+    OutboundRequest.objects.filter(pk=request_id, status__in=OutboundRequest.ACTIVE).update(
+        status=Status.DONE, next_attempt_at=None)
+    logger.info("outbound outcome", extra={"outbound_request": request_id, "outcome": outcome})
+
+
+@dataclass(frozen=True)
+class FraudAnswer:
+    outcome: str
+    card_network: str
+    card_last4: str
+    block: str = ""  # a BlockOutcome value after a "no": blocked, already_blocked, or why not (locked_out)
+    dispute_reference: str = ""
+
+
+def fraud_answer_record(*, request_id: int, made_by_customer: bool, call_id: str = "",
+                        turn_request_id: str = "") -> FraudAnswer:
+    """The customer's answer to a fraud alert. Yes: the transaction is genuine. No: the card is
+    blocked and one dispute is opened (a repeated "no" finds both done)."""
+    request = (OutboundRequest.objects.select_related("customer", "transaction__card")
+               .filter(pk=request_id, purpose=OutboundRequest.Purpose.FRAUD_ALERT).first())
+    if request is None:
+        raise NoOutboundRequest(request_id)
+    spent, card = request.transaction, request.transaction.card
+    if made_by_customer:
+        bank_services.transaction_mark_genuine(transaction=spent, call_id=call_id, request_id=turn_request_id)
+        outcome_record(request_id=request.pk, outcome=Outcome.CONFIRMED_GENUINE)
+        return FraudAnswer(Outcome.CONFIRMED_GENUINE, card.network, card.last4)
+    block = bank_services.card_block(phone=request.customer.phone, last4=card.last4,
+                                     reason="fraud alert: transaction not recognised", request_id=turn_request_id)
+    dispute, _ = bank_services.dispute_create(transaction=spent, reason=Dispute.Reason.NOT_RECOGNISED,
+                                              call_id=call_id, request_id=turn_request_id)
+    outcome_record(request_id=request.pk, outcome=Outcome.FRAUD_REPORTED)
+    return FraudAnswer(Outcome.FRAUD_REPORTED, card.network, card.last4,
+                       block=block.outcome.value, dispute_reference=dispute.reference)
+
+
+def promise_to_pay_record(*, request_id: int, date: datetime.date) -> OutboundRequest:
+    request = (OutboundRequest.objects.select_related("customer")
+               .filter(pk=request_id, purpose=OutboundRequest.Purpose.PAYMENT_REMINDER).first())
+    if request is None:
+        raise NoOutboundRequest(request_id)
+    outcome_record(request_id=request.pk, outcome=Outcome.PROMISE_TO_PAY, promised_date=date)
+    request.refresh_from_db()
+    return request
