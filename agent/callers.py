@@ -3,7 +3,7 @@
 A 20-turn call must not query the database 20 times, so the summary (first name, cards held and
 blocked; never a number) is cached per call — Vapi's `call.id`, else the phone — for
 FINTALK_CALLER_CACHE_SECONDS, in Django's cache (Redis when configured, so every worker shares
-it). A card blocked during the call drops the entry (`forget`), and the next turn reads afresh.
+it). A card blocked during the call drops the entry (`forget_call`), and the next turn reads afresh.
 
 Neither store may cost the caller an answer (fintalk/degraded.py): with the database down the
 caller is unknown for this turn (nothing is cached, so the next turn asks again); with the cache
@@ -55,7 +55,7 @@ async def _remember(cache, key: str, found: Caller) -> None:
         pass  # counted once, when the read failed: the next turn asks the database again
 
 
-async def caller(phone: str | None, call_id: str | None = None) -> Caller:
+async def lookup(phone: str | None, call_id: str | None = None) -> Caller:
     if not phone:
         return NO_PHONE
     cache, key = caches["default"], cache_key(phone, call_id)
@@ -71,7 +71,7 @@ async def caller(phone: str | None, call_id: str | None = None) -> Caller:
     return found
 
 
-async def forget(phone: str | None, call_id: str | None = None) -> None:
+async def forget_call(phone: str | None, call_id: str | None = None) -> None:
     """Drop what is cached for this call (its cards changed)."""
     if phone:
         try:

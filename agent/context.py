@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class InferenceSettings:
+    """A turn's model settings, decided once by the API layer for the answering model (agent.models.for_model)."""
+
     model_id: str | None = None  # the chat model that answers (None: the default one)
-    temperature: float | None = None  # already in the model's range (the API layer clamps it)
+    temperature: float | None = None  # already in the model's range
     top_p: float | None = None
-    max_tokens: int | None = None
+    max_tokens: int | None = None  # already within the model's output limit
     stop: tuple[str, ...] = ()
 
 
@@ -69,6 +71,6 @@ class TurnContext:
 current_turn: ContextVar[TurnContext | None] = ContextVar("fintalk_turn", default=None)
 
 
-def turn() -> TurnContext:
-    """The running turn; outside a turn (a shell, a unit test) an empty one."""
+def current_turn_context() -> TurnContext:
+    """The running turn's context; outside a turn (a shell, a unit test) an empty one."""
     return current_turn.get() or TurnContext()

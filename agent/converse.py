@@ -5,18 +5,19 @@ A turn's model call is a Bedrock Converse request (`modelId`, `system`, `message
 answers it offline (`agent.demo`). Both yield the same neutral events, so the loop
 (`agent.loop`) neither knows nor cares which one it talks to, and a test can feed it a script.
 
-The request is built with LlamaIndex's own converters (`messages_to_converse_messages`,
-`tools_to_converse_tools`); the specs of the agent's own tools are built once per process.
-`cache_points` marks what Bedrock may cache for the next turn of a call.
+The turn's messages are built here from its neutral history (`agent.turn.HistoryMessage`), the
+one place that knows Converse's message shapes; tool specs come from LlamaIndex's converter
+(`tools_to_converse_tools`), the agent's own built once per process. `cache_points` marks what
+Bedrock may cache for the next turn of a call.
 """
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from llama_index.core.llms import ChatMessage, MessageRole
-from llama_index.llms.bedrock_converse.utils import messages_to_converse_messages, tools_to_converse_tools
+from llama_index.llms.bedrock_converse.utils import tools_to_converse_tools
 
+from agent.turn import HistoryMessage
 from fintalk.exceptions import ContextLengthExceeded
 
 
@@ -86,13 +87,46 @@ def tool_specs(fixed: ToolSpecs | None, extra=()) -> list[dict]:
     return specs
 
 
-def converse_messages(system_prompt: str, history, query: str | None) -> tuple[list, list]:
-    """(messages, system) of a turn: the agent's prompt, the request's instructions and dialogue."""
-    chat = [ChatMessage(role=MessageRole.SYSTEM, content=system_prompt), *history]
+def converse_messages(system_prompt: str, instructions: str | None, history: tuple[HistoryMessage, ...],
+                      query: str | None) -> tuple[list, list]:
+    """(messages, system) of a turn: the agent's prompt and the request's instructions as one system
+    text, the history and the query as Converse messages (consecutive ones of a role merged, as
+    Converse wants roles to alternate; a tool's result is the user's)."""
+    system_text = "".join(f"{text}\n" for text in (system_prompt, instructions) if text).strip()
+    messages: list[dict] = []
+    for message in history:
+        _append(messages, *_converse(message))
     if query is not None:
-        chat.append(ChatMessage(role=MessageRole.USER, content=query))
-    messages, system = messages_to_converse_messages(chat)
-    return list(messages), list(system)
+        _append(messages, "user", [{"text": query}] if query else [])
+    return messages, [{"text": system_text}] if system_text else []
+
+
+def _converse(message: HistoryMessage) -> tuple[str, list[dict]]:
+    """A history message's Converse role and content blocks."""
+    if message.role == "tool":
+        result = {"toolUseId": message.tool_call_id, "content": [{"text": message.text}] if message.text else []}
+        return "user", [{"toolResult": result}]
+    content = [{"text": message.text}] if message.text else []
+    content += [{"toolUse": {"toolUseId": call.id, "name": call.name, "input": _arguments(call.arguments)}}
+                for call in message.tool_calls]
+    return message.role, content
+
+
+def _arguments(text: str):
+    """A tool call's JSON arguments as Converse's `input` (what is not JSON is no arguments)."""
+    try:
+        return json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def _append(messages: list[dict], role: str, content: list[dict]) -> None:
+    if not content:
+        return
+    if messages and messages[-1]["role"] == role:
+        messages[-1]["content"] = [*messages[-1]["content"], *content]
+    else:
+        messages.append({"role": role, "content": content})
 
 
 CACHE_POINT = {"cachePoint": {"type": "default"}}

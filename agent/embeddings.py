@@ -15,7 +15,7 @@ import struct
 from django.conf import settings
 
 from agent import bedrock
-from agent.upstream import translate
+from agent.upstream import to_fintalk_error
 
 MAX_CONCURRENT_CALLS = 8
 
@@ -57,7 +57,7 @@ async def embed(texts: list[str], model_id: str, dimensions: int) -> tuple[list[
     try:
         results = await asyncio.gather(*(one(text) for text in texts))
     except Exception as exc:
-        raise translate(exc) from exc
+        raise to_fintalk_error(exc) from exc
     return [vector for vector, _ in results], sum(tokens for _, tokens in results)
 
 

@@ -13,6 +13,10 @@ The turn's first model call may go to a fallback model while nothing has been sa
 
 The loop yields `agent.turn` events; the API layer turns them into the wire format. A caller who
 hangs up closes this generator, which closes the model stream in its `finally`.
+
+Why one module of ~380 lines: it is one turn's state machine (`TurnState`, the rounds, the tool
+runs, the guardrail and failure endings) whose helpers share that state and nothing else; the
+parts with a life of their own already live apart (`converse`, `speech`, `bedrock`, `tools`).
 """
 import asyncio
 import contextvars
@@ -24,19 +28,17 @@ from typing import AsyncIterator
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from agent import metrics
+from agent import callers, metrics
 from agent.client_tools import MAX_STRUCTURED_ATTEMPTS, ClientTool, ClientToolCall, StructuredOutputTool
 from agent.context import TurnContext, TurnMeter, current_turn
 from agent.converse import Inference, Stop, Text, ToolUse, Usage, assistant_message, converse_messages, tool_result
 from agent.converse import request_metadata, tool_specs, trim
-from agent.callers import caller as find_caller
-from agent.callers import forget as forget_caller
-from agent.models import resolve_model, turn_cost
+from agent.models import for_model, resolve_model, turn_cost
 from agent.prompts import Caller, outbound_brief, system_prompt
 from agent.speech import SpeechFilter
 from agent.tools import ACCOUNT_CHANGES, TRANSFER_CALL, agent_tool_specs
 from agent.turn import EMPTY_REPLY, StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent, TurnInput
-from agent.upstream import translate
+from agent.upstream import to_fintalk_error
 
 logger = logging.getLogger("fintalk.agent")
 
@@ -91,7 +93,7 @@ class _Speaker:
         return TextDelta(text)
 
 
-class _Turn:
+class TurnState:
     """One turn's state: the request to the model as it grows, and what the turn has said and done."""
 
     def __init__(self, turn: TurnInput, caller: Caller, outbound=None):
@@ -106,17 +108,18 @@ class _Turn:
         self.answer_tool = next((tool for tool in self.extra if isinstance(tool, StructuredOutputTool)), None)
         self.structured_attempts = 0
         self.specs = tool_specs(self.fixed, self.extra)  # the same for every model call of the turn
-        messages, system = converse_messages(system_prompt(caller, outbound_brief(outbound)), turn.history, turn.query)
+        messages, system = converse_messages(system_prompt(caller, outbound_brief(outbound)), turn.instructions,
+                                             turn.history, turn.query)
         messages, self.trimmed = trim(messages, system, settings.FINTALK_MAX_INPUT_TOKENS)
         if self.trimmed:
             logger.info("history trimmed", extra={"request_id": turn.request_id, "history_trimmed": self.trimmed})
-        model = resolve_model(turn.inference.model_id)
-        limit = model.max_output_tokens or settings.FINTALK_DEFAULT_MAX_TOKENS
+        inference = turn.inference
+        if inference.model_id is None:  # a turn built outside the API (a test, the bench): the default model
+            inference = for_model(inference, resolve_model(None))
         self.request = {
-            "modelId": model.id, "messages": messages, "system": system,
-            "inferenceConfig": Inference(min(turn.inference.max_tokens or settings.FINTALK_DEFAULT_MAX_TOKENS, limit),
-                                         turn.inference.temperature, turn.inference.top_p,
-                                         turn.inference.stop).config(),
+            "modelId": inference.model_id, "messages": messages, "system": system,
+            "inferenceConfig": Inference(inference.max_tokens, inference.temperature, inference.top_p,
+                                         inference.stop).config(),
             "requestMetadata": request_metadata(turn.call_id, turn.request_id),
         }
         self.committed: list[str] = []  # what tools said of account changes they committed this turn
@@ -199,7 +202,7 @@ def _count(model_id: str, meter: TurnMeter, cost) -> None:
         metrics.GUARDRAIL_INTERVENTIONS.labels(model=model_id).inc()
 
 
-def _first_stream(turn: _Turn, stream):
+def _first_stream(turn: TurnState, stream):
     """How the turn's first model call streams: with fallbacks configured, through the failover."""
     if settings.FINTALK_LLM == "demo" or not settings.BEDROCK_FALLBACK_MODEL_IDS:
         return stream
@@ -208,7 +211,7 @@ def _first_stream(turn: _Turn, stream):
     return lambda request: failover_stream(request, turn.answered, turn.context.request_id)
 
 
-async def _call_model(turn: _Turn, request: dict, stream, text: list[str]) -> AsyncIterator[TextDelta | ToolUse]:
+async def _call_model(turn: TurnState, request: dict, stream, text: list[str]) -> AsyncIterator[TextDelta | ToolUse]:
     """One model call: spoken text as it arrives, then the tool calls; the meter gets stop and usage,
     `text` the model's raw text (for the assistant message of a tool round)."""
     meter = turn.context.meter
@@ -228,7 +231,7 @@ async def _call_model(turn: _Turn, request: dict, stream, text: list[str]) -> As
                 meter.guardrail = event.guardrail
 
 
-async def _run_tool(turn: _Turn, call: ToolUse, meter: TurnMeter) -> dict:
+async def _run_tool(turn: TurnState, call: ToolUse, meter: TurnMeter) -> dict:
     """Run one of the agent's tools; its result, or an error result the model can speak around.
     The tool records its outcome in `meter` (the bank's tools say which); else "ok" or "error"."""
     tool = turn.tool(call.name)
@@ -258,11 +261,11 @@ async def _run_tool(turn: _Turn, call: ToolUse, meter: TurnMeter) -> dict:
         meter.tool_calls.append((call.name, "error" if output.is_error else "ok"))
     if any(outcome in ACCOUNT_CHANGES.get(call.name, ()) for _, outcome in meter.tool_calls):
         turn.committed.append(str(output.content))
-        await forget_caller(turn.input.phone, turn.input.call_id)
+        await callers.forget_call(turn.input.phone, turn.input.call_id)
     return tool_result(call, str(output.content), error=output.is_error)
 
 
-async def _run_tools(turn: _Turn, calls: list[ToolUse]) -> list[dict]:
+async def _run_tools(turn: TurnState, calls: list[ToolUse]) -> list[dict]:
     """The calls' results in order; the tools run at once, each in a context holding the caller's turn."""
     meters, tasks = [], []
     for call in calls:
@@ -280,7 +283,7 @@ async def _run_tools(turn: _Turn, calls: list[ToolUse]) -> list[dict]:
             turn.context.meter.tool_calls.extend(meter.tool_calls)
 
 
-def _guardrail_ending(turn: _Turn, said_before: int) -> TextDelta | None:
+def _guardrail_ending(turn: TurnState, said_before: int) -> TextDelta | None:
     """After a guardrail stopped the model: what it held back is dropped, and unless the call said a
     whole sentence (the guardrail's own message), the caller hears FINTALK_GUARDRAIL_REFUSAL."""
     meter, speaker = turn.context.meter, turn.speaker
@@ -295,7 +298,7 @@ def _guardrail_ending(turn: _Turn, said_before: int) -> TextDelta | None:
     return speaker.say(settings.FINTALK_GUARDRAIL_REFUSAL)
 
 
-def _answer(turn: _Turn, calls: list[ToolUse]) -> list[dict]:
+def _answer(turn: TurnState, calls: list[ToolUse]) -> list[dict]:
     """Read the model's calls of the answer tool: the answer is kept (`turn.structured`) when it
     fits the schema or has had its retry; else each call gets the error result to try again with."""
     turn.structured_attempts += 1
@@ -324,7 +327,7 @@ async def _outbound(turn_input: TurnInput):
 
 async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
     outbound = await _outbound(turn_input) if turn_input.outbound_request is not None else None
-    turn = _Turn(turn_input, await find_caller(turn_input.phone, turn_input.call_id), outbound)
+    turn = TurnState(turn_input, await callers.lookup(turn_input.phone, turn_input.call_id), outbound)
     stream = model_stream()
     first_stream = _first_stream(turn, stream)
     speaker = turn.speaker
@@ -378,7 +381,7 @@ async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
     except (asyncio.CancelledError, GeneratorExit):
         raise
     except Exception as exc:
-        error = translate(exc)
+        error = to_fintalk_error(exc)
         logger.warning("agent turn failed", extra={"error": type(exc).__name__, "status": error.status_code,
                                                    "request_id": turn.context.request_id},
                        exc_info=error.status_code >= 500 and type(error).__name__ == "FintalkError")

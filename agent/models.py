@@ -14,12 +14,13 @@ what a model's tokens cost (`turn_cost`, from the BEDROCK_PRICES table in settin
 """
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import lru_cache
 
 from django.conf import settings
 
+from agent.context import InferenceSettings
 from fintalk.exceptions import ModelNotFound
 
 logger = logging.getLogger("fintalk.models")
@@ -125,6 +126,16 @@ class ModelInfo:
             return None
         low, high = self.temperature_range
         return min(max(temperature, low), high)
+
+
+def for_model(inference: InferenceSettings, model: ModelInfo) -> InferenceSettings:
+    """A request's settings as `model` takes them, decided once for the turn: its id, OpenAI's
+    temperature (0..2) clamped into its range (Bedrock's families take 0..1), and the output limit
+    (the request's, which the serializer checked against the model's, else
+    FINTALK_DEFAULT_MAX_TOKENS; never above the model's)."""
+    limit = model.max_output_tokens or settings.FINTALK_DEFAULT_MAX_TOKENS
+    return replace(inference, model_id=model.id, temperature=model.clamp_temperature(inference.temperature),
+                               max_tokens=min(inference.max_tokens or settings.FINTALK_DEFAULT_MAX_TOKENS, limit))
 
 
 def bedrock_chat_model(model_id: str) -> ModelInfo:

@@ -1,23 +1,41 @@
 """What a turn takes and what it yields: the contract between the agent loop and the API layer.
 
 The API layer builds a `TurnInput` from a request and turns the events of `agent.loop.run_turn`
-into the wire format; nothing here knows either the wire format or the model.
+into the wire format; nothing here knows either the wire format or the model (the history is
+neutral: `agent.converse.converse_messages` builds the model's messages from it).
 """
 from dataclasses import dataclass, field
 from decimal import Decimal
-
-from llama_index.core.llms import ChatMessage
 
 from agent.client_tools import ClientToolCall
 from agent.context import InferenceSettings, ToolPolicy
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    """A tool call the assistant made earlier in the conversation (the client ran it)."""
+
+    id: str
+    name: str
+    arguments: str  # JSON text, as the client sent it back
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryMessage:
+    """One earlier message of the conversation: the caller's, the assistant's, or a tool's result."""
+
+    role: str  # "user", "assistant" or "tool"
+    text: str = ""
+    tool_calls: tuple[ToolCallRecord, ...] = ()  # the assistant's calls
+    tool_call_id: str | None = None  # a tool result: the call it answers
+
+
 @dataclass(frozen=True)
 class TurnInput:
     query: str | None  # None: the history ends with tool results and the model goes on from there
-    history: tuple[ChatMessage, ...] = ()
+    history: tuple[HistoryMessage, ...] = ()
+    instructions: str | None = None  # the request's own system/developer text, after the agent's prompt
     phone: str | None = None
-    phone_source: str = "none"  # who vouched for the phone (api.conversation.caller_phone), for the log line
     call_id: str | None = None  # the voice platform's call, for what is cached per call
     request_id: str = ""
     inference: InferenceSettings = field(default_factory=InferenceSettings)

@@ -22,7 +22,7 @@ def _causes(exc: BaseException):
         exc = exc.__cause__ or exc.__context__
 
 
-def translate(exc: BaseException) -> FintalkError:
+def to_fintalk_error(exc: BaseException) -> FintalkError:
     from botocore.exceptions import BotoCoreError, ClientError
 
     for cause in _causes(exc):

@@ -2,7 +2,8 @@
 
 - system/developer messages become extra instructions (a system message the agent sends to the
   model after its own system prompt);
-- earlier user/assistant messages become structured chat history;
+- earlier user/assistant/tool messages become the turn's history (`agent.turn.HistoryMessage`:
+  neutral, so this layer knows the OpenAI format and not the model's);
 - the last user message is the query (a call with only a system message gets an opening query);
 - the caller's phone (`caller_phone`) comes from who vouches for it, in this order: the request's
   structured caller (Vapi's `customer.number` / `call.customer.number`, which the telephony network
@@ -16,13 +17,12 @@ import re
 
 import phonenumbers
 from django.conf import settings
-from llama_index.core.llms import ChatMessage, MessageRole, TextBlock
 
 from agent.client_tools import ClientTool, StructuredOutputTool, json_object_schema
 from agent.context import InferenceSettings, ToolPolicy
-from agent.models import ModelInfo
+from agent.models import ModelInfo, for_model, resolve_model
 from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
-from agent.turn import TurnInput
+from agent.turn import HistoryMessage, ToolCallRecord, TurnInput
 from fintalk.exceptions import InvalidRequest
 
 PHONE_TAG = re.compile(r"\[\s*phone\s*:\s*([^\]]*)\]", re.IGNORECASE)
@@ -95,16 +95,15 @@ def caller_phone(body: dict, system_tags: list[str], user_tags: list[str]) -> tu
 
 
 def inference_settings(data: dict, model: ModelInfo | None = None) -> InferenceSettings:
-    """The request's settings for the model that answers it: OpenAI's temperature (0..2) is clamped
-    into that model's range (Bedrock's families take 0..1), and the model id goes to the loop."""
-    temperature = data.get("temperature")
-    return InferenceSettings(
-        temperature=model.clamp_temperature(temperature) if model else temperature,
+    """The request's settings as the model that answers it (None: the default one) takes them
+    (`agent.models.for_model`): the loop uses them as they are."""
+    requested = InferenceSettings(
+        temperature=data.get("temperature"),
         top_p=data.get("top_p"),
         max_tokens=data.get("max_completion_tokens") or data.get("max_tokens"),
         stop=tuple(data.get("stop") or ()),
-        model_id=model.id if model else None,
     )
+    return for_model(requested, model or resolve_model(None))
 
 
 def call_id(body: dict) -> str | None:
@@ -152,28 +151,28 @@ def tool_policy(data: dict) -> ToolPolicy:
     return ToolPolicy(extra_tools=tools)
 
 
-def _message(role: str, text: str, message: dict) -> ChatMessage | None:
-    """One OpenAI user/assistant/tool message as a LlamaIndex message (None if it says nothing)."""
+def _message(role: str, text: str, message: dict) -> HistoryMessage | None:
+    """One OpenAI user/assistant/tool message as a history message (None if it says nothing)."""
     if role == "tool":
-        return ChatMessage(role=MessageRole.TOOL, content=text, additional_kwargs={"tool_call_id": message["tool_call_id"]})
+        return HistoryMessage("tool", text, tool_call_id=message["tool_call_id"])
     calls = message.get("tool_calls") or []
     if role == "assistant" and calls:
-        return ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text)] if text else [],
-                           additional_kwargs={"tool_calls": [
-                               {"toolUseId": c["id"], "name": c["function"]["name"], "input": c["function"]["arguments"]}
-                               for c in calls]})
-    return ChatMessage(role=MessageRole(role), content=text) if text else None
+        return HistoryMessage("assistant", text, tool_calls=tuple(
+            ToolCallRecord(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in calls))
+    return HistoryMessage(role, text) if text else None
 
 
-def _without_codes(message: ChatMessage) -> ChatMessage:
-    if message.role != MessageRole.USER or not _SPENT_CODE.search(message.content or ""):
+def _without_codes(message: HistoryMessage) -> HistoryMessage:
+    if message.role != "user" or not _SPENT_CODE.search(message.text):
         return message
-    return ChatMessage(role=MessageRole.USER, content=_SPENT_CODE.sub("[code]", message.content))
+    return HistoryMessage("user", _SPENT_CODE.sub("[code]", message.text))
 
 
-def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | None = None) -> TurnInput:
-    """`data`: the validated OpenAIQuerySerializer output; `body`: the raw JSON (for Vapi's extras);
-    `model`: the model that answers (None: the default one)."""
+def build_turn(data: dict, body: dict, request_id: str = "",
+               model: ModelInfo | None = None) -> tuple[TurnInput, str]:
+    """The turn and who vouched for its phone (`caller_phone`'s source, for the request's log line).
+    `data`: the validated ChatCompletionRequestSerializer output; `body`: the raw JSON (for Vapi's
+    extras); `model`: the model that answers (None: the default one)."""
     system_tags: list[str] = []
     user_tags: list[str] = []  # assistant and tool messages' tags are stripped and never trusted
     instructions, dialogue = [], []
@@ -187,26 +186,22 @@ def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | 
         elif converted := _message(role, text, message):
             dialogue.append(converted)
 
-    if dialogue and dialogue[-1].role == MessageRole.USER:
-        query = dialogue.pop().content
+    if dialogue and dialogue[-1].role == "user":
+        query = dialogue.pop().text
         dialogue = [_without_codes(message) for message in dialogue]
-    elif dialogue and dialogue[-1].role == MessageRole.TOOL:
+    elif dialogue and dialogue[-1].role == "tool":
         query = None  # the client answered tool calls: the model goes on from the results
     else:
         query = CALL_OPENING_QUERY
-    if dialogue and dialogue[0].role == MessageRole.ASSISTANT:
+    if dialogue and dialogue[0].role == "assistant":
         # A voice platform's greeting opens the call; Bedrock wants a conversation to start with the user.
-        dialogue.insert(0, ChatMessage(role=MessageRole.USER, content=CALL_CONNECTED))
-    history = []
-    if instructions:
-        history.append(ChatMessage(role=MessageRole.SYSTEM, content="\n\n".join(instructions)))
-    history.extend(dialogue)
+        dialogue.insert(0, HistoryMessage("user", CALL_CONNECTED))
     phone, phone_source = caller_phone(body, system_tags, user_tags)
-    return TurnInput(
+    turn = TurnInput(
         query=query,
-        history=tuple(history),
+        history=tuple(dialogue),
+        instructions="\n\n".join(instructions) or None,
         phone=phone,
-        phone_source=phone_source,
         call_id=call_id(body),
         request_id=request_id,
         inference=inference_settings(data, model),
@@ -214,11 +209,14 @@ def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | 
         tools=tool_policy(data),
         outbound_request=outbound_request(body),
     )
+    return turn, phone_source
 
 
-def build_native_turn(query: str, phone_number: str | None, request_id: str = "") -> TurnInput:
-    """The native endpoint: `phone_number` is its structured caller; a tag in the query is a user's
-    tag (trusted with FINTALK_PHONE_TAGS=any: this endpoint is never a voice-platform call)."""
+def build_native_turn(query: str, phone_number: str | None, request_id: str = "",
+                      model: ModelInfo | None = None) -> tuple[TurnInput, str]:
+    """The native endpoint's turn and its phone's source: `phone_number` is its structured caller; a
+    tag in the query is a user's tag (trusted with FINTALK_PHONE_TAGS=any: this endpoint is never a
+    voice-platform call)."""
     tags: list[str] = []
     text = _strip_tags(query, tags)
     if phone_number:
@@ -230,4 +228,4 @@ def build_native_turn(query: str, phone_number: str | None, request_id: str = ""
         phone, source = caller_phone({}, [], tags)
     if not text:
         raise InvalidRequest("The query is empty once the phone tag is removed.", param="query")
-    return TurnInput(query=text, phone=phone, phone_source=source, request_id=request_id)
+    return TurnInput(query=text, phone=phone, request_id=request_id, inference=inference_settings({}, model)), source

@@ -97,7 +97,6 @@ class RequestRecord:
 
     def turn_started(self, turn) -> None:
         """The agent.turn.TurnInput about to run (the caller's words and call, for the call record)."""
-        self.phone_source = turn.phone_source
         self.turn_input = turn
 
     def turn_ended(self, end) -> None:

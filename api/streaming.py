@@ -18,6 +18,7 @@ from django.conf import settings
 from agent.client_tools import ClientToolCall
 from agent.turn import StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent
 from api import protocol
+from api.errors import fintalk_error_body
 from fintalk.exceptions import FintalkError, StructuredOutputFailed, UpstreamTimeout
 
 logger = logging.getLogger("fintalk.api")
@@ -59,7 +60,7 @@ def _failure(exc: Exception, record, stream: str) -> FintalkError:
     return error
 
 
-class StartedTurn:
+class RunningTurn:
     """A running turn whose events can be awaited with a timeout (for keep-alives) or directly."""
 
     def __init__(self, events: AsyncIterator[TurnEvent], record, deadline: float):
@@ -108,39 +109,39 @@ class StartedTurn:
         await self._events.aclose()
 
 
-async def start_turn(events: AsyncIterator[TurnEvent], record) -> StartedTurn:
+async def start_turn(events: AsyncIterator[TurnEvent], record) -> RunningTurn:
     """Start the turn and wait briefly for its first event, so that early failures are HTTP errors."""
-    turn = StartedTurn(events, record, settings.FINTALK_FIRST_TOKEN_TIMEOUT)
+    running = RunningTurn(events, record, settings.FINTALK_FIRST_TOKEN_TIMEOUT)
     try:
-        turn._pending = asyncio.ensure_future(anext(events))
-        await asyncio.wait({turn._pending}, timeout=settings.FINTALK_KEEPALIVE_SECONDS)
-        if turn._pending.done() and not isinstance(turn._pending.exception(), StopAsyncIteration):
-            turn._pending.result()  # raises the turn's error, if any, while a status can still be sent
+        running._pending = asyncio.ensure_future(anext(events))
+        await asyncio.wait({running._pending}, timeout=settings.FINTALK_KEEPALIVE_SECONDS)
+        if running._pending.done() and not isinstance(running._pending.exception(), StopAsyncIteration):
+            running._pending.result()  # raises the turn's error, if any, while a status can still be sent
     except BaseException as error:
         record.failed(error)
-        await turn.aclose()
+        await running.aclose()
         raise
-    return turn
+    return running
 
 
-async def _with_keepalives(turn: StartedTurn, interval: float | None = None):
+async def _with_keepalives(running: RunningTurn, interval: float | None = None):
     """The turn's events, with None standing for a keep-alive while nothing has been spoken yet."""
-    async for event in turn.until_spoken(interval or settings.FINTALK_KEEPALIVE_SECONDS):
+    async for event in running.until_spoken(interval or settings.FINTALK_KEEPALIVE_SECONDS):
         yield event
     while True:
         try:
-            yield await turn.next_event()
+            yield await running.next_event()
         except StopAsyncIteration:
             return
 
 
-async def chat_completion_stream(turn: StartedTurn, chunks: protocol.ChunkFactory, *, include_usage: bool,
+async def chat_completion_stream(running: RunningTurn, chunks: protocol.ChunkFactory, *, include_usage: bool,
                                  voice: bool):
-    record = turn.record
+    record = running.record
     try:
         yield protocol.sse_event(chunks.role())
         tool_index = 0
-        async for event in _with_keepalives(turn):
+        async for event in _with_keepalives(running):
             if event is None:
                 yield protocol.KEEPALIVE_EVENT
             elif isinstance(event, TextDelta):
@@ -170,9 +171,9 @@ async def chat_completion_stream(turn: StartedTurn, chunks: protocol.ChunkFactor
             yield protocol.sse_event(chunks.content(VOICE_APOLOGY))
             yield protocol.sse_event(chunks.finish("stop"))
         else:
-            yield protocol.sse_event(protocol.error_body(error.message, error.error_type, error.param, error.code))
+            yield protocol.sse_event(fintalk_error_body(error))
     finally:
-        await turn.aclose()
+        await running.aclose()
     yield protocol.DONE_EVENT
 
 
@@ -186,32 +187,32 @@ class TurnResult:
         return [protocol.tool_call_object(c.id, c.name, c.arguments) for c in self.end.client_tool_calls]
 
 
-async def collect(turn: StartedTurn) -> TurnResult:
+async def collect(running: RunningTurn) -> TurnResult:
     """Run a turn to its end: the whole reply (or structured answer) and the final event."""
     parts, result = [], TurnResult()
     try:
-        async for event in turn:
+        async for event in running:
             if isinstance(event, TextDelta):
-                turn.record.said(event.text)
+                running.record.said(event.text)
                 parts.append(event.text)
             elif isinstance(event, StructuredAnswer):
                 parts.append(structured_text(event))
-                turn.record.said(parts[-1])
+                running.record.said(parts[-1])
             elif isinstance(event, TurnEnd):
-                turn_ended(turn.record, event)
+                turn_ended(running.record, event)
                 result.end = event
     except BaseException as error:
-        turn.record.failed(error)
+        running.record.failed(error)
         raise
     finally:
-        await turn.aclose()
+        await running.aclose()
     result.text = "".join(parts)
     return result
 
 
-async def responses_stream(turn: StartedTurn, responses: protocol.ResponseFactory):
+async def responses_stream(running: RunningTurn, responses: protocol.ResponseFactory):
     """The Responses API event sequence for one assistant message, as the openai SDK parses it."""
-    record = turn.record
+    record = running.record
     yield responses.event("response.created", response=responses.response("in_progress", []))
     yield responses.event("response.in_progress", response=responses.response("in_progress", []))
     parts = []
@@ -221,7 +222,7 @@ async def responses_stream(turn: StartedTurn, responses: protocol.ResponseFactor
         yield responses.event("response.content_part.added", **responses.text_location(),
                               part=responses.text_part(""))
         end = None
-        async for event in _with_keepalives(turn):
+        async for event in _with_keepalives(running):
             if event is None:
                 yield protocol.KEEPALIVE_EVENT
             elif isinstance(event, TextDelta):
@@ -246,7 +247,7 @@ async def responses_stream(turn: StartedTurn, responses: protocol.ResponseFactor
         yield responses.event("response.failed", response=responses.response(
             "failed", [], error={"code": error.code or error.error_type, "message": error.message}))
     finally:
-        await turn.aclose()
+        await running.aclose()
 
 
 async def completions_stream(turns, record, completion_id: str, created: int, model: str, include_usage: bool):
@@ -254,9 +255,9 @@ async def completions_stream(turns, record, completion_id: str, created: int, mo
     prompt_tokens = completion_tokens = 0
     try:
         for index, start in enumerate(turns):
-            turn = await start()
+            running = await start()
             try:
-                async for event in turn:
+                async for event in running:
                     if isinstance(event, TextDelta):
                         record.said(event.text)
                         choice = protocol.text_choice(index, event.text, None)
@@ -270,12 +271,12 @@ async def completions_stream(turns, record, completion_id: str, created: int, mo
                     yield protocol.sse_event(protocol.text_completion(
                         completion_id=completion_id, created=created, model=model, choices=[choice]))
             finally:
-                await turn.aclose()
+                await running.aclose()
         if include_usage:
             yield protocol.sse_event(protocol.text_completion(
                 completion_id=completion_id, created=created, model=model, choices=[],
                 usage=protocol.Usage(prompt_tokens, completion_tokens)))
     except Exception as exc:
         error = _failure(exc, record, "completions")
-        yield protocol.sse_event(protocol.error_body(error.message, error.error_type, error.param, error.code))
+        yield protocol.sse_event(fintalk_error_body(error))
     yield protocol.DONE_EVENT

@@ -14,14 +14,14 @@ from agent.models import MODEL_CREATED, available_models, resolve_model
 from agent.tools import agent_tool_names
 from api import protocol
 from api import schema as docs
-from api.base import APIView
+from api.async_view import APIView
 from api.conversation import build_native_turn, build_turn, is_voice_call
 from api.negotiation import chat_streams_by_default, streams_only_if_asked
 from api.serializers import (
     AgentQuerySerializer,
+    ChatCompletionRequestSerializer,
     CompletionsRequestSerializer,
     EmbeddingsRequestSerializer,
-    OpenAIQuerySerializer,
     ResponsesRequestSerializer,
 )
 from api.streaming import chat_completion_stream, collect, completions_stream, responses_stream, start_turn, usage_of
@@ -60,8 +60,10 @@ def _requested(request, serializer_class, kind: str = "chat", **context):
     return body, model, data, record
 
 
-def _run(turn, record):
-    """The agent's events for a turn; the request's log line notes who vouched for its phone."""
+def _run(built: tuple, record):
+    """The agent's events for a turn built by api.conversation (the turn, who vouched for its
+    phone); the request's log line notes that source."""
+    turn, record.phone_source = built
     record.turn_started(turn)
     return run_turn(turn)
 
@@ -110,18 +112,19 @@ class ChatCompletionsView(APIView):
     async def post(self, request):
         if self.over_limit:
             return _busy(request)
-        body, model, data, record = _requested(request, OpenAIQuerySerializer, reserved_tool_names=agent_tool_names(),
+        body, model, data, record = _requested(request, ChatCompletionRequestSerializer,
+                                               reserved_tool_names=agent_tool_names(),
                                                stream_default=chat_streams_by_default(request))
-        turn = await start_turn(_run(build_turn(data, body, record.request_id, model), record), record)
+        running = await start_turn(_run(build_turn(data, body, record.request_id, model), record), record)
         chunks = protocol.ChunkFactory(model.id)
         if data["stream"]:
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
             return StreamingHttpResponse(
-                chat_completion_stream(turn, chunks, include_usage=include_usage, voice=is_voice_call(body)),
+                chat_completion_stream(running, chunks, include_usage=include_usage, voice=is_voice_call(body)),
                 content_type="text/event-stream",
                 headers=SSE_HEADERS,
             )
-        result = await collect(turn)
+        result = await collect(running)
         end = result.end
         return Response(protocol.chat_completion(
             model=end.model_id or model.id, content=result.text or (None if result.tool_calls else ""),
@@ -153,9 +156,9 @@ class AgentQueryView(APIView):
         model = resolve_model(None)
         record = request.fintalk
         record.model = model.id
-        native = build_native_turn(data["query"], data.get("phone_number"), record.request_id)
-        turn = await start_turn(_run(native, record), record)
-        result = await collect(turn)
+        native = build_native_turn(data["query"], data.get("phone_number"), record.request_id, model)
+        running = await start_turn(_run(native, record), record)
+        result = await collect(running)
         end = result.end
         return Response({
             "response": result.text,
@@ -192,12 +195,12 @@ class ResponsesView(APIView):
     async def post(self, request):
         body, model, data, record = _requested(request, ResponsesRequestSerializer,
                                                stream_default=streams_only_if_asked(request))
-        turn = await start_turn(_run(build_turn(data["chat"], body, record.request_id, model), record), record)
+        running = await start_turn(_run(build_turn(data["chat"], body, record.request_id, model), record), record)
         responses = protocol.ResponseFactory(model.id, data)
         if data["stream"]:
-            return StreamingHttpResponse(responses_stream(turn, responses), content_type="text/event-stream",
+            return StreamingHttpResponse(responses_stream(running, responses), content_type="text/event-stream",
                                          headers=SSE_HEADERS)
-        result = await collect(turn)
+        result = await collect(running)
         responses.model = result.end.model_id or responses.model
         return Response(responses.response("completed", [responses.message(result.text)], usage_of(result.end)))
 

@@ -17,6 +17,9 @@ cache down, a caller's card action is refused (`security_unavailable`): fail clo
 The phone line's cases (`bank.verification` level 1 first): disputes, card replacements and card
 bill payments. Each is one transaction with a unique constraint or a conditional update, so a
 repeated request, a repeated turn or two workers make one case and one audit event.
+
+Why one module of ~400 lines: the bank's writes in one place (HackSoft's services module), each a
+short transaction; the tools, the admin and the outbound calls all call these.
 """
 import enum
 import logging

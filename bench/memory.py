@@ -14,8 +14,8 @@ import asyncio
 
 import httpx
 
-from bench.run import (API_KEY, BODY, TOOL_BODY, Processes, openai_stream, rss_mb, run_load, start_fintalk,
-                       start_standin)
+from bench.run import (API_KEY, BODY, TOOL_BODY, Processes, openai_stream, peak_rss_during, rss_mb, run_load,
+                       start_fintalk, start_standin)
 
 
 async def measure(base: str, pid: int, n: int) -> dict:
@@ -27,18 +27,7 @@ async def measure(base: str, pid: int, n: int) -> dict:
         await run_load(lambda: openai_stream(client, url, BODY, headers), 10, 2)
         await run_load(lambda: openai_stream(client, url, TOOL_BODY, headers), 10, 2)
         figures["after warm-up"] = rss_mb(pid)
-        peak, sampling = 0.0, True
-
-        async def sample():
-            nonlocal peak
-            while sampling:
-                peak = max(peak, rss_mb(pid))
-                await asyncio.sleep(0.05)
-
-        sampler = asyncio.create_task(sample())
-        samples, _ = await run_load(lambda: openai_stream(client, url, BODY, headers), n, 3)
-        sampling = False
-        await sampler
+        peak, (samples, _) = await peak_rss_during(pid, run_load(lambda: openai_stream(client, url, BODY, headers), n, 3))
     figures[f"peak with {n} concurrent streams"] = peak
     figures["after the load"] = rss_mb(pid)
     figures["errors"] = sum(1 for s in samples if s.error)

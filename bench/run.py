@@ -13,6 +13,9 @@ duration, completed streams per second, errors, server CPU per turn and RSS grow
 concurrent stream. The floors are the same load straight to the stand-in: httpx reading the raw
 event stream, and aiobotocore (one long-lived client). A tool turn (two model calls and a database
 read) is measured against two back-to-back stand-in calls.
+
+Why one module of ~440 lines: it is the benchmark as one script (start the processes, load them,
+write BENCHMARKS.md); `memory.py`, `profile.py` and the others import its pieces.
 """
 import argparse
 import asyncio
@@ -281,25 +284,34 @@ def start_litellm(procs: Processes, standin: str) -> tuple[str, int] | None:
 
 # --- the run ------------------------------------------------------------------------------------
 
+async def peak_rss_during(pid: int, load) -> tuple[float, object]:
+    """The peak RSS (MB) of `pid` while the awaitable `load` runs (sampled every 50 ms), and its result."""
+    peak, sampling = 0.0, True
+
+    async def sample():
+        nonlocal peak
+        while sampling:
+            peak = max(peak, rss_mb(pid))
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        result = await load
+    finally:
+        sampling = False
+        await sampler
+    return peak, result
+
+
 async def measure_server(name: str, url: str, pid: int, body: dict, n: int, rounds: int) -> Result:
     limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
     headers = {"Authorization": f"Bearer {API_KEY}"}
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
         # Warm up with N at once: the pool then holds N open connections, as a voice platform's would.
         await run_load(lambda: openai_stream(client, url, body, headers), n, 1)
-        rss_before, cpu_before, peak = rss_mb(pid), cpu_seconds(pid), 0.0
-        sampling = True
-
-        async def sample_rss():
-            nonlocal peak
-            while sampling:
-                peak = max(peak, rss_mb(pid))
-                await asyncio.sleep(0.05)
-
-        sampler = asyncio.create_task(sample_rss())
-        samples, wall = await run_load(lambda: openai_stream(client, url, body, headers), n, rounds)
-        sampling = False
-        await sampler
+        rss_before, cpu_before = rss_mb(pid), cpu_seconds(pid)
+        peak, (samples, wall) = await peak_rss_during(pid, run_load(lambda: openai_stream(client, url, body, headers),
+                                                                    n, rounds))
         cpu = cpu_seconds(pid) - cpu_before
     result = Result(name, n, samples, wall)
     result.cpu_per_turn_ms = cpu / max(1, len(samples)) * 1000

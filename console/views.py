@@ -17,7 +17,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAdminUser
 
 from api.views import ChatCompletionsView
-from bank.management.commands.seed_demo import CUSTOMERS
+from bank.demo_data import CUSTOMERS
 from bank.selectors import customer_get_by_phone
 
 DEMO_CALLER = CUSTOMERS[0][1]  # Jane Doe, +15550100001

@@ -11,7 +11,7 @@ A caller always hears an answer, so a failing dependency is worked around where 
 
 Each use counts `fintalk_degraded_total{dependency, fallback}` and logs one warning naming the
 dependency, the fallback and the error's kind (never a DSN, a phone or a card number). /readyz
-reports each dependency (api/operations.py): a pod without its database is live but not ready; a
+reports each dependency (api/probes.py): a pod without its database is live but not ready; a
 pod without its cache stays ready, since every pod shares that cache and works around it.
 """
 import logging

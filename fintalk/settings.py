@@ -2,6 +2,8 @@
 
 Values are cast once and fail loudly when malformed (a typo in FINTALK_AUTH must not quietly
 turn authentication off). `.env.example` and the README list every variable read below.
+Why one module of ~400 lines: configuration lives in one place (each block names its issue), so
+every variable can be found, and checked against `.env.example`, in one file.
 """
 import json
 import os

@@ -5,15 +5,15 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
-from api import errors, operations
+from api import errors, probes
 from calls.views import vapi_events
 from console.views import favicon
 from api.urls import agent_urlpatterns, docs_urlpatterns, urlpatterns as api_urlpatterns
 
 urlpatterns = [
-    path("healthz", operations.healthz, name="healthz"),
-    path("readyz", operations.readyz, name="readyz"),
-    path("metrics", operations.MetricsView.as_view(), name="metrics"),
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
+    path("metrics", probes.MetricsView.as_view(), name="metrics"),
     re_path(r"^api/vapi/events/?$", vapi_events, name="vapi-events"),  # Vapi's server messages (calls/views.py)
     path("api/", include(api_urlpatterns + agent_urlpatterns + docs_urlpatterns)),
     path("v1/", include((api_urlpatterns, "api"), namespace="v1")),

@@ -2,7 +2,7 @@
 `outbound.services`, each result a sentence the agent can speak. Docstrings are the model's tool
 descriptions; names and parameters are the contract with the model.
 
-Which request the call is about comes from the turn (`turn().outbound`: what
+Which request the call is about comes from the turn (`current_turn_context().outbound`: what
 `outbound.selectors.outbound_context` found for the chat request), never from a tool argument, so
 the model cannot act on another request. Without one the tools refuse plainly. `OUTBOUND_TOOLS` and
 `ACCOUNT_CHANGES` are for the agent's wiring (agent/tools.py, the lead's).
@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 
-from agent.context import turn
+from agent.context import current_turn_context
 from agent.tools.base import money
 from bank.services import BlockOutcome
 from outbound import services
@@ -25,12 +25,12 @@ PROMISE_WINDOW_DAYS = 30
 
 
 def _outbound(purpose: str):
-    found = turn().outbound
+    found = current_turn_context().outbound
     return found if found is not None and getattr(found, "purpose", None) == purpose else None
 
 
 def _record(tool: str, outcome: str) -> None:
-    turn().meter.tool_calls.append((tool, outcome))
+    current_turn_context().meter.tool_calls.append((tool, outcome))
 
 
 def speak_money(amount: Decimal | None, currency: str) -> str:
@@ -52,7 +52,7 @@ async def confirm_transaction(made_by_customer: bool) -> str:
     if alert is None:
         _record("confirm_transaction", "no_fraud_alert")
         return NO_FRAUD_ALERT
-    context = turn()
+    context = current_turn_context()
     answer = await sync_to_async(services.fraud_answer_record)(
         request_id=alert.request_id, made_by_customer=bool(made_by_customer),
         call_id=context.call_id or "", turn_request_id=context.request_id)

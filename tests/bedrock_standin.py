@@ -17,6 +17,9 @@ request's `performanceConfig` is echoed in the metadata.
 Run alone (for the benchmark or by hand):
     python -m tests.bedrock_standin --port 8599 --first-token-ms 300 --token-ms 20 --tokens 40
     python -m tests.bedrock_standin --port 8599 --throttle-model amazon.nova-micro-v1:0
+
+Why one module of ~430 lines: it is one service's wire protocol (the event-stream framing, the
+scripted replies, the errors and the server), read together when Bedrock's behaviour changes.
 """
 import argparse
 import asyncio

@@ -10,6 +10,9 @@ The suite never uses a Redis or PostgreSQL it did not start: `redis_service` and
 test database and every LiveServer) on that cluster. `foreign_sentinels` proves it: it leaves a
 sentinel in whatever answers on 127.0.0.1:6379 and 127.0.0.1:5432 when the run starts and fails
 the run if they changed by its end.
+
+Why ~370 lines: pytest reads fixtures from here; what test modules share that is not a fixture
+lives in `tests/support/`.
 """
 import os
 import sqlite3
@@ -282,6 +285,15 @@ class LiveServer:
     def logs(self) -> str:
         return self.log_path.read_text()
 
+    def openai(self, prefix: str = "/v1", **options) -> openai.OpenAI:
+        """The official client on this server (`prefix`: /v1 or /api), with the suite's key, no retries."""
+        return openai.OpenAI(base_url=self.url + prefix, api_key=API_KEY, max_retries=0,
+                             **{"timeout": 30, **options})
+
+    def http(self) -> httpx.Client:
+        """An httpx client on this server with the suite's key (use it in a `with`)."""
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30)
+
     def sql(self, query: str, *params):
         """Query the server's database directly (the server process owns the ORM); `?` placeholders.
         Rows for a SELECT; a statement that returns none (an UPDATE) is committed and gives []."""
@@ -307,17 +319,17 @@ def server(tmp_path_factory, standin_server):
 
 @pytest.fixture
 def client(server):
-    return openai.OpenAI(base_url=server.url + "/api", api_key=API_KEY, max_retries=0, timeout=30)
+    return server.openai("/api")
 
 
 @pytest.fixture
 def v1_client(server):
-    return openai.OpenAI(base_url=server.url + "/v1", api_key=API_KEY, max_retries=0, timeout=30)
+    return server.openai()
 
 
 @pytest.fixture
 def http(server):
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as c:
+    with server.http() as c:
         yield c
 
 
@@ -356,5 +368,5 @@ def voice_server(tmp_path_factory, standin_server):
 
 @pytest.fixture
 def voice_http(voice_server):
-    with httpx.Client(base_url=voice_server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as c:
+    with voice_server.http() as c:
         yield c

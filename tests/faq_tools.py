@@ -9,7 +9,7 @@ from llama_index.core import Document
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.tools import FunctionTool, QueryEngineTool
 
-from agent.context import turn
+from agent.context import current_turn_context
 
 FAQ = [
     Document(text="Branches open at nine in the morning and close at five, Monday to Friday.",
@@ -42,12 +42,12 @@ async def slow_lookup(seconds: float) -> str:
 
 async def broken_lookup() -> str:
     """Looks something up in a core-banking system that is down."""
-    raise ConnectionError(f"core banking unreachable for caller {turn().phone}")
+    raise ConnectionError(f"core banking unreachable for caller {current_turn_context().phone}")
 
 
 async def whose_phone() -> str:
     """Says which phone line the turn is for (the loop gives tools the caller's phone)."""
-    return turn().phone or "none"
+    return current_turn_context().phone or "none"
 
 
 def slow_tools():

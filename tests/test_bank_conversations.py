@@ -1,12 +1,9 @@
 """The bank conversation a newcomer tries, through the real server: on the demo model and over Bedrock."""
 import json
 
-import httpx
-import openai
 import pytest
 
 from tests.bedrock_standin import Reply, ToolUse
-from tests.conftest import API_KEY
 from tests.support.bank import JANE
 
 
@@ -18,7 +15,7 @@ def chat(http_client, messages, **extra):
 
 @pytest.fixture
 def demo_http(demo_server, fresh_bank):
-    with httpx.Client(base_url=demo_server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as c:
+    with demo_server.http() as c:
         yield c
 
 
@@ -49,7 +46,7 @@ def test_newcomer_flow_on_the_demo_model(demo_server, demo_http):
 
 
 def test_demo_reply_model_name_and_streaming(demo_server, demo_http):
-    client = openai.OpenAI(base_url=demo_server.url + "/v1", api_key=API_KEY, max_retries=0)
+    client = demo_server.openai()
     assert [m.id for m in client.models.list()] == ["fintalk-demo", "fintalk-demo-embedding"]
     chunks = list(client.chat.completions.create(model="fintalk-demo", stream=True,
                                                  messages=[{"role": "user", "content": "Any car loans?"}]))
@@ -59,7 +56,7 @@ def test_demo_reply_model_name_and_streaming(demo_server, demo_http):
 
 
 def test_vapi_shaped_body_identifies_the_caller_without_a_tag(demo_server, demo_http):
-    client = openai.OpenAI(base_url=demo_server.url + "/api", api_key=API_KEY, max_retries=0)
+    client = demo_server.openai("/api")
     vapi = {"call": {"id": "c1", "customer": {"number": JANE}}, "customer": {"number": JANE}, "metadata": {}}
     history = [{"role": "assistant", "content": "Hello, Fintalk Bank."},
                {"role": "user", "content": "I lost my credit card"}]
@@ -123,7 +120,7 @@ def test_model_cannot_choose_whose_card_it_blocks(server, fresh_bank, client, st
 
 
 def test_demo_structured_output_and_embeddings(demo_server, demo_http):
-    client = openai.OpenAI(base_url=demo_server.url + "/v1", api_key=API_KEY, max_retries=0)
+    client = demo_server.openai()
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
     reply = client.chat.completions.create(
         model="fintalk-demo", stream=False, messages=[{"role": "user", "content": "What loans do you have?"}],

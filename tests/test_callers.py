@@ -70,12 +70,12 @@ def test_one_indexed_query_then_the_cache(django_assert_num_queries):
     cache.clear()
 
     async def five_turns():
-        return [await callers.caller(JANE, "call-q") for _ in range(5)]
+        return [await callers.lookup(JANE, "call-q") for _ in range(5)]
 
     with django_assert_num_queries(1):  # async_to_sync: the ORM runs in this thread, where queries are counted
         found = async_to_sync(five_turns)()
     assert found == [Caller(True, "Jane", 1, 0, phone_given=True)] * 5
-    assert async_to_sync(callers.caller)(None) == callers.NO_PHONE
+    assert async_to_sync(callers.lookup)(None) == callers.NO_PHONE
 
 
 def test_the_prompt_comes_from_the_banks_template(settings, tmp_path):

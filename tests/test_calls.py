@@ -7,7 +7,6 @@ import json
 import time
 
 import httpx
-import openai
 import pytest
 
 from tests.bedrock_standin import Reply, ToolUse
@@ -35,7 +34,7 @@ def calls_server(tmp_path_factory, standin_server):
 
 @pytest.fixture
 def openai_client(calls_server):
-    return openai.OpenAI(base_url=calls_server.url + "/api", api_key=API_KEY, max_retries=0, timeout=30)
+    return calls_server.openai("/api")
 
 
 def vapi_body(call_id: str, call_type: str = "inboundPhoneCall", number: str | None = JANE) -> dict:

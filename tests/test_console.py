@@ -4,10 +4,11 @@ Headless Chromium from Debian's `chromium` package, driven by Selenium through D
 `chromium-driver` (built from the same source as the browser, so their versions always match;
 nothing is downloaded at run time). Without them every test here is skipped with the reason.
 Set SCREENSHOTS=docs to refresh the README's screenshots while the tests run.
+Why ~420 lines: one browser and one console server serve every test here (starting either costs
+seconds).
 """
 import csv
 import io
-import json
 import os
 import shutil
 import time
@@ -312,7 +313,7 @@ def vapi_turns(server, call_id: str, texts: list[str], number: str | None = "+15
             "customer": customer, "stream": True}
     if tools:
         body["tools"] = tools
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as http:
+    with server.http() as http:
         for text in texts:
             history.append({"role": "user", "content": text})
             reply = http.post("/api/chat/completions", json={**body, "messages": history})

@@ -1,14 +1,15 @@
 """Turning OpenAI messages (and Vapi's extras) into an agent turn."""
 import pytest
-from llama_index.core.llms import MessageRole
 
+from agent.converse import converse_messages
 from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
+from agent.turn import HistoryMessage, ToolCallRecord
 from api.conversation import build_native_turn, build_turn, normalize_phone
 from fintalk.exceptions import InvalidRequest
 
 
 def turn_of(messages, body=None, **data):
-    return build_turn({"messages": messages, **data}, body or {})
+    return build_turn({"messages": messages, **data}, body or {})[0]
 
 
 @pytest.mark.parametrize("raw", ["+15550100001", "+1 555 010 0001", "(555) 010-0001", "555.010.0001",
@@ -29,7 +30,7 @@ def test_phone_tag_is_extracted_and_stripped_everywhere():
     ])
     assert turn.phone == "+15550100001"
     assert turn.query == "Block my credit card"
-    assert "phone" not in turn.history[0].content and "555" not in turn.history[0].content
+    assert "phone" not in turn.instructions and "555" not in turn.instructions
 
 
 def test_invalid_phone_tag_is_a_clear_400():
@@ -62,12 +63,37 @@ def test_history_is_structured_and_system_becomes_instructions():
         {"role": "user", "content": "The Visa"},
     ])
     assert turn.query == "The Visa"
-    assert [m.role for m in turn.history] == [MessageRole.SYSTEM, MessageRole.USER, MessageRole.ASSISTANT,
-                                              MessageRole.ASSISTANT, MessageRole.TOOL]
-    assert turn.history[0].content == "Be brief.\n\nSpeak English."
-    assert [m.content for m in turn.history[1:3]] == ["I lost my card", "Which card?"]
-    assert turn.history[3].additional_kwargs["tool_calls"] == [{"toolUseId": "t1", "name": "lookup", "input": '{"q": 1}'}]
-    assert turn.history[4].additional_kwargs == {"tool_call_id": "t1"} and turn.history[4].content == "found"
+    assert turn.instructions == "Be brief.\n\nSpeak English."
+    assert turn.history == (
+        HistoryMessage("user", "I lost my card"), HistoryMessage("assistant", "Which card?"),
+        HistoryMessage("assistant", tool_calls=(ToolCallRecord("t1", "lookup", '{"q": 1}'),)),
+        HistoryMessage("tool", "found", tool_call_id="t1"))
+
+
+def test_the_history_becomes_converse_messages_in_one_place():
+    """agent.converse builds the model's messages: the instructions join the agent's prompt, a tool
+    call's JSON arguments are parsed, tool results are the user's, consecutive roles are merged."""
+    turn = turn_of([
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "I lost my card"},
+        {"role": "assistant", "content": "Let me look.",
+         "tool_calls": [{"id": "t1", "function": {"name": "lookup", "arguments": '{"q": 1}'}},
+                        {"id": "t2", "function": {"name": "lookup", "arguments": "not json"}}]},
+        {"role": "tool", "tool_call_id": "t1", "content": "found"},
+        {"role": "tool", "tool_call_id": "t2", "content": ""},
+        {"role": "user", "content": "The Visa"},
+    ])
+    messages, system = converse_messages("You are Fintalk.", turn.instructions, turn.history, turn.query)
+    assert system == [{"text": "You are Fintalk.\nBe brief."}]
+    assert messages == [
+        {"role": "user", "content": [{"text": "I lost my card"}]},
+        {"role": "assistant", "content": [{"text": "Let me look."},
+                                          {"toolUse": {"toolUseId": "t1", "name": "lookup", "input": {"q": 1}}},
+                                          {"toolUse": {"toolUseId": "t2", "name": "lookup", "input": {}}}]},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [{"text": "found"}]}},
+                                     {"toolResult": {"toolUseId": "t2", "content": []}},
+                                     {"text": "The Visa"}]},
+    ]
 
 
 def test_tool_results_last_means_no_new_query():
@@ -76,12 +102,12 @@ def test_tool_results_last_means_no_new_query():
         {"role": "assistant", "content": None, "tool_calls": [{"id": "t1", "function": {"name": "w", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "t1", "content": "sunny"},
     ])
-    assert turn.query is None and turn.history[-1].role == MessageRole.TOOL
+    assert turn.query is None and turn.history[-1].role == "tool"
 
 
 def test_greeting_first_history_gets_a_user_turn_before_it():
     turn = turn_of([{"role": "assistant", "content": "Hello, Fintalk Bank."}, {"role": "user", "content": "Hi"}])
-    assert [m.content for m in turn.history] == [CALL_CONNECTED, "Hello, Fintalk Bank."]
+    assert [m.text for m in turn.history] == [CALL_CONNECTED, "Hello, Fintalk Bank."]
 
 
 def test_only_system_message_becomes_an_opening_query():
@@ -97,9 +123,9 @@ def test_inference_settings_prefer_max_completion_tokens():
 
 
 def test_native_turn():
-    turn = build_native_turn("What loans? [phone: +15550100001]", None)
+    turn, _ = build_native_turn("What loans? [phone: +15550100001]", None)
     assert (turn.query, turn.phone) == ("What loans?", "+15550100001")
-    assert build_native_turn("hi", "(555) 010-0002").phone == "+15550100002"
+    assert build_native_turn("hi", "(555) 010-0002")[0].phone == "+15550100002"
     with pytest.raises(InvalidRequest) as info:
         build_native_turn("hi", "nope")
     assert info.value.param == "phone_number"

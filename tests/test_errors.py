@@ -76,3 +76,34 @@ def test_deprecated_agent_openai_alias_answers_with_deprecation_header(http, sta
     assert response.status_code == 200
     assert response.headers["deprecation"] == "true"
     assert response.json()["object"] == "chat.completion"
+
+
+def test_an_agent_error_inside_a_stream_names_the_same_param_as_over_http():
+    """api.streaming renders a failure after the stream began with api.errors' mapping, so an
+    agent error (which names its subject, not OpenAI's `param`) gets the param an HTTP error gets."""
+    import asyncio
+    import json
+    from types import SimpleNamespace
+
+    from api import protocol
+    from api.errors import fintalk_error_body
+    from api.streaming import RunningTurn, chat_completion_stream
+    from fintalk.exceptions import ContextLengthExceeded
+
+    error = ContextLengthExceeded("The latest message is too long.")
+
+    async def events():
+        raise error
+        yield  # an async generator
+
+    record = SimpleNamespace(elapsed=lambda: 0.0, failed=lambda exc: None, said=lambda text: None)
+
+    async def stream():
+        running = RunningTurn(events(), record, deadline=5)
+        chunks = protocol.ChunkFactory("m")
+        return [frame async for frame in chat_completion_stream(running, chunks, include_usage=False, voice=False)]
+
+    frames = [frame.decode() if isinstance(frame, bytes) else frame for frame in asyncio.run(stream())]
+    sent = json.loads(frames[-2].removeprefix("data: "))
+    assert sent == fintalk_error_body(error) and sent["error"]["param"] == "messages"
+    assert frames[-1].strip() == "data: [DONE]"

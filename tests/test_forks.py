@@ -16,7 +16,7 @@ from django.core.checks.security import base as security_checks
 
 from tests.conftest import ROOT
 
-FORKS = ("api.base", "fintalk.handler", "fintalk.checks", "fintalk.static_files")
+FORKS = ("api.async_view", "fintalk.handler", "fintalk.checks", "fintalk.static_files")
 
 
 def requirement_pins() -> dict[str, str]:

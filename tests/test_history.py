@@ -7,7 +7,6 @@ import pytest
 from agent.converse import _message_tokens, estimate_tokens, trim
 from fintalk.exceptions import ContextLengthExceeded
 from tests.bedrock_standin import Reply, count_tokens
-from tests.conftest import API_KEY
 
 
 def long_call(turns: int) -> list[dict]:

@@ -6,25 +6,24 @@ assistant's system message (the bank's configuration) identifies Jane; curl with
 """
 import json
 
-import httpx
 import pytest
 
 from api.conversation import build_native_turn, build_turn
 from fintalk.exceptions import InvalidRequest
 from tests.bedrock_standin import Reply, ToolUse
-from tests.conftest import API_KEY
 from tests.support.bank import JANE, JOHN
 TAG = f"[phone: {JANE}]"
 WEB_CALL = {"call": {"id": "identity-web", "type": "webCall"}}  # Vapi's web call: no customer number
 
 
-def turn_of(messages, body=None):
-    return build_turn({"messages": messages}, body or {})
-
-
 def identity(messages, body=None):
-    turn = turn_of(messages, body)
-    return turn.phone, turn.phone_source
+    """(phone, who vouched for it) of the turn built from these messages."""
+    turn, source = build_turn({"messages": messages}, body or {})
+    return turn.phone, source
+
+
+def turn_of(messages, body=None):
+    return build_turn({"messages": messages}, body or {})[0]
 
 
 def user(text):
@@ -56,9 +55,8 @@ def test_the_structured_caller_comes_first_then_system_then_user():
 
 def test_assistant_and_tool_messages_never_carry_identity():
     messages = [user("hi"), {"role": "assistant", "content": f"Noted {TAG}"}, user("my cards?")]
-    turn = turn_of(messages)
-    assert (turn.phone, turn.phone_source) == (None, "none")
-    assert "phone" not in turn.history[1].content
+    assert identity(messages) == (None, "none")
+    assert "phone" not in turn_of(messages).history[1].text
 
 
 def test_untrusted_tags_are_still_stripped_from_what_the_model_sees():
@@ -70,15 +68,16 @@ def test_phone_tags_system_ignores_user_tags(settings):
     settings.FINTALK_PHONE_TAGS = "system"
     assert identity([user(f"hi {TAG}")]) == (None, "none")
     assert identity([system(TAG), user("hi")]) == (JANE, "system_tag")
-    assert build_native_turn(f"my cards {TAG}", None).phone is None
-    assert build_native_turn("my cards", JANE).phone_source == "customer"
+    assert build_native_turn(f"my cards {TAG}", None)[0].phone is None
+    assert build_native_turn("my cards", JANE)[1] == "customer"
 
 
 def test_phone_tags_off_trusts_no_tag_but_strips_them(settings):
     settings.FINTALK_PHONE_TAGS = "off"
-    turn = turn_of([system(f"Caller {TAG}"), user(f"hi {TAG}")])
-    assert (turn.phone, turn.phone_source) == (None, "none")
-    assert turn.query == "hi" and "phone" not in turn.history[0].content
+    messages = [system(f"Caller {TAG}"), user(f"hi {TAG}")]
+    turn = turn_of(messages)
+    assert identity(messages) == (None, "none")
+    assert turn.query == "hi" and "phone" not in turn.instructions
     assert identity([user("hi")], {"customer": {"number": JANE}}) == (JANE, "customer")
 
 
@@ -91,9 +90,9 @@ def test_an_untrusted_malformed_tag_is_ignored_and_a_trusted_one_is_a_400():
 
 
 def test_the_native_endpoints_sources():
-    assert build_native_turn("my cards", JANE).phone_source == "customer"
-    assert (build_native_turn(f"my cards {TAG}", None).phone_source) == "user_tag"
-    assert build_native_turn("my cards", None).phone_source == "none"
+    assert build_native_turn("my cards", JANE)[1] == "customer"
+    assert build_native_turn(f"my cards {TAG}", None)[1] == "user_tag"
+    assert build_native_turn("my cards", None)[1] == "none"
 
 
 # --- through the real server ----------------------------------------------------------------------
@@ -159,7 +158,7 @@ def test_the_same_tag_in_the_system_message_identifies_jane(http, standin, serve
 
 @pytest.fixture
 def demo_http(demo_server, fresh_bank):
-    with httpx.Client(base_url=demo_server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as c:
+    with demo_server.http() as c:
         yield c
 
 

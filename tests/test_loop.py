@@ -8,11 +8,10 @@ import time
 from decimal import Decimal
 
 import pytest
-from llama_index.core.tools import FunctionTool, QueryEngineTool, ToolMetadata
 
 from agent import loop, tools
 from agent.client_tools import ClientTool, ClientToolCall, StructuredOutputTool
-from agent.context import ToolPolicy, turn
+from agent.context import InferenceSettings, ToolPolicy
 from agent.converse import Stop, Text, ToolUse, Usage
 from agent.turn import StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnInput
 from tests.faq_tools import FAQ_ANSWER
@@ -144,6 +143,19 @@ def test_tool_choice_applies_to_the_first_call_only(monkeypatch, extra_tools):
     run(model, TurnInput(query="hi", tools=policy), monkeypatch)
     assert model.requests[0]["toolConfig"]["toolChoice"] == {"tool": {"name": "bank_faq"}}
     assert model.requests[1]["toolConfig"]["toolChoice"] == {"auto": {}}
+
+
+def test_the_loop_uses_the_model_settings_the_api_decided(monkeypatch):
+    """The API resolves the model and the output limit once (agent.models.for_model); the loop
+    sends them as they are, and decides them only for a turn built without them."""
+    model = ScriptedModel([Text("Hello."), Stop("end_turn")], [Text("Hello."), Stop("end_turn")])
+    decided = InferenceSettings(model_id="anthropic.claude-3-haiku-20240307-v1:0", max_tokens=7, temperature=0.5)
+    run(model, TurnInput(query="hi", inference=decided), monkeypatch)
+    run(model, TurnInput(query="hi"), monkeypatch)
+    assert model.requests[0]["modelId"] == "anthropic.claude-3-haiku-20240307-v1:0"
+    assert model.requests[0]["inferenceConfig"] == {"maxTokens": 7, "temperature": 0.5}
+    assert model.requests[1]["modelId"] == "amazon.nova-lite-v1:0"
+    assert model.requests[1]["inferenceConfig"]["maxTokens"] > 0
 
 
 def test_tool_choice_none_offers_no_tools(monkeypatch):

@@ -3,6 +3,7 @@ guardrails, latency-optimized inference and cost, against the stand-in (tests/be
 
 One server for the module, offering several model ids so that each failover test fails its own
 primary (a failed model cools down for a minute, as in production) and the others stay healthy.
+Why ~350 lines: that one server (and its stand-in's scripted failures) serves every test here.
 """
 import json
 import re
@@ -53,12 +54,12 @@ def prod_server(tmp_path_factory, standin_server):
 
 @pytest.fixture
 def prod(prod_server):
-    return openai.OpenAI(base_url=prod_server.url + "/v1", api_key=API_KEY, max_retries=0, timeout=30)
+    return prod_server.openai()
 
 
 @pytest.fixture
 def prod_http(prod_server):
-    with httpx.Client(base_url=prod_server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as c:
+    with prod_server.http() as c:
         yield c
 
 

@@ -5,7 +5,7 @@ import httpx
 import pytest
 
 from tests.bedrock_standin import Reply, ToolUse
-from tests.conftest import API_KEY, LiveServer
+from tests.conftest import LiveServer
 from tests.support.metrics import metric
 
 
@@ -25,7 +25,7 @@ def tools_server(tmp_path_factory, standin_server):
 def vapi_turn(server, text: str) -> tuple[str, list[dict]]:
     body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": text}],
             "call": {"id": "call-tools"}, "customer": {"number": "+15550100001"}}
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as http:
+    with server.http() as http:
         with http.stream("POST", "/api/chat/completions", json=body) as response:
             assert response.status_code == 200
             events = [json.loads(line[6:]) for line in response.iter_lines()

@@ -3,7 +3,7 @@ the call's session from the turn context, and how amounts and dates are said."""
 import functools
 from decimal import Decimal
 
-from agent.context import turn
+from agent.context import current_turn_context
 from bank.verification import VERIFIED, CallSession, Denied, Reason
 
 # Results are phrased for the caller (the model may speak them as they are), never with other
@@ -48,7 +48,7 @@ def bank_tool(level: int | None):
 
 
 def session() -> CallSession:
-    context = turn()
+    context = current_turn_context()
     return CallSession(context.phone, context.call_id, context.request_id)
 
 
@@ -66,9 +66,9 @@ def plural(count: int, noun: str) -> str:
 
 
 def record(tool: str, outcome: str) -> None:
-    turn().meter.tool_calls.append((tool, outcome))
+    current_turn_context().meter.tool_calls.append((tool, outcome))
 
 
 def verified_now() -> None:
     """A level-1 tool got past the bank's check: the call is verified (bank.verification.require)."""
-    turn().facts.verification_level = VERIFIED
+    current_turn_context().facts.verification_level = VERIFIED

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 
-from agent.context import turn
+from agent.context import current_turn_context
 from agent.tools.base import LOCKED_OUT, NO_CUSTOMER, NOT_IDENTIFIED, SECURITY_UNAVAILABLE, bank_tool, plural, record
 from bank import selectors, services
 from bank.lockouts import SecurityCheckUnavailable
@@ -54,7 +54,7 @@ async def get_loan_products(kind: str | None = None) -> str:
 
 async def _callers_cards(tool: str):
     """The caller's customer and cards, found by the call's phone; or what to say when there are none."""
-    phone = turn().phone
+    phone = current_turn_context().phone
     if not phone:
         record(tool, "not_identified")
         return None, None, NOT_IDENTIFIED
@@ -86,7 +86,7 @@ def _card_actions_locked(phone: str) -> bool:
 @bank_tool(PHONE_LINE)
 async def list_credit_cards() -> str:
     """List the caller's cards: network, last four digits and status. Uses the caller's phone line."""
-    phone = turn().phone
+    phone = current_turn_context().phone
     if phone and await sync_to_async(_card_actions_locked)(phone):
         record("list_credit_cards", BlockOutcome.LOCKED_OUT.value)
         return LOCKED_OUT
@@ -106,7 +106,7 @@ async def block_credit_card(card_last4: str, reason: str = "lost") -> str:
     card_last4: the last four digits of the card, as the caller said them. Ask if you do not have them.
     reason: why the card is blocked, for example lost or stolen.
     """
-    context = turn()
+    context = current_turn_context()
     if not context.phone:
         record("block_credit_card", "not_identified")
         return NOT_IDENTIFIED

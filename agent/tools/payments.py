@@ -2,7 +2,7 @@
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from agent.context import turn
+from agent.context import current_turn_context
 from agent.tools.base import bank_tool, money, record, session, verified_now
 from bank import services
 from bank.services import PaymentOutcome
@@ -80,7 +80,7 @@ async def transfer_to_human(reason: str) -> str:
 
     reason: a few words for the person taking over, e.g. "caller asked for a person" or "verification failed".
     """
-    context = turn()
+    context = current_turn_context()
     reason = (reason or "caller asked for a person").strip()[:200]
     await sync_to_async(services.handoff_record)(session=session(), reason=reason)
     context.facts.handoff_reason = reason

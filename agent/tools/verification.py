@@ -1,7 +1,7 @@
 """Verification tools (bank.verification): a one-time code to the registered phone, or the security questions."""
 from asgiref.sync import sync_to_async
 
-from agent.context import turn
+from agent.context import current_turn_context
 from agent.tools.base import bank_tool, record, session
 from bank import verification
 from bank.verification import PHONE_LINE, VERIFIED, CodeOutcome
@@ -14,7 +14,7 @@ async def send_verification_code() -> str:
     outcome = await sync_to_async(verification.code_send)(session())
     record("send_verification_code", outcome.value)
     if outcome is CodeOutcome.ALREADY_VERIFIED:
-        turn().facts.verification_level = VERIFIED
+        current_turn_context().facts.verification_level = VERIFIED
         return "You're already verified on this call, so there's no need for a code."
     if outcome is CodeOutcome.SEND_FAILED:
         return ("I couldn't send a code to your phone just now. I can verify you with three security questions "
@@ -30,7 +30,7 @@ async def verify_code(code: str) -> str:
 
     code: the six digits exactly as the caller gave them.
     """
-    context = turn()
+    context = current_turn_context()
     if code:
         context.facts.secrets.append(str(code))
     outcome = await sync_to_async(verification.code_check)(session(), str(code or ""))
@@ -58,7 +58,7 @@ async def verify_security_answers(date_of_birth: str, card_last4: str, last_tran
         last_transaction_amount=last_transaction_amount or "")
     record("verify_security_answers", "verified" if right else "wrong")
     if right:
-        turn().facts.verification_level = VERIFIED
+        current_turn_context().facts.verification_level = VERIFIED
         return "Thank you, you're verified. What would you like to do?"
     return "I'm sorry, those answers don't match our records, so I can't verify you that way."
 

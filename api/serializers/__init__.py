@@ -23,13 +23,10 @@ from api.serializers.completions import CompletionsRequestSerializer
 from api.serializers.embeddings import EmbeddingsRequestSerializer
 from api.serializers.responses import ResponsesInputField, ResponsesRequestSerializer
 
-# The old name, while code written against it is merged (#23's rename phase removes it).
-OpenAIQuerySerializer = ChatCompletionRequestSerializer
-
 __all__ = [
     "AgentQuerySerializer", "ChatCompletionRequestSerializer", "CompletionsRequestSerializer",
     "EmbeddingsRequestSerializer", "FunctionCallField", "FunctionDefinitionSerializer", "JSONSchemaFormatSerializer",
-    "MessageContentField", "OpenAIMessageSerializer", "OpenAIQuerySerializer", "RequestSerializer",
+    "MessageContentField", "OpenAIMessageSerializer", "RequestSerializer",
     "ResponseFormatSerializer", "ResponsesInputField", "ResponsesRequestSerializer", "StopField",
     "StreamOptionsSerializer", "StringListField", "ToolCallFunctionSerializer", "ToolCallSerializer",
     "ToolChoiceField", "ToolSerializer",

@@ -6,7 +6,7 @@ from django.db import connections
 
 from agent.context import TurnContext, current_turn
 
-# The demo customers' phones (bank/management/commands/seed_demo.py): Jane Doe holds a Visa ending
+# The demo customers' phones (bank/demo_data.py): Jane Doe holds a Visa ending
 # 4242; John Smith a Mastercard 5454 and a Visa 1881. Nobody has UNKNOWN.
 JANE = "+15550100001"
 JOHN = "+15550100002"

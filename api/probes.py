@@ -3,7 +3,7 @@
 `/healthz` and `/readyz` need no key (load balancers and orchestrators call them); `/metrics`
 is protected like the API unless FINTALK_METRICS_AUTH=disabled. With several gunicorn workers,
 set PROMETHEUS_MULTIPROC_DIR so that /metrics sums every worker. A worker told to stop (SIGTERM)
-answers /readyz with 503 while it drains (gunicorn.conf.py says how a drain goes).
+answers /readyz with 503 while it drains (fintalk/drain.py).
 
 /readyz reports each dependency (fintalk/degraded.py says what a failing one costs): the
 database and the LLM's configuration decide readiness, since a pod without them cannot serve
@@ -11,8 +11,6 @@ what it is for; the cache (Redis) is reported but never takes a pod out (every p
 each works around its outage), so the status is then `degraded` with 200.
 """
 import os
-import signal
-import threading
 from functools import lru_cache
 
 from asgiref.sync import sync_to_async
@@ -26,6 +24,7 @@ from prometheus_client import REGISTRY
 from rest_framework.views import APIView
 
 from api.authentication import BearerKeyAuthentication
+from fintalk.drain import draining
 
 
 async def healthz(request):
@@ -74,35 +73,8 @@ def _llm_ok() -> tuple[bool, str]:
     return True, f"bedrock {settings.BEDROCK_MODEL_ID} in {settings.AWS_REGION}"
 
 
-_draining = False
-
-
-def drain_on_sigterm() -> None:
-    """Make /readyz answer 503 from the moment this worker is told to stop.
-
-    Called at worker start (ASGI lifespan) after uvicorn installed its own SIGTERM handler, which
-    stops accepting connections and lets running responses finish: this handler notes the drain,
-    then hands over to it. The listener closes within ~0.1 s of the signal, so most probes then
-    meet a refused connection; whatever still reaches the worker hears 503, never 200.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return  # signal handlers can only be set from the main thread
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def note_drain_then_stop(signum, frame):
-        global _draining
-        _draining = True
-        if callable(previous):
-            previous(signum, frame)
-        elif previous != signal.SIG_IGN:  # nobody handled it before: stop the default way
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.raise_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, note_drain_then_stop)
-
-
 async def readyz(request):
-    if _draining:
+    if draining():
         return JsonResponse({"status": "draining", "checks": {"worker": "stopping: finishing running requests"}},
                             status=503)
     database_ok, database = await sync_to_async(_database_ok)()

@@ -34,14 +34,14 @@ def test_health_and_readiness_need_no_key(server):
 
 @pytest.mark.django_db
 def test_readiness_fails_without_aws_credentials(monkeypatch, settings):
-    from api import operations
+    from api import probes
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    operations._aws_credentials_found.cache_clear()
+    probes._aws_credentials_found.cache_clear()
     settings.FINTALK_LLM = "bedrock"
     response = async_get("/readyz")
     assert response.status_code == 503
