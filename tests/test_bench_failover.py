@@ -3,7 +3,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e  # starts the stand-in and two servers
 
 
 def test_failover_benchmark_smoke_run(tmp_path):

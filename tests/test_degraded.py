@@ -20,6 +20,8 @@ from tests.conftest import API_KEY, ROOT, LiveServer
 from tests.proxy_stack import metric
 from tests.services import require_postgres, require_redis
 
+pytestmark = pytest.mark.e2e  # every test here starts servers of its own (some inside helpers)
+
 JANE = "+15550100001"
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}
 

@@ -8,6 +8,7 @@ selectors and services enforce it themselves (`bank.verification.require`): a mo
 tool out of order gets a refusal it can say, never data. Amounts are sent as "$1,200.50": saying
 them is the text-to-speech voice's job. Tools are built once per process.
 """
+import inspect
 from functools import lru_cache
 from importlib import import_module
 
@@ -55,7 +56,14 @@ BANK_TOOLS = (get_loan_products, get_customer_profile, list_credit_cards, block_
 
 def build_tools(outbound: bool = False) -> list[FunctionTool]:
     """The bank's tools; on an outbound call also the tools for its purpose (outbound.tools)."""
-    return [FunctionTool.from_defaults(async_fn=fn) for fn in BANK_TOOLS + (outbound_tools() if outbound else ())]
+    return [FunctionTool.from_defaults(async_fn=fn, description=_description(fn))
+            for fn in BANK_TOOLS + (outbound_tools() if outbound else ())]
+
+
+def _description(fn) -> str:
+    """The docstring alone: LlamaIndex would prefix the Python signature, which the JSON schema already
+    says; every byte of the 14 tools' specs is sent (and paid for) on every model call."""
+    return inspect.cleandoc(fn.__doc__ or fn.__name__)
 
 
 @lru_cache(maxsize=1)
