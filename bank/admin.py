@@ -11,6 +11,7 @@ from django.db.models import Count
 from bank import services
 from bank.masking import mask_phone
 from bank.models import Account, AuditEvent, Card, CardPayment, CardReplacement, Customer, Dispute, LoanProduct, Transaction
+from fintalk.admin import ReadOnlyAdmin
 from outbound.admin_actions import place_fraud_alert, place_payment_reminder
 
 
@@ -105,7 +106,7 @@ class LoanProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):  # the trail is evidence: nobody adds, edits or deletes it
     list_display = ("created_at", "action", "outcome", "card_last4", "masked_phone", "actor_or_caller", "detail",
                     "call_id", "request_id")
     list_filter = ("action", "outcome")
@@ -116,28 +117,9 @@ class AuditEventAdmin(admin.ModelAdmin):
     def actor_or_caller(self, event):
         return event.actor or "caller (voice agent)"
 
-    # The trail is evidence: nobody adds, edits or deletes it from the console.
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+# A case or a ledger row is made by the bank's services (with its audit event), never edited here.
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class _ReadOnly(admin.ModelAdmin):
-    """A case or a ledger row: made by the bank's services (with its audit event), never edited here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Account)
@@ -150,7 +132,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(_ReadOnly):
+class TransactionAdmin(ReadOnlyAdmin):
     list_display = ("posted_at", "customer", "merchant", "amount", "currency", "direction", "where",
                     "confirmed_genuine_at")
     list_filter = ("direction", "currency")
@@ -165,7 +147,7 @@ class TransactionAdmin(_ReadOnly):
 
 
 @admin.register(Dispute)
-class DisputeAdmin(_ReadOnly):
+class DisputeAdmin(ReadOnlyAdmin):
     list_display = ("reference", "created_at", "customer", "reason", "status", "transaction", "call_id")
     list_filter = ("reason", "status")
     search_fields = ("reference", "customer__name", "call_id")
@@ -173,14 +155,14 @@ class DisputeAdmin(_ReadOnly):
 
 
 @admin.register(CardReplacement)
-class CardReplacementAdmin(_ReadOnly):
+class CardReplacementAdmin(ReadOnlyAdmin):
     list_display = ("reference", "created_at", "card", "call_id")
     search_fields = ("reference", "card__last4", "call_id")
     list_select_related = ("card",)
 
 
 @admin.register(CardPayment)
-class CardPaymentAdmin(_ReadOnly):
+class CardPaymentAdmin(ReadOnlyAdmin):
     list_display = ("reference", "created_at", "card", "from_account", "amount", "currency", "call_id")
     search_fields = ("reference", "card__last4", "call_id")
     list_select_related = ("card", "from_account")

@@ -5,17 +5,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from calls.models import Call, Turn
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from fintalk.admin import ReadOnlyAdmin
 
 
 class TurnInline(admin.TabularInline):
