@@ -301,7 +301,7 @@ class LiveServer:
             import psycopg
 
             with psycopg.connect(self.env["DATABASE_URL"]) as connection:
-                cursor = connection.execute(query.replace("?", "%s"), params)
+                cursor = connection.execute(query.replace("%", "%%").replace("?", "%s"), params)
                 return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
         with sqlite3.connect(self.db_path) as connection:
             return connection.execute(query, params).fetchall()

@@ -63,9 +63,11 @@ def wait_until(condition, timeout: float = 15.0):
 
 
 def turns_of(server, call_id: str) -> list[tuple]:
-    return server.sql("SELECT t.caller_text, t.agent_text, t.tools, t.ttft_ms, t.duration_ms, t.request_id, t.model, "
+    """The call's turns; `tools` as JSON text on either database (PostgreSQL's driver decodes jsonb)."""
+    rows = server.sql("SELECT t.caller_text, t.agent_text, t.tools, t.ttft_ms, t.duration_ms, t.request_id, t.model, "
                       "t.tokens_in, t.tokens_out FROM calls_turn t JOIN calls_call c ON c.id = t.call_id "
                       "WHERE c.call_id = ? ORDER BY t.started_at, t.id", call_id)
+    return [(*row[:2], row[2] if isinstance(row[2], str) else json.dumps(row[2]), *row[3:]) for row in rows]
 
 
 def call_row(server, call_id: str) -> dict:

@@ -133,7 +133,7 @@ def test_a_code_never_reaches_the_logs_the_audit_trail_or_the_model_again(fresh_
     call.say("What are my recent transactions?")
     code = codes_sent(fresh_line.sms)[-1]
     assert code not in fresh_line.logs()
-    assert code not in json.dumps(fresh_line.sql("SELECT * FROM bank_auditevent"))
+    assert code not in json.dumps(fresh_line.sql("SELECT * FROM bank_auditevent"), default=str)
 
 
 def test_asking_for_a_person_streams_transfer_call_and_records_the_handoff(fresh_line):
