@@ -37,7 +37,8 @@ from agent.models import for_model, resolve_model, turn_cost
 from agent.prompts import Caller, outbound_brief, system_prompt
 from agent.speech import SpeechFilter
 from agent.tools import ACCOUNT_CHANGES, TRANSFER_CALL, agent_tool_specs
-from agent.turn import EMPTY_REPLY, StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent, TurnInput
+from agent.turn import (EMPTY_REPLY, ModelAnswering, StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent,
+                        TurnInput)
 from agent.upstream import to_fintalk_error
 
 logger = logging.getLogger("fintalk.agent")
@@ -123,6 +124,7 @@ class TurnState:
             "requestMetadata": request_metadata(turn.call_id, turn.request_id),
         }
         self.committed: list[str] = []  # what tools said of account changes they committed this turn
+        self.answering: str | None = None  # a fallback model answers: to be announced before its first word
         self.speaker = _Speaker()
         self.client_calls: list[ClientToolCall] = []
         self.structured: StructuredAnswer | None = None
@@ -140,7 +142,10 @@ class TurnState:
         return request
 
     def answered(self, model_id: str) -> None:
-        """The model that answers the turn (a fallback, after a failover): the next calls go to it too."""
+        """The model that answers the turn (a fallback, after a failover): the next calls go to it too,
+        and the caller's chunks name it (`ModelAnswering`, before its first word)."""
+        if model_id != self.request["modelId"]:
+            self.answering = model_id
         self.request["modelId"] = model_id
 
     def tool(self, name: str):
@@ -345,6 +350,9 @@ async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
             calls: list[ToolUse] = []
             said_before = len(speaker.spoken)
             async for event in _call_model(turn, request, first_stream if round_number == 0 else stream, text):
+                if turn.answering:
+                    yield ModelAnswering(turn.answering)
+                    turn.answering = None
                 if type(event) is TextDelta:
                     yield event
                 else:

@@ -63,6 +63,14 @@ class ToolStarted:
 
 
 @dataclass(frozen=True)
+class ModelAnswering:
+    """Another model than the one asked for answers this turn (a failover before the first word):
+    sent before its first word, so that every chunk can name it."""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
 class StructuredAnswer:
     """The turn's content under response_format: JSON text (and the schema error, if it never matched)."""
 
@@ -88,4 +96,4 @@ class TurnEnd:
     guardrail: bool = False  # a Bedrock guardrail intervened and ended the turn
 
 
-TurnEvent = TextDelta | ToolStarted | ClientToolCall | StructuredAnswer | TurnEnd
+TurnEvent = TextDelta | ToolStarted | ClientToolCall | StructuredAnswer | ModelAnswering | TurnEnd

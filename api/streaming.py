@@ -16,7 +16,7 @@ from typing import AsyncIterator
 from django.conf import settings
 
 from agent.client_tools import ClientToolCall
-from agent.turn import StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent
+from agent.turn import ModelAnswering, StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent
 from api import protocol
 from api.errors import fintalk_error_body
 from fintalk.exceptions import FintalkError, StructuredOutputFailed, UpstreamTimeout
@@ -138,13 +138,20 @@ async def _with_keepalives(running: RunningTurn, interval: float | None = None):
 async def chat_completion_stream(running: RunningTurn, chunks: protocol.ChunkFactory, *, include_usage: bool,
                                  voice: bool):
     record = running.record
+    role_sent = False  # the role chunk goes with the first data, so that it names the model that answers
     try:
-        yield protocol.sse_event(chunks.role())
         tool_index = 0
         async for event in _with_keepalives(running):
             if event is None:
                 yield protocol.KEEPALIVE_EVENT
-            elif isinstance(event, TextDelta):
+                continue
+            if isinstance(event, ModelAnswering):  # a failover: every chunk names the model that answers
+                chunks.model = event.model_id
+                continue
+            if not role_sent and not isinstance(event, ToolStarted):
+                role_sent = True
+                yield protocol.sse_event(chunks.role())
+            if isinstance(event, TextDelta):
                 record.said(event.text)
                 yield protocol.sse_event(chunks.content(event.text))
             elif isinstance(event, ToolStarted):
@@ -165,6 +172,8 @@ async def chat_completion_stream(running: RunningTurn, chunks: protocol.ChunkFac
                 if include_usage:
                     yield protocol.sse_event(chunks.usage(usage_of(event)))
     except Exception as exc:
+        if not role_sent:
+            yield protocol.sse_event(chunks.role())
         error = _failure(exc, record, "chat completion")
         if voice:  # Vapi speaks every delta and cannot speak an error event
             record.spoken.append(VOICE_APOLOGY)  # on the call record; not a first token

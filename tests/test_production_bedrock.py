@@ -170,6 +170,7 @@ def test_a_throttled_model_fails_over_and_cools_down_for_the_next_calls(prod, pr
                                                stream=True, stream_options={"include_usage": True}))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Answered by the fallback."
     assert chunks[-1].model == FALLBACK and chunks[-2].choices[0].finish_reason == "stop"
+    assert {chunk.model for chunk in chunks} == {FALLBACK}  # the role and content chunks too
     for _ in range(5):
         completion = prod.chat.completions.create(model=HTTP_THROTTLED, stream=False,
                                                   messages=[{"role": "user", "content": "Hi"}])
