@@ -11,6 +11,9 @@ whole, `stopReason` from `messageStop` and usage from `metadata`. The HTTP respo
 
 What a request needs for the model it goes to is added here (`prepare`): cachePoints where the
 model family caches, its output limit, latency-optimized inference, the guardrail.
+
+Why one module of ~300 lines: the client, the request's preparation per model and the failover
+share one view of what Bedrock accepts; split, each would need the others' rules.
 """
 import asyncio
 import json

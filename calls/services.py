@@ -4,6 +4,9 @@ Vapi's server messages say about a call (from the webhook). Rules only; no HTTP 
 Two workers may record turns of the same Vapi call at once, and Vapi's report may arrive before a
 call's last turn is written: every write is an insert that ignores an existing row plus updates
 that combine with what is there (highest verification level, earliest start, a handover kept).
+
+Why one module of ~300 lines: every write of the call record (turns, Vapi's reports, retention)
+in one place, so that their combining rules cannot drift apart.
 """
 import logging
 import uuid

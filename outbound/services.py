@@ -6,6 +6,9 @@ advisory lock that serialises claims, then the request's row locked; SQLite: the
 transaction is the lock) that checks the calling hours and the lines in use and moves the request
 pending/scheduled -> calling with a conditional UPDATE; the database also allows one live attempt
 per request. The HTTP call to Vapi happens after that transaction, never inside it.
+
+Why one module of ~300 lines: the outbound request's state machine (create, claim, report,
+answer, cancel) in one place; each transition is a short transaction.
 """
 import datetime
 import logging

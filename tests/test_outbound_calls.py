@@ -5,6 +5,8 @@ receiving `POST /call`. Vapi's reports are sent the way the calls app sends them
 
 Time is never faked: the calling-hours test sets FINTALK_CALLING_HOURS to a window that opens a few
 seconds after its worker starts, and puts customers in time zones where it is day or night now.
+
+Why ~300 lines: its real worker and broker are module fixtures; split, each file would start them.
 """
 import datetime
 import re

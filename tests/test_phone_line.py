@@ -1,6 +1,9 @@
 """The bank's phone line through the real server: verification with a one-time code (file sender),
 balances, transactions, disputes, replacements, payments and a person; on the demo model and over
 Bedrock (the stand-in), with the bank refusing whatever the model asks before the caller is verified.
+
+Why ~400 lines: one module per issue's flows through the real server (servers are module fixtures,
+so splitting would start them again).
 """
 import json
 import re
