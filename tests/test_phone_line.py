@@ -7,10 +7,6 @@ so splitting would start them again).
 """
 import json
 import re
-import shutil
-import socket
-import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -19,7 +15,7 @@ import openai
 import pytest
 
 from tests.bedrock_standin import Reply, ToolUse
-from tests.conftest import API_KEY, LiveServer, free_port
+from tests.conftest import API_KEY, LiveServer
 
 JANE = "+15550100001"
 TRANSFER_CALL = {"type": "function", "function": {
@@ -226,32 +222,10 @@ def test_a_code_with_letters_or_used_twice_is_refused(bedrock_line, standin):
 
 # --- Two servers, one Redis: the code lockout and a double confirmation ----------------------------
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("needs redis-server (apt-get install redis-server) to share verification across servers")
-    port, tmp = free_port(), tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
-
-
 @pytest.fixture
-def two_servers(tmp_path, standin_server, redis_url):
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()  # our own redis-server: each test starts with no lockouts
-    env = {"FINTALK_CACHE_URL": redis_url, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin_server.url,
+def two_servers(tmp_path, standin_server, redis_service):
+    redis_service.client(3).flushdb()  # the suite's own redis-server: each test starts with no lockouts
+    env = {"FINTALK_CACHE_URL": redis_service.url(3), "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin_server.url,
            "FINTALK_LLM": "bedrock", "FINTALK_TOOL_FILLER": "off", "FINTALK_SMS_BACKEND": "file",
            "FINTALK_SMS_FILE_PATH": str(tmp_path / "sms.log"), "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}"}
     servers = []

@@ -7,8 +7,6 @@ Why ~350 lines: that one server (and its stand-in's scripted failures) serves ev
 """
 import json
 import re
-import shutil
-import subprocess
 import time
 
 import httpx
@@ -16,7 +14,8 @@ import openai
 import pytest
 
 from tests.bedrock_standin import Reply
-from tests.conftest import API_KEY, LiveServer, free_port
+from tests.conftest import API_KEY, LiveServer
+from tests.support.wait import wait_until
 
 DEFAULT = "amazon.nova-lite-v1:0"
 FALLBACK = "amazon.nova-pro-v1:0"
@@ -88,17 +87,6 @@ def request_lines(server) -> list[dict]:
     return [line for line in lines if line.get("message") == "request"]
 
 
-def eventually(check, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 # --- Prompt caching -------------------------------------------------------------------------------
 
 def test_second_turn_of_a_call_reads_the_instructions_from_the_cache(prod, prod_server, standin):
@@ -126,8 +114,8 @@ def test_second_turn_of_a_call_reads_the_instructions_from_the_cache(prod, prod_
                for _ in range(2)]  # no caller known: other instructions, written once, then read
     assert details[0].cached_tokens == 0 and details[0].cache_write_tokens > 500
     assert details[1].cached_tokens == details[0].cache_write_tokens
-    line = eventually(lambda: next(line for line in request_lines(prod_server)
-                                   if line.get("cache_read_tokens") == cached))
+    line = wait_until(lambda: next((line for line in request_lines(prod_server)
+                                    if line.get("cache_read_tokens") == cached), None), 5)
     assert line["cost_usd"] > 0 and line["model"] == DEFAULT  # a number: a string of digits would be masked
 
 
@@ -156,8 +144,8 @@ def test_claude_caches_its_tools_and_asks_for_latency_optimized_inference(prod, 
     body = standin.requests[0].body
     assert body["toolConfig"]["tools"][-1] == CACHE_POINT and body["system"][-1] == CACHE_POINT
     assert body["performanceConfig"] == {"latency": "optimized"}
-    assert eventually(lambda: re.search(r'"latency-optimized inference honoured".*"served_latency": "optimized"',
-                                        prod_server.logs()))
+    wait_until(lambda: re.search(r'"latency-optimized inference honoured".*"served_latency": "optimized"',
+                                 prod_server.logs()), 5)
 
 
 # --- Failover before the first word ---------------------------------------------------------------
@@ -180,7 +168,7 @@ def test_a_throttled_model_fails_over_and_cools_down_for_the_next_calls(prod, pr
     assert metric(prod_http, "fintalk_bedrock_failovers_total", model=HTTP_THROTTLED, reason="throttled") \
         == failovers + 1
     assert metric(prod_http, "fintalk_bedrock_failovers_total", model=HTTP_THROTTLED, reason="cooling") >= 5
-    assert eventually(lambda: len([line for line in request_lines(prod_server) if line["model"] == FALLBACK]) >= 6)
+    wait_until(lambda: len([line for line in request_lines(prod_server) if line["model"] == FALLBACK]) >= 6, 5)
 
 
 def test_a_throttle_in_the_stream_before_any_text_fails_over_too(prod, standin):
@@ -198,7 +186,7 @@ def test_a_silent_model_is_left_after_the_failover_timeout(prod_http, standin):
     _, events = sse(prod_http, {"model": SILENT, "messages": [{"role": "user", "content": "Hi"}]})
     assert spoken(events) == "On time." and events[-1]["model"] == FALLBACK
     assert time.monotonic() - started < 3
-    eventually(lambda: [r.outcome for r in standin.calls_to(SILENT)] == ["client_disconnected"])
+    wait_until(lambda: [r.outcome for r in standin.calls_to(SILENT)] == ["client_disconnected"], 5)
 
 
 def test_a_throttle_after_the_first_word_is_an_apology_not_a_switch(prod_http, standin):
@@ -227,8 +215,8 @@ def test_a_guardrail_cut_ends_in_a_whole_refusal_and_content_filter(prod_http, p
     assert config == {"guardrailIdentifier": "gr-fintalk", "guardrailVersion": "3", "streamProcessingMode": "async",
                       "trace": "enabled"}
     assert metric(prod_http, "fintalk_bedrock_guardrail_interventions_total", model=DEFAULT) == before + 1
-    eventually(lambda: re.search(r'"guardrail intervened".*"guardrail": "Guardrail blocked."', prod_server.logs()))
-    assert eventually(lambda: any(line.get("guardrail") is True for line in request_lines(prod_server)))
+    wait_until(lambda: re.search(r'"guardrail intervened".*"guardrail": "Guardrail blocked."', prod_server.logs()), 5)
+    wait_until(lambda: any(line.get("guardrail") is True for line in request_lines(prod_server)), 5)
 
 
 def test_the_guardrails_own_message_stands_and_silence_gets_the_refusal(prod, standin):
@@ -243,22 +231,11 @@ def test_the_guardrails_own_message_stands_and_silence_gets_the_refusal(prod, st
 
 # --- Cooldowns are shared by every worker (Redis) --------------------------------------------------
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server is not installed: the shared cooldown needs a Redis of its own")
-    port, folder = free_port(), tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--dir", str(folder)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip() != "PONG":
-        if time.monotonic() > deadline:
-            process.terminate()
-            pytest.skip("redis-server did not start")
-        time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
+@pytest.fixture
+def redis_url(redis_service):
+    """A database of the suite's own redis-server (tests/services.py), empty for this test."""
+    redis_service.client(4).flushdb()
+    return redis_service.url(4)
 
 
 def test_two_workers_share_a_cooldown_through_redis(tmp_path_factory, standin_server, standin, redis_url):
