@@ -47,23 +47,22 @@ class OutboundBrief:
     due_date: str = ""
 
 
-def _day(value) -> str:
-    return f"{value:%A, %B} {value.day}" if value else ""
-
-
 def outbound_brief(context) -> OutboundBrief | None:
     """The brief for an outbound call's context (outbound.selectors.OutboundContext), or None."""
     if context is None:
         return None
-    from agent.tools.base import money
+    from agent.tools.base import money, weekday
 
     def spoken(amount) -> str:
         return money(amount, context.currency or "USD") if amount is not None else ""
 
+    def spoken_day(value) -> str:
+        return weekday(value) if value else ""
+
     card = f"{context.card_network} card ending in {context.card_last4}" if context.card_last4 else "card"
     return OutboundBrief(context.purpose, context.customer_first_name, card, context.merchant, spoken(context.amount),
-                         _day(context.transaction_date), spoken(context.amount_due), spoken(context.minimum_due),
-                         _day(context.due_date))
+                         spoken_day(context.transaction_date), spoken(context.amount_due), spoken(context.minimum_due),
+                         spoken_day(context.due_date))
 
 
 @lru_cache(maxsize=1)

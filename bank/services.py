@@ -148,12 +148,6 @@ def _reference(prefix: str) -> str:
     return prefix + "-" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
 
 
-def _audit(session: CallSession, action: str, outcome: str, *, card_last4: str = "", detail: str = "") -> None:
-    AuditEvent.objects.create(request_id=session.request_id[:64], call_id=(session.call_id or "")[:128],
-                              action=action, masked_phone=mask_phone(session.phone), card_last4=card_last4,
-                              outcome=outcome, detail=detail[:200])
-
-
 class CaseOutcome(str, enum.Enum):
     CREATED = "created"
     ALREADY_EXISTS = "already_exists"  # the same case was opened before: its reference, nothing new
@@ -252,7 +246,7 @@ def replacement_order(*, session: CallSession, card_last4: str, address_confirma
         with transaction_atomic():
             replacement = CardReplacement.objects.create(reference=_reference("R"), card=card,
                                                          call_id=(session.call_id or "")[:128])
-            _audit(session, "card_replacement", CaseOutcome.CREATED.value, card_last4=card.last4,
+            session.audit("card_replacement", CaseOutcome.CREATED.value, card_last4=card.last4,
                    detail=replacement.reference)
     except IntegrityError:
         return CaseResult(CaseOutcome.ALREADY_EXISTS, CardReplacement.objects.get(card=card).reference, card=card)
@@ -378,7 +372,7 @@ def payment_confirm(*, session: CallSession) -> PaymentResult:
                 Transaction(customer=customer, card=card, posted_at=now, amount=amount, currency=card.currency,
                             merchant="Payment, thank you", direction=Transaction.Direction.CREDIT),
             ])
-            _audit(session, "card_payment", PaymentOutcome.PAID.value, card_last4=card.last4,
+            session.audit("card_payment", PaymentOutcome.PAID.value, card_last4=card.last4,
                    detail=f"{payment.reference} {amount} {card.currency}")
     except IntegrityError:
         existing = CardPayment.objects.get(idempotency_key=quote["key"])
@@ -395,6 +389,5 @@ class _InsufficientFunds(Exception):
 
 def handoff_record(*, session: CallSession, reason: str) -> None:
     """The caller is handed to a person: one audit event with the reason, for the bank's humans."""
-    customer = customer_get_by_phone(phone=session.phone) if session.phone else None
-    _audit(session, "handoff", "requested", detail=reason or "caller asked for a person")
-    logger.info("handoff", extra={"reason": reason, "known_caller": customer is not None})
+    session.audit("handoff", "requested", detail=reason or "caller asked for a person")
+    logger.info("handoff", extra={"reason": reason})

@@ -45,6 +45,12 @@ class CallSession:
     call_id: str | None = None
     request_id: str = ""
 
+    def audit(self, action: str, outcome: str, *, card_last4: str = "", detail: str = "") -> None:
+        """One audit event for this call (masked phone, call and request ids); never a secret in `detail`."""
+        AuditEvent.objects.create(request_id=self.request_id[:64], call_id=(self.call_id or "")[:128], action=action,
+                                  masked_phone=mask_phone(self.phone), card_last4=card_last4, outcome=outcome,
+                                  detail=detail[:200])
+
     @property
     def key(self) -> str:
         """What verification state is kept under: the call, else (curl, a web client) the phone."""
@@ -108,14 +114,8 @@ def _verified(session: CallSession, method: str) -> None:
         _cache().set(_level_key(session), VERIFIED, settings.FINTALK_VERIFICATION_SECONDS)
     except Exception as exc:
         raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
-    _audit(session, "verified", method)
+    session.audit("verification", "verified", detail=method)
     logger.info("caller verified", extra={"phone": mask_phone(session.phone), "method": method})
-
-
-def _audit(session: CallSession, outcome: str, detail: str = "") -> None:
-    AuditEvent.objects.create(request_id=session.request_id[:64], call_id=(session.call_id or "")[:128],
-                              action="verification", masked_phone=mask_phone(session.phone), outcome=outcome,
-                              detail=detail[:200])
 
 
 def _not_locked(session: CallSession) -> None:
@@ -165,9 +165,9 @@ def code_send(session: CallSession) -> CodeOutcome:
         _cache().delete(_code_key(session))
         logger.warning("verification code not sent", extra={"phone": mask_phone(customer.phone),
                                                             "error": type(exc).__name__})
-        _audit(session, CodeOutcome.SEND_FAILED.value)
+        session.audit("verification", CodeOutcome.SEND_FAILED.value)
         return CodeOutcome.SEND_FAILED
-    _audit(session, CodeOutcome.SENT.value)
+    session.audit("verification", CodeOutcome.SENT.value)
     return CodeOutcome.SENT
 
 
@@ -189,7 +189,7 @@ def code_check(session: CallSession, code: str) -> CodeOutcome:
     if not hmac.compare_digest(stored, _digest(session, code, stored.partition("$")[0])):
         if _wrong(session):
             raise Denied(Reason.LOCKED_OUT)
-        _audit(session, CodeOutcome.WRONG.value)
+        session.audit("verification", CodeOutcome.WRONG.value)
         return CodeOutcome.WRONG
     if not _cache().delete(_code_key(session)):  # another worker used it first: single use
         return CodeOutcome.NO_CODE
@@ -232,7 +232,7 @@ def security_answers_check(session: CallSession, *, date_of_birth: str, card_las
     if not right:
         if _wrong(session):
             raise Denied(Reason.LOCKED_OUT)
-        _audit(session, "wrong_answers")
+        session.audit("verification", "wrong_answers")
         return False
     _verified(session, "security_questions")
     return True

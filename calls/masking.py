@@ -1,6 +1,6 @@
 """What a transcript may keep: the log filter's masking (fintalk/log_masking.py: phone, card and
-account numbers, any run of 7+ digits) plus one-time codes (a run of exactly six digits, written as
-numerals or spoken as digit words: "123 456", "one two three four five six", a keypad entry).
+account numbers, any run of 7+ digits, one-time codes as numerals: "123 456", a keypad entry) plus
+one-time codes spoken as digit words ("one two three four five six").
 
 A card's last four digits stay: the bank's own records and the agent's answers name cards by them.
 """
@@ -11,17 +11,14 @@ from fintalk.log_masking import mask_text
 _DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)"
 # Six or more digits or digit words, separated by spaces, dashes or commas at most: a code said aloud.
 _SPOKEN_DIGITS = re.compile(rf"(?<![\w.]){_DIGIT_WORD}(?:[\s,-]{{1,2}}{_DIGIT_WORD}){{5,}}(?![\w])", re.IGNORECASE)
-# Six digits as numerals, optionally split in two: 123456, 123 456, 123-456.
-_CODE = re.compile(r"(?<![\w.,$])\d{3}[\s-]?\d{3}(?![\w]|[.,]\d)")
 
 
 def mask_transcript(text: str | None) -> str:
     if not text:
         return ""
-    text = mask_text(text)
+    text = mask_text(text)  # numerals: phones, cards, accounts, codes
     if not any(ch.isdigit() for ch in text) and not _has_digit_words(text):
         return text
-    text = _CODE.sub("******", text)
     return _SPOKEN_DIGITS.sub(_mask_spoken, text)
 
 

@@ -9,8 +9,9 @@ import re
 # A run of 7+ digits, optionally led by + and broken by spaces, dots, dashes or brackets:
 # phone numbers in any format and card numbers (PAN). Four digits alone (a card's last4) stay.
 _DIGIT_RUN = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().-]{0,2}\d){6,}(?!\w)")
-# Six digits standing alone (a one-time code, typed or keyed, "123456" or "123 456"): wholly masked.
-_CODE = re.compile(r"(?<![\w.,$-])\d{3}[ -]?\d{3}(?![\w.,-])")
+# Six digits standing alone, optionally split in two (a one-time code, typed or keyed: 123456,
+# 123 456, 123-456; not part of a word, an amount or a longer number): wholly masked.
+ONE_TIME_CODE = re.compile(r"(?<![\w.,$])\d{3}[\s-]?\d{3}(?![\w]|[.,]\d)")
 
 
 def _mask_match(match: re.Match) -> str:
@@ -19,7 +20,7 @@ def _mask_match(match: re.Match) -> str:
 
 
 def mask_text(text: str) -> str:
-    return _CODE.sub("******", _DIGIT_RUN.sub(_mask_match, text))
+    return ONE_TIME_CODE.sub("******", _DIGIT_RUN.sub(_mask_match, text))
 
 
 def mask_value(value):

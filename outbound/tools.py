@@ -13,7 +13,7 @@ from decimal import Decimal
 from asgiref.sync import sync_to_async
 
 from agent.context import current_turn_context
-from agent.tools.base import money
+from agent.tools.base import money, record, weekday
 from bank.services import BlockOutcome
 from outbound import services
 from outbound.models import OutboundRequest
@@ -29,17 +29,9 @@ def _outbound(purpose: str):
     return found if found is not None and getattr(found, "purpose", None) == purpose else None
 
 
-def _record(tool: str, outcome: str) -> None:
-    current_turn_context().meter.tool_calls.append((tool, outcome))
-
-
 def speak_money(amount: Decimal | None, currency: str) -> str:
     """"$899.00", like the bank's own tools (saying it is the text-to-speech voice's job)."""
     return "an amount" if amount is None else money(amount, currency or "USD")
-
-
-def speak_date(day: datetime.date) -> str:
-    return f"{day:%A, %B} {day.day}"
 
 
 async def confirm_transaction(made_by_customer: bool) -> str:
@@ -50,13 +42,13 @@ async def confirm_transaction(made_by_customer: bool) -> str:
     """
     alert = _outbound(Purpose.FRAUD_ALERT)
     if alert is None:
-        _record("confirm_transaction", "no_fraud_alert")
+        record("confirm_transaction", "no_fraud_alert")
         return NO_FRAUD_ALERT
     context = current_turn_context()
     answer = await sync_to_async(services.fraud_answer_record)(
         request_id=alert.request_id, made_by_customer=bool(made_by_customer),
         call_id=context.call_id or "", turn_request_id=context.request_id)
-    _record("confirm_transaction", answer.outcome)
+    record("confirm_transaction", answer.outcome)
     purchase = f"the {speak_money(alert.amount, alert.currency)} purchase at {alert.merchant}"
     card = f"{answer.card_network} card ending in {answer.card_last4}"
     if answer.outcome == Outcome.CONFIRMED_GENUINE:
@@ -78,26 +70,26 @@ async def record_promise_to_pay(date: str) -> str:
     """
     reminder = _outbound(Purpose.PAYMENT_REMINDER)
     if reminder is None:
-        _record("record_promise_to_pay", "no_reminder")
+        record("record_promise_to_pay", "no_reminder")
         return NO_REMINDER
     try:
         day = datetime.date.fromisoformat((date or "").strip())
     except ValueError:
-        _record("record_promise_to_pay", "invalid_date")
+        record("record_promise_to_pay", "invalid_date")
         return "I didn't catch the date. On which day will you make the payment?"
     today = datetime.datetime.now(datetime.timezone.utc).date()
     if day < today - datetime.timedelta(days=1):  # a day of slack for the customer's own time zone
-        _record("record_promise_to_pay", "date_passed")
+        record("record_promise_to_pay", "date_passed")
         return "That date has already passed. On which day will you make the payment?"
     if day > today + datetime.timedelta(days=PROMISE_WINDOW_DAYS):
-        _record("record_promise_to_pay", "date_too_far")
+        record("record_promise_to_pay", "date_too_far")
         return f"I can note a promise for the next {PROMISE_WINDOW_DAYS} days. Could you pay a little sooner?"
     await sync_to_async(services.promise_to_pay_record)(request_id=reminder.request_id, date=day)
-    _record("record_promise_to_pay", Outcome.PROMISE_TO_PAY)
+    record("record_promise_to_pay", Outcome.PROMISE_TO_PAY)
     minimum = speak_money(reminder.minimum_due, reminder.currency)
-    late = (f" That is after the due date, {speak_date(reminder.due_date)}, so a late fee may apply."
+    late = (f" That is after the due date, {weekday(reminder.due_date)}, so a late fee may apply."
             if reminder.due_date and day > reminder.due_date else "")
-    return f"Thank you. I've noted that you'll pay at least {minimum} by {speak_date(day)}.{late}"
+    return f"Thank you. I've noted that you'll pay at least {minimum} by {weekday(day)}.{late}"
 
 
 OUTBOUND_TOOLS = (confirm_transaction, record_promise_to_pay)

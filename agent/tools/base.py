@@ -61,6 +61,11 @@ def day(when) -> str:
     return f"{when:%B} {when.day}"
 
 
+def weekday(when) -> str:
+    """"Thursday, November 26": a day a caller is asked about or promises."""
+    return f"{when:%A, %B} {when.day}"
+
+
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
