@@ -6,7 +6,8 @@ attempt for `seconds`; at `attempts` the phone is locked for `seconds` (one audi
 worker gets there first: `add` is atomic in Redis). The cache is Redis with FINTALK_CACHE_URL, so
 every worker and replica counts the same. Key names hold a digest, never a phone number.
 
-When the cache cannot be reached, `locked` raises `SecurityCheckUnavailable`: callers fail closed.
+When the cache cannot be reached, both raise `Denied(SECURITY_UNAVAILABLE)` (bank.refusals): callers
+fail closed, and the agent says why.
 """
 import hashlib
 import logging
@@ -17,12 +18,9 @@ from django.core.cache import caches
 
 from bank.masking import mask_phone
 from bank.models import AuditEvent
+from bank.refusals import Denied, Reason
 
 logger = logging.getLogger("fintalk.bank")
-
-
-class SecurityCheckUnavailable(Exception):
-    """The shared cache that holds lockouts and verification cannot be reached: refuse, don't guess."""
 
 
 def phone_key(kind: str, phone: str) -> str:
@@ -55,7 +53,7 @@ class Lockout:
         try:
             return caches["default"].get(self.lock_key(phone)) is not None
         except Exception as exc:
-            raise SecurityCheckUnavailable(self.name) from exc
+            raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
 
     def fail(self, phone: str, *, request_id: str = "", call_id: str = "") -> bool:
         """Count one wrong attempt; True when this one locked the phone."""
@@ -72,7 +70,7 @@ class Lockout:
                 return False
             cache.delete(key)  # counting starts afresh once the lock ends
         except Exception as exc:
-            raise SecurityCheckUnavailable(self.name) from exc
+            raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
         AuditEvent.objects.create(request_id=request_id[:64], call_id=call_id[:128], action=f"{self.name}_lockout",
                                   masked_phone=mask_phone(phone), outcome="locked_out")
         logger.warning("%s locked", self.name, extra={"phone": mask_phone(phone), "wrong_attempts": count,

@@ -72,7 +72,7 @@ def card_lockout_key(phone: str) -> str:
 def card_actions_locked(*, phone: str) -> bool:
     """Card actions by phone are locked for this phone after too many wrong last-four digits
     (`bank.services.card_block` counts them in the shared cache, so every worker agrees).
-    Raises `lockouts.SecurityCheckUnavailable` when the cache is down (callers fail closed)."""
+    Raises `Denied(SECURITY_UNAVAILABLE)` when the cache is down (callers fail closed)."""
     return lockouts.CARD.locked(phone)
 
 

@@ -95,7 +95,9 @@ def card_block(*, phone: str, last4: str, reason: str, request_id: str = "", act
         else:
             outcome = _transition_to_blocked(found, reason=reason, phone=phone, request_id=request_id, actor=actor,
                                              call_id=call_id)
-    except lockouts.SecurityCheckUnavailable:  # the shared cache is down: a caller's action fails closed
+    except Denied as denied:  # the shared cache is down: a caller's action fails closed
+        if denied.reason is not Reason.SECURITY_UNAVAILABLE:
+            raise
         outcome = BlockResult(BlockOutcome.SECURITY_UNAVAILABLE)
     if outcome.outcome is not BlockOutcome.BLOCKED:
         logger.info("card block refused", extra={"outcome": outcome.outcome.value, "phone": mask_phone(phone)})

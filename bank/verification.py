@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.cache import caches
 
 from bank import lockouts, sms
+from bank.refusals import Denied, Reason  # noqa: F401 (re-exported: the tools import them from here)
 from bank.masking import mask_phone
 from bank.models import AuditEvent, Customer, Transaction
 
@@ -55,20 +56,6 @@ class CallSession:
     def key(self) -> str:
         """What verification state is kept under: the call, else (curl, a web client) the phone."""
         return hashlib.sha256(f"{self.call_id or ''}|{self.phone or ''}".encode()).hexdigest()[:32]
-
-
-class Reason(str, enum.Enum):
-    NOT_IDENTIFIED = "not_identified"  # no phone on the call
-    CUSTOMER_NOT_FOUND = "customer_not_found"  # the phone is not registered
-    NOT_VERIFIED = "not_verified"  # the level needed is not reached yet
-    LOCKED_OUT = "locked_out"  # too many wrong codes / answers for this phone
-    SECURITY_UNAVAILABLE = "security_unavailable"  # the shared cache is down: fail closed
-
-
-class Denied(Exception):
-    def __init__(self, reason: Reason):
-        super().__init__(reason.value)
-        self.reason = reason
 
 
 def _cache():
@@ -119,20 +106,13 @@ def _verified(session: CallSession, method: str) -> None:
 
 
 def _not_locked(session: CallSession) -> None:
-    try:
-        if lockouts.VERIFICATION.locked(session.phone):
-            raise Denied(Reason.LOCKED_OUT)
-    except lockouts.SecurityCheckUnavailable as exc:
-        raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
+    if lockouts.VERIFICATION.locked(session.phone):
+        raise Denied(Reason.LOCKED_OUT)
 
 
 def _wrong(session: CallSession) -> Reason | None:
     """Count a wrong code or answer; LOCKED_OUT when it was the last one allowed."""
-    try:
-        locked = lockouts.VERIFICATION.fail(session.phone, request_id=session.request_id,
-                                            call_id=session.call_id or "")
-    except lockouts.SecurityCheckUnavailable as exc:
-        raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
+    locked = lockouts.VERIFICATION.fail(session.phone, request_id=session.request_id, call_id=session.call_id or "")
     return Reason.LOCKED_OUT if locked else None
 
 

@@ -7,10 +7,9 @@ from asgiref.sync import sync_to_async
 from agent.context import current_turn_context
 from agent.tools.base import LOCKED_OUT, NO_CUSTOMER, NOT_IDENTIFIED, SECURITY_UNAVAILABLE, bank_tool, plural, record
 from bank import selectors, services
-from bank.lockouts import SecurityCheckUnavailable
 from bank.models import LoanProduct
 from bank.services import BlockOutcome
-from bank.verification import PHONE_LINE, Denied, Reason
+from bank.verification import PHONE_LINE
 
 
 def _percent(value: Decimal) -> str:
@@ -76,18 +75,11 @@ async def get_customer_profile() -> str:
     return f"You're {customer.first_name}, and you hold {plural(len(cards), 'card')} with us."
 
 
-def _card_actions_locked(phone: str) -> bool:
-    try:
-        return selectors.card_actions_locked(phone=phone)
-    except SecurityCheckUnavailable:
-        raise Denied(Reason.SECURITY_UNAVAILABLE) from None
-
-
 @bank_tool(PHONE_LINE)
 async def list_credit_cards() -> str:
     """List the caller's cards: network, last four digits and status. Uses the caller's phone line."""
     phone = current_turn_context().phone
-    if phone and await sync_to_async(_card_actions_locked)(phone):
+    if phone and await sync_to_async(selectors.card_actions_locked)(phone=phone):
         record("list_credit_cards", BlockOutcome.LOCKED_OUT.value)
         return LOCKED_OUT
     _, cards, refusal = await _callers_cards("list_credit_cards")
