@@ -2,7 +2,7 @@
 
 A turn's model call is a Bedrock Converse request (`modelId`, `system`, `messages`,
 `toolConfig`, `inferenceConfig`). Bedrock answers it for real (`agent.bedrock`); the demo model
-answers it offline (`agent.demo`). Both yield the same neutral events, so the loop
+answers it offline (the demo app, `demo.model`). Both yield the same neutral events, so the loop
 (`agent.loop`) neither knows nor cares which one it talks to, and a test can feed it a script.
 
 The turn's messages are built here from its neutral history (`agent.turn.HistoryMessage`), the

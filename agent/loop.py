@@ -33,7 +33,7 @@ from agent.client_tools import MAX_STRUCTURED_ATTEMPTS, ClientTool, ClientToolCa
 from agent.context import TurnContext, TurnMeter, current_turn
 from agent.converse import Inference, Stop, Text, ToolUse, Usage, assistant_message, converse_messages, tool_result
 from agent.converse import request_metadata, tool_specs, trim
-from agent.models import for_model, resolve_model, turn_cost
+from agent.models import for_model, model_stream, resolve_model, turn_cost
 from agent.prompts import Caller, outbound_brief, system_prompt
 from agent.speech import SpeechFilter
 from agent.tools import ACCOUNT_CHANGES, TRANSFER_CALL, agent_tool_specs
@@ -50,17 +50,6 @@ TOOL_UNAVAILABLE = "I'm sorry, the bank's system for that is unavailable right n
 # Said after a committed account change when the turn fails later: the caller must not think it failed.
 AFTER_COMMITTED = "I'm sorry, I had a problem after that. Could you say that again?"
 GUARDRAIL_STOPS = frozenset({"guardrail_intervened", "content_filtered"})
-
-
-def model_stream():
-    """The function that streams a Converse request: Bedrock's, or the demo model's."""
-    if settings.FINTALK_LLM == "demo":
-        from agent import demo
-
-        return demo.stream
-    from agent import bedrock
-
-    return bedrock.stream
 
 
 async def warm_up() -> None:

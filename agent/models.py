@@ -49,6 +49,8 @@ LLAMA = ModelFamily("llama", "meta", 2_048, (0.0, 1.0))  # Bedrock's max_gen_len
 MISTRAL = ModelFamily("mistral", "mistral", 8_192, (0.0, 1.0))
 OTHER_BEDROCK = ModelFamily("bedrock", "amazon-bedrock", 4_096, (0.0, 1.0))  # a conservative guess
 DEMO = ModelFamily("demo", "fintalk", 4_096, (0.0, 2.0))  # the rule-based demo ignores both
+DEMO_MODEL_ID = "fintalk-demo"  # the demo app (demo/) answers under these names
+DEMO_EMBEDDING_MODEL_ID = "fintalk-demo-embedding"
 
 # Matched anywhere in the id, so cross-region inference profiles ("us.", "eu.", "global.") and
 # ARNs that contain the model id are recognised too.
@@ -146,8 +148,6 @@ def bedrock_chat_model(model_id: str) -> ModelInfo:
 def available_models() -> list[ModelInfo]:
     """The chat models (the default first), then the embedding model."""
     if settings.FINTALK_LLM == "demo":
-        from agent.demo import DEMO_EMBEDDING_MODEL_ID, DEMO_MODEL_ID
-
         return [ModelInfo(DEMO_MODEL_ID, DEMO.owned_by, DEMO.max_output_tokens, temperature_range=DEMO.temperature),
                 ModelInfo(DEMO_EMBEDDING_MODEL_ID, DEMO.owned_by, kind="embedding", dimensions=TITAN_DIMENSIONS)]
     return [*(bedrock_chat_model(model_id) for model_id in settings.BEDROCK_MODEL_IDS),
@@ -194,3 +194,21 @@ def resolve_model(requested: str | None, kind: str = "chat") -> ModelInfo:
                             f"Available: {names}.")
     _warn_once(requested, kind, models[0].id)
     return models[0]
+
+
+# The functions that stream a Converse request, by FINTALK_LLM: "bedrock" here, others (the demo
+# app's) registered by their app's AppConfig.ready, so the agent never imports the apps above it.
+_STREAMS: dict = {}
+
+
+def register_stream(name: str, stream) -> None:
+    _STREAMS[name] = stream
+
+
+def model_stream():
+    """The function that streams a Converse request: Bedrock's, or a registered one (the demo model's)."""
+    if settings.FINTALK_LLM in _STREAMS:
+        return _STREAMS[settings.FINTALK_LLM]
+    from agent import bedrock
+
+    return bedrock.stream

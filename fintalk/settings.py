@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "console",
     "calls",
     "outbound",  # #21: the bank's outbound calls
+    "demo",  # the offline demo model (FINTALK_LLM=demo), registered with the agent in its ready()
     "fintalk",  # its system checks (fintalk/checks.py)
 ]
 

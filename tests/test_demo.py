@@ -4,8 +4,8 @@ import asyncio
 import pytest
 
 from agent.converse import Stop, Text, ToolUse, Usage
-from agent.demo import ASK_LAST4, CAPABILITIES, GREETING, REDIRECT, decide, stream
-from agent.demo_rules import ASK_ADDRESS, ASK_AMOUNT, ASK_CARD, ASK_CODE
+from demo.model import ASK_LAST4, CAPABILITIES, GREETING, REDIRECT, decide, stream
+from demo.rules import ASK_ADDRESS, ASK_AMOUNT, ASK_CARD, ASK_CODE
 from agent.prompts import CALL_OPENING_QUERY
 
 
@@ -106,7 +106,7 @@ def test_replacement_confirms_the_address_by_city():
 
 
 def test_greets_a_known_caller_by_first_name_from_the_instructions():
-    from agent.demo_rules import greeting
+    from demo.rules import greeting
 
     system = "# Who is calling\nThe caller is Jane, calling from their registered phone line. Greet them by name."
     assert greeting(system).startswith("Hello Jane, this is Fin")
@@ -116,7 +116,7 @@ def test_greets_a_known_caller_by_first_name_from_the_instructions():
 def test_schema_instances_are_valid():
     import jsonschema
 
-    from agent.demo import instance_of
+    from demo.model import instance_of
 
     schema = {"type": "object", "required": ["name", "count", "tags", "kind"], "properties": {
         "name": {"type": "string"}, "count": {"type": "integer", "minimum": 1},

@@ -1,7 +1,7 @@
 """The offline demo model (`FINTALK_LLM=demo`): deterministic, rule-based, clearly labelled.
 
 It is NOT a language model. It reads the Converse request the loop would send to Bedrock, picks
-the bank's tools by keyword intent (`agent.demo_rules`) and phrases replies from the tool
+the bank's tools by keyword intent (`demo.rules`) and phrases replies from the tool
 results. It answers with the same events as `agent.bedrock.stream`, so the whole product (loop,
 tools, streaming, database) runs on a machine without AWS. It reads the instructions it is sent
 (the caller's first name, an outbound call's purpose) and fills a client tool's arguments with
@@ -13,10 +13,9 @@ import uuid
 from typing import AsyncIterator
 
 from agent.converse import ModelEvent, Stop, Text, ToolUse, Usage
-from agent.demo_rules import ASK_LAST4, CAPABILITIES, GREETING, REDIRECT, decide, said, text_of  # noqa: F401
+from agent.models import DEMO_EMBEDDING_MODEL_ID, DEMO_MODEL_ID  # noqa: F401
+from demo.rules import ASK_LAST4, CAPABILITIES, GREETING, REDIRECT, decide, said, text_of  # noqa: F401
 
-DEMO_MODEL_ID = "fintalk-demo"
-DEMO_EMBEDDING_MODEL_ID = "fintalk-demo-embedding"
 
 
 def _words(text: str) -> list[str]:

@@ -1,6 +1,6 @@
 """The demo model's rules: which bank tool a conversation calls next, or what to say.
 
-Deterministic keyword rules over the Converse messages (see `agent.demo`): loans, who am I, cards,
+Deterministic keyword rules over the Converse messages (see `demo.model`): loans, who am I, cards,
 block a card, verification with a one-time code (read back or typed on the keypad), balances,
 recent transactions, disputes, a replacement card, paying a card bill (read back, then a yes), and
 a person. A step that needs details the caller has not given yet asks for them; a request that
