@@ -5,7 +5,7 @@ blocked; never a number) is cached per call — Vapi's `call.id`, else the phone
 FINTALK_CALLER_CACHE_SECONDS, in Django's cache (Redis when configured, so every worker shares
 it). A card blocked during the call drops the entry (`forget_call`), and the next turn reads afresh.
 
-Neither store may cost the caller an answer (fintalk/degraded.py): with the database down the
+Neither store may cost the caller an answer (core/degraded.py): with the database down the
 caller is unknown for this turn (nothing is cached, so the next turn asks again); with the cache
 down the database is asked directly.
 """
@@ -17,7 +17,7 @@ from django.db import Error as DatabaseError
 
 from agent.prompts import Caller
 from bank import selectors
-from fintalk.degraded import CACHE_ERRORS, degraded
+from core.degraded import CACHE_ERRORS, degraded
 
 NO_PHONE = Caller()
 UNREGISTERED = Caller(phone_given=True)

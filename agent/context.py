@@ -66,6 +66,8 @@ class TurnContext:
     client_tools: frozenset[str] = frozenset()  # the client's function tools (e.g. Vapi's transferCall)
     outbound: object | None = None  # the bank's outbound request this call is about (outbound.selectors)
     facts: TurnFacts = field(default_factory=TurnFacts)
+    turn: int = 0  # the caller's turns in the conversation so far, this one included
+    actor: str = ""  # a staff user acting from the console (audited as them)
 
 
 current_turn: ContextVar[TurnContext | None] = ContextVar("fintalk_turn", default=None)

@@ -18,7 +18,7 @@ from typing import Any
 from llama_index.llms.bedrock_converse.utils import tools_to_converse_tools
 
 from agent.turn import HistoryMessage
-from fintalk.exceptions import ContextLengthExceeded
+from core.exceptions import ContextLengthExceeded
 
 
 @dataclass(frozen=True, slots=True)

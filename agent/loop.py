@@ -36,7 +36,7 @@ from agent.converse import request_metadata, tool_specs, trim
 from agent.models import for_model, model_stream, resolve_model, turn_cost
 from agent.prompts import Caller, outbound_brief, system_prompt
 from agent.speech import SpeechFilter
-from agent.tools import ACCOUNT_CHANGES, TRANSFER_CALL, agent_tool_specs
+from agent.tools import TRANSFER_CALL, agent_tool_specs, call_session, committed, may_commit
 from agent.turn import (EMPTY_REPLY, ModelAnswering, StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent,
                         TurnInput)
 from agent.upstream import to_fintalk_error
@@ -94,7 +94,9 @@ class TurnState:
         self.extra = policy.extra_tools if policy.offer_tools else ()
         self.client_tools = {tool.metadata.name for tool in self.extra if isinstance(tool, ClientTool)}
         self.context = TurnContext(phone=turn.phone, request_id=turn.request_id, call_id=turn.call_id,
-                                   client_tools=frozenset(self.client_tools), outbound=outbound)
+                                   client_tools=frozenset(self.client_tools), outbound=outbound,
+                                   turn=sum(message.role == "user" for message in turn.history)
+                                   + (turn.query is not None))
         self.answer_tool = next((tool for tool in self.extra if isinstance(tool, StructuredOutputTool)), None)
         self.structured_attempts = 0
         self.specs = tool_specs(self.fixed, self.extra)  # the same for every model call of the turn
@@ -176,12 +178,10 @@ class TurnState:
         """The model transferred the call with the client's transferCall: record the handoff once."""
         if call.name == TRANSFER_CALL and self.context.facts.handoff_reason is None:
             from bank import services
-            from bank.verification import CallSession
 
             reason = "transferred to a person"
             self.context.facts.handoff_reason = reason
-            await sync_to_async(services.handoff_record)(
-                session=CallSession(self.input.phone, self.input.call_id, self.input.request_id), reason=reason)
+            await sync_to_async(services.handoff_record)(session=call_session(self.context), reason=reason)
 
 
 def _count(model_id: str, meter: TurnMeter, cost) -> None:
@@ -237,7 +237,7 @@ async def _run_tool(turn: TurnState, call: ToolUse, meter: TurnMeter) -> dict:
         try:
             output = await asyncio.wait_for(asyncio.shield(running), settings.FINTALK_TOOL_TIMEOUT)
         except TimeoutError:
-            if call.name not in ACCOUNT_CHANGES:
+            if not may_commit(call.name):
                 running.cancel()
                 raise
             # A change to an account is never cut half-way: it may commit, and must then be reported.
@@ -253,7 +253,7 @@ async def _run_tool(turn: TurnState, call: ToolUse, meter: TurnMeter) -> dict:
         return tool_result(call, TOOL_UNAVAILABLE, error=True)
     if not meter.tool_calls:
         meter.tool_calls.append((call.name, "error" if output.is_error else "ok"))
-    if any(outcome in ACCOUNT_CHANGES.get(call.name, ()) for _, outcome in meter.tool_calls):
+    if any(committed(call.name, outcome) for _, outcome in meter.tool_calls):
         turn.committed.append(str(output.content))
         await callers.forget_call(turn.input.phone, turn.input.call_id)
     return tool_result(call, str(output.content), error=output.is_error)

@@ -21,7 +21,7 @@ from functools import lru_cache
 from django.conf import settings
 
 from agent.context import InferenceSettings
-from fintalk.exceptions import ModelNotFound
+from core.exceptions import ModelNotFound
 
 logger = logging.getLogger("fintalk.models")
 

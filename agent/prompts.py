@@ -12,6 +12,8 @@ from pathlib import Path
 from django.conf import settings
 from django.template import Context, Engine
 
+from bank.speech import money, weekday
+
 # Sent as the user's turn when a voice platform calls with only a system message (no first message).
 CALL_OPENING_QUERY = "(The call has just connected. Greet the caller briefly and ask how you can help.)"
 
@@ -51,8 +53,6 @@ def outbound_brief(context) -> OutboundBrief | None:
     """The brief for an outbound call's context (outbound.selectors.OutboundContext), or None."""
     if context is None:
         return None
-    from agent.tools.base import money, weekday
-
     def spoken(amount) -> str:
         return money(amount, context.currency or "USD") if amount is not None else ""
 

@@ -3,7 +3,7 @@
 An error may arrive wrapped (a tool's, a task's), so the cause chain is searched. Provider
 messages are kept short and never include credentials or request bodies.
 """
-from fintalk.exceptions import FintalkError, UpstreamError, UpstreamRejected, UpstreamThrottled, UpstreamUnavailable
+from core.exceptions import FintalkError, UpstreamError, UpstreamRejected, UpstreamThrottled, UpstreamUnavailable
 
 _THROTTLED = {"throttlingexception", "toomanyrequestsexception", "servicequotaexceededexception"}
 _UNAVAILABLE = {

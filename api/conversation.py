@@ -23,7 +23,7 @@ from agent.context import InferenceSettings, ToolPolicy
 from agent.models import ModelInfo, for_model, resolve_model
 from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
 from agent.turn import HistoryMessage, ToolCallRecord, TurnInput
-from fintalk.exceptions import InvalidRequest
+from core.exceptions import InvalidRequest
 
 PHONE_TAG = re.compile(r"\[\s*phone\s*:\s*([^\]]*)\]", re.IGNORECASE)
 # A one-time code the caller said or typed on the keypad ("User's Keypad Entry: 123456") in an
@@ -107,9 +107,13 @@ def inference_settings(data: dict, model: ModelInfo | None = None) -> InferenceS
 
 
 def call_id(body: dict) -> str | None:
-    """The voice platform's id of the call (Vapi's `call.id`): what is cached per call is keyed by it."""
-    call = body.get("call")
+    """The conversation this request belongs to: Vapi's `call.id`, else the client's
+    `metadata.conversation_id` (README "The bank's guarantees"). What the caller proves (their
+    verification, a payment's read-back) lives with it; with neither, with this request alone."""
+    call, metadata = body.get("call"), body.get("metadata")
     value = call.get("id") if isinstance(call, dict) else None
+    if not (isinstance(value, str) and value) and isinstance(metadata, dict):
+        value = metadata.get("conversation_id")
     return value[:128] if isinstance(value, str) and value else None
 
 

@@ -1,6 +1,6 @@
 """The edge where every failure becomes an OpenAI error body; nothing else renders errors.
 
-DRF's exceptions (validation, parse, auth, 405), Fintalk's own tree (`fintalk.exceptions`) and
+DRF's exceptions (validation, parse, auth, 405), Fintalk's own tree (`core.exceptions`) and
 anything unexpected all leave through `exception_handler`, so a client never sees HTML or a
 DRF-shaped `{"detail": ...}`. Django-level 404/500 handlers reuse the same body.
 """
@@ -14,7 +14,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from api.protocol import error_body
-from fintalk.exceptions import FintalkError
+from core.exceptions import FintalkError
 
 logger = logging.getLogger("fintalk.api")
 

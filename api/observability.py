@@ -21,7 +21,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from calls.metrics import HANDOFFS, VERIFICATION_FAILURES
 from calls.recorder import recorder
-from fintalk.exceptions import UpstreamError
+from core.exceptions import UpstreamError
 
 logger = logging.getLogger("fintalk.request")
 

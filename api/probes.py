@@ -3,9 +3,9 @@
 `/healthz` and `/readyz` need no key (load balancers and orchestrators call them); `/metrics`
 is protected like the API unless FINTALK_METRICS_AUTH=disabled. With several gunicorn workers,
 set PROMETHEUS_MULTIPROC_DIR so that /metrics sums every worker. A worker told to stop (SIGTERM)
-answers /readyz with 503 while it drains (fintalk/drain.py).
+answers /readyz with 503 while it drains (core/drain.py).
 
-/readyz reports each dependency (fintalk/degraded.py says what a failing one costs): the
+/readyz reports each dependency (core/degraded.py says what a failing one costs): the
 database and the LLM's configuration decide readiness, since a pod without them cannot serve
 what it is for; the cache (Redis) is reported but never takes a pod out (every pod shares it, and
 each works around its outage), so the status is then `degraded` with 200.
@@ -24,7 +24,7 @@ from prometheus_client import REGISTRY
 from rest_framework.views import APIView
 
 from api.authentication import BearerKeyAuthentication
-from fintalk.drain import draining
+from core.drain import draining
 
 
 async def healthz(request):
@@ -53,7 +53,7 @@ def _cache_ok() -> tuple[bool, str]:
     try:
         cache.get("fintalk:readyz")  # one round trip to Redis
         return True, "ok"
-    except Exception as exc:  # reported, not raised: the pod works around it (fintalk/degraded.py)
+    except Exception as exc:  # reported, not raised: the pod works around it (core/degraded.py)
         return False, type(exc).__name__
 
 

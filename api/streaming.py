@@ -19,7 +19,7 @@ from agent.client_tools import ClientToolCall
 from agent.turn import ModelAnswering, StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent
 from api import protocol
 from api.errors import fintalk_error_body
-from fintalk.exceptions import FintalkError, StructuredOutputFailed, UpstreamTimeout
+from core.exceptions import FintalkError, StructuredOutputFailed, UpstreamTimeout
 
 logger = logging.getLogger("fintalk.api")
 

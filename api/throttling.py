@@ -7,13 +7,13 @@ with Retry-After (the openai SDK waits and retries); a voice call instead hears 
 "busy" answer (`api.views.ChatCompletionsView.throttled`), since Vapi cannot speak a 429.
 
 With the cache (Redis) unreachable the limit fails open: the request goes through, and the
-outage is logged and counted (fintalk/degraded.py) — refusing every call of a bank because a
+outage is logged and counted (core/degraded.py) — refusing every call of a bank because a
 counter is out of reach would be worse than an uncounted minute.
 """
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from fintalk.degraded import CACHE_ERRORS, degraded
+from core.degraded import CACHE_ERRORS, degraded
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):

@@ -25,7 +25,7 @@ from api.serializers import (
     ResponsesRequestSerializer,
 )
 from api.streaming import chat_completion_stream, collect, completions_stream, responses_stream, start_turn, usage_of
-from fintalk.exceptions import ModelNotFound
+from core.exceptions import ModelNotFound
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 BUSY_REPLY = "We're very busy right now, please try again in a moment."

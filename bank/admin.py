@@ -9,10 +9,9 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from bank import services
-from bank.masking import mask_phone
+from core.masking import mask_phone
 from bank.models import Account, AuditEvent, Card, CardPayment, CardReplacement, Customer, Dispute, LoanProduct, Transaction
-from fintalk.admin import ReadOnlyAdmin
-from outbound.admin_actions import place_fraud_alert, place_payment_reminder
+from core.admin import ReadOnlyAdmin
 
 
 class CardInline(admin.TabularInline):
@@ -70,7 +69,7 @@ class CardAdmin(admin.ModelAdmin):
     search_fields = ("last4", "customer__name", "customer__phone__endswith")
     list_select_related = ("customer",)
     readonly_fields = ("status", "blocked_at", "block_reason")
-    actions = ["block_cards", "unblock_cards", place_payment_reminder]
+    actions = ["block_cards", "unblock_cards"]  # outbound/admin.py adds "Place payment reminder"
 
     @admin.display(description="phone")
     def masked_phone(self, card):
@@ -139,7 +138,7 @@ class TransactionAdmin(ReadOnlyAdmin):
     search_fields = ("merchant", "customer__name", "card__last4", "account__last4")
     list_select_related = ("customer", "card", "account")
     date_hierarchy = "posted_at"
-    actions = [place_fraud_alert]
+    actions = []  # outbound/admin.py adds "Place fraud alert"
 
     @admin.display(description="on")
     def where(self, item):

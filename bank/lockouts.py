@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import caches
 
-from bank.masking import mask_phone
+from core.masking import mask_phone
 from bank.models import AuditEvent
 from bank.refusals import Denied, Reason
 

@@ -14,7 +14,14 @@ def _money(**kwargs):
     return models.DecimalField(max_digits=12, decimal_places=2, **kwargs)
 
 
+class CustomerManager(models.Manager):
+    def for_phone(self, phone: str | None) -> "Customer | None":
+        """The customer behind a phone (E.164), or None: the one way from a phone to a customer."""
+        return self.filter(phone=phone).first() if phone else None
+
+
 class Customer(models.Model):
+    objects = CustomerManager()
     name = models.CharField(max_length=200)
     phone = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +15550100001")
     # Security questions, when a one-time code cannot be used (bank.verification).

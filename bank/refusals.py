@@ -1,5 +1,6 @@
-"""Why the bank refuses a caller's request: one exception, raised by the bank's own checks
-(bank.verification, bank.lockouts) and said aloud by the agent's tools (agent.tools.base)."""
+"""Why the bank refuses a caller's request, and what the caller hears: one exception, raised by the
+bank's own checks (bank.verification, bank.lockouts), said aloud through the action's declaration
+(bank.actions)."""
 import enum
 
 
@@ -15,3 +16,20 @@ class Denied(Exception):
     def __init__(self, reason: Reason):
         super().__init__(reason.value)
         self.reason = reason
+
+
+# Phrased for the caller (the model may speak them as they are), never with other customers' data.
+NOT_IDENTIFIED = ("I can't identify you from this phone line, so I can't look at your cards. "
+                  "Please call us from the phone number registered with the bank.")
+NO_CUSTOMER = "I couldn't find a customer with the phone number of this call. Please call from your registered number."
+NOT_VERIFIED = ("Before I can do that I need to make sure it's you. I can text a six-digit code to your "
+                "registered phone. Shall I send it?")
+VERIFICATION_LOCKED = ("For your security, verification is locked on this phone for a while after too many wrong "
+                       "attempts. I can put you through to a person, or you can visit a branch.")
+SECURITY_UNAVAILABLE = ("I can't check your security details right now, so I can't do that at the moment. "
+                        "Please try again a little later, or I can put you through to a person.")
+# Said when this phone's card actions are locked after too many wrong last-four digits (bank.services).
+CARD_ACTIONS_LOCKED = "For your security I can't do that by phone right now; please use the app or a branch."
+REFUSALS = {Reason.NOT_IDENTIFIED: NOT_IDENTIFIED, Reason.CUSTOMER_NOT_FOUND: NO_CUSTOMER,
+            Reason.NOT_VERIFIED: NOT_VERIFIED, Reason.LOCKED_OUT: VERIFICATION_LOCKED,
+            Reason.SECURITY_UNAVAILABLE: SECURITY_UNAVAILABLE}

@@ -43,7 +43,7 @@ def loan_product_list(*, kind: str | None = None) -> list[LoanProduct]:
 
 
 def customer_get_by_phone(*, phone: str) -> Customer | None:
-    return Customer.objects.filter(phone=phone).first()
+    return Customer.objects.for_phone(phone)
 
 
 def card_list(*, customer: Customer) -> list[Card]:

@@ -36,8 +36,11 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from bank import lockouts
-from bank.masking import mask_phone
-from bank.models import Account, AuditEvent, Card, CardPayment, CardReplacement, Dispute, Transaction
+from bank.audit import audit
+from bank.models import Account, Card, CardPayment, CardReplacement, Dispute, Transaction
+from bank.speech import digits
+from core.log_masking import mask_text
+from core.masking import mask_phone
 from bank.selectors import card_actions_locked, customer_get_by_phone
 from bank.verification import VERIFIED, CallSession, Denied, Reason, parse_amount, require
 
@@ -113,10 +116,8 @@ def _transition_to_blocked(card: Card, *, reason: str, phone: str, request_id: s
         if not changed:
             card.refresh_from_db()
             return BlockResult(BlockOutcome.ALREADY_BLOCKED, card)
-        AuditEvent.objects.create(
-            request_id=request_id[:64], action="card_block", masked_phone=mask_phone(phone),
-            card_last4=card.last4, outcome=BlockOutcome.BLOCKED.value, actor=actor[:150], call_id=call_id[:128],
-        )
+        audit("card_block", BlockOutcome.BLOCKED.value, phone=phone, call_id=call_id, request_id=request_id,
+              actor=actor, card_last4=card.last4)
     card.refresh_from_db()
     logger.info("card blocked", extra={"card_last4": card.last4, "phone": mask_phone(phone), "actor": actor})
     return BlockResult(BlockOutcome.BLOCKED, card)
@@ -132,10 +133,8 @@ def card_unblock(*, phone: str, last4: str, actor: str, request_id: str = "") ->
             status=Card.Status.ACTIVE, blocked_at=None, block_reason=""
         )
         if changed:
-            AuditEvent.objects.create(
-                request_id=request_id[:64], action="card_unblock", masked_phone=mask_phone(phone),
-                card_last4=found.last4, outcome=UnblockOutcome.UNBLOCKED.value, actor=actor[:150],
-            )
+            audit("card_unblock", UnblockOutcome.UNBLOCKED.value, phone=phone, request_id=request_id, actor=actor,
+                  card_last4=found.last4)
     found.refresh_from_db()
     if not changed:
         return UnblockResult(UnblockOutcome.ALREADY_ACTIVE, found)
@@ -176,10 +175,9 @@ def dispute_create(*, transaction: Transaction, reason: str, call_id: str = "", 
         with transaction_atomic():
             dispute = Dispute.objects.create(reference=_reference("D"), customer_id=transaction.customer_id,
                                              transaction=transaction, reason=reason, call_id=call_id[:128])
-            AuditEvent.objects.create(request_id=request_id[:64], call_id=call_id[:128], action="dispute_open",
-                                      masked_phone=mask_phone(transaction.customer.phone),
-                                      card_last4=transaction.card.last4 if transaction.card_id else "",
-                                      outcome=CaseOutcome.CREATED.value, actor=actor[:150], detail=dispute.reference)
+            audit("dispute_open", CaseOutcome.CREATED.value, phone=transaction.customer.phone, call_id=call_id,
+                  request_id=request_id, actor=actor, card_last4=transaction.card.last4 if transaction.card_id else "",
+                  detail=dispute.reference)
     except IntegrityError:
         return Dispute.objects.get(transaction=transaction), False
     logger.info("dispute opened", extra={"reference": dispute.reference, "reason": reason})
@@ -211,7 +209,7 @@ def dispute_open(*, session: CallSession, merchant: str, reason: str, amount: st
         return CaseResult(CaseOutcome.AMBIGUOUS, candidates=tuple(matches))
     found = matches[0]
     dispute, created = dispute_create(transaction=found, reason=reason, call_id=session.call_id or "",
-                                      request_id=session.request_id)
+                                      request_id=session.request_id, actor=session.actor)
     return CaseResult(CaseOutcome.CREATED if created else CaseOutcome.ALREADY_EXISTS, dispute.reference, found,
                       found.card)
 
@@ -222,10 +220,8 @@ def transaction_mark_genuine(*, transaction: Transaction, call_id: str = "", req
         changed = Transaction.objects.filter(pk=transaction.pk, confirmed_genuine_at__isnull=True).update(
             confirmed_genuine_at=timezone.now())
         if changed:
-            AuditEvent.objects.create(request_id=request_id[:64], call_id=call_id[:128],
-                                      action="transaction_genuine", masked_phone=mask_phone(transaction.customer.phone),
-                                      card_last4=transaction.card.last4 if transaction.card_id else "",
-                                      outcome="confirmed")
+            audit("transaction_genuine", "confirmed", phone=transaction.customer.phone, call_id=call_id,
+                  request_id=request_id, card_last4=transaction.card.last4 if transaction.card_id else "")
     return bool(changed)
 
 
@@ -237,7 +233,7 @@ def replacement_order(*, session: CallSession, card_last4: str, address_confirma
     """Order a replacement for the caller's card to the address on file, once the caller has
     confirmed that address by its city or ZIP code (never read out). One per card."""
     customer = require(session, VERIFIED)
-    card = customer.cards.filter(last4=re.sub(r"\D", "", card_last4 or "")).first()
+    card = customer.cards.filter(last4=digits(card_last4)).first()
     if card is None:
         return CaseResult(CaseOutcome.NOT_FOUND)
     said = _normal(address_confirmation)
@@ -263,6 +259,8 @@ class PaymentOutcome(str, enum.Enum):
     PAID = "paid"
     ALREADY_PAID = "already_paid"  # this confirmation was paid before (a retry, a repeated turn)
     NO_QUOTE = "no_quote"  # nothing to confirm: prepare the payment first
+    NOT_CONFIRMED = "not_confirmed"  # the quote was read back in this very turn: the caller has not answered yet
+    QUOTE_CHANGED = "quote_changed"  # what is owed or the account's funds changed since the read-back: nothing paid
     CARD_NOT_FOUND = "card_not_found"
     ACCOUNT_NOT_FOUND = "account_not_found"
     ACCOUNT_AMBIGUOUS = "account_ambiguous"  # several accounts: which one pays
@@ -305,13 +303,13 @@ def payment_prepare(*, session: CallSession, card_last4: str, amount: str,
     """Check a card bill payment and keep it as this call's quote (not paid yet). `amount`:
     "minimum", "statement balance", "full balance" or a sum. Raises `Denied` below level 1."""
     customer = require(session, VERIFIED)
-    card = customer.cards.filter(last4=re.sub(r"\D", "", card_last4 or "")).first()
+    card = customer.cards.filter(last4=digits(card_last4)).first()
     if card is None:
         return PaymentResult(PaymentOutcome.CARD_NOT_FOUND)
     value = _payment_amount(card, amount)
     accounts = list(customer.accounts.filter(currency=card.currency).order_by("id"))
     if from_account_last4:
-        account = next((a for a in accounts if a.last4 == re.sub(r"\D", "", from_account_last4)), None)
+        account = next((a for a in accounts if a.last4 == digits(from_account_last4)), None)
         if account is None:
             return PaymentResult(PaymentOutcome.ACCOUNT_NOT_FOUND, card=card, accounts=tuple(accounts))
     else:
@@ -330,7 +328,9 @@ def payment_prepare(*, session: CallSession, card_last4: str, amount: str,
         return PaymentResult(PaymentOutcome.OVER_LIMIT, **result)
     if value > account.balance:
         return PaymentResult(PaymentOutcome.INSUFFICIENT_FUNDS, **result)
-    quote = {"card": card.pk, "account": account.pk, "amount": str(value), "key": secrets.token_hex(16)}
+    # Bound to the conversation (the key) and to the caller's turn that heard it read back.
+    quote = {"card": card.pk, "account": account.pk, "amount": str(value), "key": secrets.token_hex(16),
+             "turn": session.turn}
     try:
         caches["default"].set(_quote_key(session), quote, settings.FINTALK_PAYMENT_QUOTE_SECONDS)
     except Exception as exc:
@@ -339,9 +339,12 @@ def payment_prepare(*, session: CallSession, card_last4: str, amount: str,
 
 
 def payment_confirm(*, session: CallSession) -> PaymentResult:
-    """Pay this call's quote, once: the payment's unique idempotency key is the quote's, so a
-    retried request, a repeated turn or two workers confirming at once make one payment. The
-    account is debited by a conditional update (never below zero). Raises `Denied` below level 1."""
+    """Pay this call's quote, once, and only on the caller's word: in a later caller turn than the one
+    that heard it read back (`NOT_CONFIRMED` otherwise). The payment's unique idempotency key is the
+    quote's, so a retried request, a repeated turn or two workers confirming at once make one payment.
+    The account is debited and the card credited by conditional updates that re-check the funds and
+    what is owed, so a stale quote (another call paid meanwhile) pays nothing (`QUOTE_CHANGED`) and a
+    card's balance never goes below zero. Raises `Denied` below level 1."""
     customer = require(session, VERIFIED)
     try:
         quote = caches["default"].get(_quote_key(session))
@@ -355,6 +358,8 @@ def payment_confirm(*, session: CallSession) -> PaymentResult:
     if card is None or account is None:
         return PaymentResult(PaymentOutcome.NO_QUOTE)
     paid = dict(amount=amount, currency=card.currency, card=card, account=account)
+    if session.turn <= quote.get("turn", 0):
+        return PaymentResult(PaymentOutcome.NOT_CONFIRMED, **paid)
     try:
         with transaction_atomic():
             # The insert comes first: the unique key decides which confirmation pays.
@@ -362,11 +367,12 @@ def payment_confirm(*, session: CallSession) -> PaymentResult:
                                                  from_account=account, amount=amount, currency=card.currency,
                                                  call_id=(session.call_id or "")[:128])
             if not Account.objects.filter(pk=account.pk, balance__gte=amount).update(balance=F("balance") - amount):
-                raise _InsufficientFunds()
-            Card.objects.filter(pk=card.pk).update(
-                current_balance=F("current_balance") - amount,
-                statement_balance=Greatest(F("statement_balance") - amount, Decimal("0")),
-                minimum_due=Greatest(F("minimum_due") - amount, Decimal("0")))
+                raise _Stale(PaymentOutcome.INSUFFICIENT_FUNDS)
+            if not Card.objects.filter(pk=card.pk, current_balance__gte=amount).update(
+                    current_balance=F("current_balance") - amount,
+                    statement_balance=Greatest(F("statement_balance") - amount, Decimal("0")),
+                    minimum_due=Greatest(F("minimum_due") - amount, Decimal("0"))):
+                raise _Stale(PaymentOutcome.QUOTE_CHANGED)
             now = timezone.now()
             Transaction.objects.bulk_create([
                 Transaction(customer=customer, account=account, posted_at=now, amount=amount, currency=card.currency,
@@ -375,21 +381,31 @@ def payment_confirm(*, session: CallSession) -> PaymentResult:
                             merchant="Payment, thank you", direction=Transaction.Direction.CREDIT),
             ])
             session.audit("card_payment", PaymentOutcome.PAID.value, card_last4=card.last4,
-                   detail=f"{payment.reference} {amount} {card.currency}")
+                          detail=f"{payment.reference} {amount} {card.currency}")
     except IntegrityError:
         existing = CardPayment.objects.get(idempotency_key=quote["key"])
         return PaymentResult(PaymentOutcome.ALREADY_PAID, reference=existing.reference, **paid)
-    except _InsufficientFunds:
-        return PaymentResult(PaymentOutcome.INSUFFICIENT_FUNDS, **paid)
+    except _Stale as stale:
+        caches["default"].delete(_quote_key(session))  # a fresh read-back, never a payment, follows
+        card.refresh_from_db()
+        return PaymentResult(stale.outcome, **paid)
     logger.info("card payment made", extra={"reference": payment.reference, "card_last4": card.last4})
     return PaymentResult(PaymentOutcome.PAID, reference=payment.reference, **paid)
 
 
-class _InsufficientFunds(Exception):
-    pass
+class _Stale(Exception):
+    """The quote no longer holds: the transaction is rolled back and the caller told why."""
+
+    def __init__(self, outcome: PaymentOutcome):
+        super().__init__(outcome.value)
+        self.outcome = outcome
 
 
-def handoff_record(*, session: CallSession, reason: str) -> None:
-    """The caller is handed to a person: one audit event with the reason, for the bank's humans."""
-    session.audit("handoff", "requested", detail=reason or "caller asked for a person")
+def handoff_record(*, session: CallSession, reason: str) -> str:
+    """The caller is handed to a person: one audit event with the reason, for the bank's humans. The
+    reason is the model's words, so it is masked (phone, card and account numbers, codes) before it
+    is kept; the masked reason is returned."""
+    reason = mask_text(reason or "caller asked for a person")
+    session.audit("handoff", "requested", detail=reason)
     logger.info("handoff", extra={"reason": reason})
+    return reason

@@ -2,7 +2,7 @@
 backends), chosen by FINTALK_SMS_BACKEND:
 
 - `console` (the default, for development): writes the message to the server's standard error,
-  outside the logging system (whose lines never carry a code; see fintalk.log_masking);
+  outside the logging system (whose lines never carry a code; see core.log_masking);
 - `file`: appends one line per message to FINTALK_SMS_FILE_PATH (tests and demos read codes there);
 - `sns`: Amazon SNS `Publish` to the phone number (production; boto3, with AWS's usual
   configuration; AWS_ENDPOINT_URL_SNS points it at a stand-in in tests);

@@ -29,8 +29,9 @@ from django.core.cache import caches
 
 from bank import lockouts, sms
 from bank.refusals import Denied, Reason  # noqa: F401 (re-exported: the tools import them from here)
-from bank.masking import mask_phone
-from bank.models import AuditEvent, Customer, Transaction
+from core.masking import mask_phone
+from bank.audit import audit
+from bank.models import Customer, Transaction
 
 logger = logging.getLogger("fintalk.bank")
 
@@ -40,22 +41,32 @@ CODE_DIGITS = 6
 
 @dataclass(frozen=True)
 class CallSession:
-    """Whose call this is, as the voice platform (never the model) says: its phone and call id."""
+    """Whose call this is, as the voice platform (never the model) says: its phone and conversation.
+
+    `call_id` is Vapi's `call.id` or a client's conversation id (README "The bank's guarantees");
+    without one, what the caller proves lasts for this request alone (`key`). `turn` counts the
+    caller's turns in the conversation, so a confirmation can be told from the read-back it answers.
+    `actor` is a staff user acting from the console (audited as them), `outbound` the bank's request
+    an outbound call is about, `can_transfer` whether the platform can transfer the call."""
 
     phone: str | None
     call_id: str | None = None
     request_id: str = ""
+    turn: int = 0
+    actor: str = ""
+    outbound: object | None = None
+    can_transfer: bool = False
 
     def audit(self, action: str, outcome: str, *, card_last4: str = "", detail: str = "") -> None:
         """One audit event for this call (masked phone, call and request ids); never a secret in `detail`."""
-        AuditEvent.objects.create(request_id=self.request_id[:64], call_id=(self.call_id or "")[:128], action=action,
-                                  masked_phone=mask_phone(self.phone), card_last4=card_last4, outcome=outcome,
-                                  detail=detail[:200])
+        audit(action, outcome, phone=self.phone, call_id=self.call_id or "", request_id=self.request_id,
+              actor=self.actor, card_last4=card_last4, detail=detail)
 
     @property
     def key(self) -> str:
-        """What verification state is kept under: the call, else (curl, a web client) the phone."""
-        return hashlib.sha256(f"{self.call_id or ''}|{self.phone or ''}".encode()).hexdigest()[:32]
+        """What verification state is kept under: the conversation; without one, this request alone."""
+        scope = f"call:{self.call_id}" if self.call_id else f"request:{self.request_id or secrets.token_hex(8)}"
+        return hashlib.sha256(f"{scope}|{self.phone or ''}".encode()).hexdigest()[:32]
 
 
 def _cache():
@@ -88,7 +99,7 @@ def require(session: CallSession, level: int) -> Customer:
     """The caller's customer if the call has reached `level`; else Denied with the reason."""
     if not session.phone:
         raise Denied(Reason.NOT_IDENTIFIED)
-    customer = Customer.objects.filter(phone=session.phone).first()
+    customer = Customer.objects.for_phone(session.phone)
     if customer is None:
         raise Denied(Reason.CUSTOMER_NOT_FOUND)
     if level > PHONE_LINE and current_level(session) < level:

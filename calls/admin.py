@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from calls.models import Call, Turn
-from fintalk.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 class TurnInline(admin.TabularInline):

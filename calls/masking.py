@@ -1,4 +1,4 @@
-"""What a transcript may keep: the log filter's masking (fintalk/log_masking.py: phone, card and
+"""What a transcript may keep: the log filter's masking (core/log_masking.py: phone, card and
 account numbers, any run of 7+ digits, one-time codes as numerals: "123 456", a keypad entry) plus
 one-time codes spoken as digit words ("one two three four five six").
 
@@ -6,7 +6,7 @@ A card's last four digits stay: the bank's own records and the agent's answers n
 """
 import re
 
-from fintalk.log_masking import mask_text
+from core.log_masking import mask_text
 
 _DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)"
 # Six or more digits or digit words, separated by spaces, dashes or commas at most: a code said aloud.

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
 
-from bank.masking import mask_phone
+from core.masking import mask_phone
 from bank.models import Customer
 from calls.masking import mask_json, mask_transcript
 from calls.metrics import CALLS_ENDED

@@ -10,6 +10,7 @@ the purpose of an outbound call are read from the instructions the agent sends (
 import re
 
 from agent.prompts import CALL_OPENING_QUERY
+from bank.actions import recognise
 
 GREETING = ("Hello, this is Fin, the Fintalk Bank demo assistant. I can tell you about our loans, "
             "your cards, balances and transactions, disputes, card payments, or block a lost card. How can I help?")
@@ -24,7 +25,6 @@ ASK_ADDRESS = "To make sure it goes to the right place: what's the city or ZIP c
 ASK_AMOUNT = "How much would you like to pay: the minimum payment, the statement balance, or another amount?"
 ASK_MERCHANT = "Which charge is it? Tell me the merchant and, if you can, the amount."
 
-_LAST4_ASKED = "last four digits"
 _FOUR_DIGITS = re.compile(r"(?<!\d)\d{4}(?!\d)")
 _SPOKEN_DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
                   "six": "6", "seven": "7", "eight": "8", "nine": "9"}
@@ -157,14 +157,26 @@ def _pending_intent(users: list[str]) -> tuple[str, int] | None:
     return None
 
 
+def heard(text: str) -> dict[tuple[str | None, str], dict]:
+    """Which actions' outcomes an agent's words were, by their declarations (bank.actions), with the
+    facts read from them: {(action, outcome): facts}; a refusal's action is None."""
+    found: dict = {}
+    for declared, outcome, facts in recognise(text):
+        found.setdefault((declared.name if declared else None, outcome), facts)
+    return found
+
+
 def _after_tool(result: str, users: list[str], tool_names: set[str]):
     """What follows a tool's result: carry on with the request verification held up, hand the call
     over with the client's transferCall, or say the result."""
-    if "you're verified" in result and (pending := _pending_intent(users)):
+    outcomes = heard(result)
+    verified = any(key in outcomes for key in (("verify_code", "verified"), ("verify_code", "already_verified"),
+                                               ("verify_security_answers", "verified")))
+    if verified and (pending := _pending_intent(users)):
         intent, index = pending
         step = _verified_step(intent, users[index], " ".join(users[index:]))
         return step if not isinstance(step, str) else result.replace("What would you like to do?", step)
-    if "putting you through" in result and "transferCall" in tool_names:
+    if ("transfer_to_human", "transferring") in outcomes and "transferCall" in tool_names:
         return "transferCall", {}, result
     return result or "Done."
 
@@ -230,9 +242,14 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
         return greeting(system)
     if "# Outbound call" in system and (step := _outbound_step(user, previous, system)):
         return step
-    if _LAST4_ASKED in previous and previous != ASK_CARD and (digits := last4(user)):
+    said_before = heard(previous)
+    asked_last4 = previous.endswith(ASK_LAST4) or any(
+        key in said_before for key in (("block_credit_card", "invalid_last4"), ("block_credit_card", "card_not_found")))
+    if asked_last4 and (digits := last4(user)):
         return "block_credit_card", {"card_last4": digits, "reason": reason}
-    if ("six-digit code" in previous or "read me the" in previous or "code" in previous) and (digits := code(user)):
+    asked_code = previous.endswith(ASK_CODE) or any(key in said_before for key in (
+        ("send_verification_code", "sent"), ("verify_code", "wrong"), ("verify_code", "invalid")))
+    if asked_code and (digits := code(user)):
         return "verify_code", {"code": digits}
     if re.search(r"\bborn\b", user) and (digits := last4(re.sub(r"\d{4}-\d{2}-\d{2}", " ", user))):
         born = re.search(r"\d{4}-\d{2}-\d{2}", user)
@@ -241,13 +258,13 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
             return "verify_security_answers", {"date_of_birth": born.group(0), "card_last4": digits,
                                                "last_transaction_amount": amount.group(0).replace("$", "")}
     if _YES.search(user):
-        if "Shall I send it" in previous or "send you a new one" in previous:
+        if (None, "not_verified") in said_before or ("verify_code", "no_code") in said_before:
             return "send_verification_code", {}
-        if "Shall I go ahead" in previous:
+        if ("prepare_card_payment", "quoted") in said_before or ("confirm_card_payment", "not_confirmed") in said_before:
             return "confirm_card_payment", {}
-        if match := re.search(r"block your card ending in (\d{4})", previous):
-            return "block_credit_card", {"card_last4": match.group(1), "reason": "stolen"}
-        if "replacement card sent" in previous or "send you a replacement card" in previous:
+        if (offer := said_before.get(("open_dispute", "created"), {}).get("offer")) and (digits := last4(offer)):
+            return "block_credit_card", {"card_last4": digits, "reason": "stolen"}
+        if ("block_credit_card", "blocked") in said_before or ("confirm_transaction", "fraud_reported") in said_before:
             return ASK_ADDRESS
     if previous == ASK_ADDRESS or previous.endswith(ASK_ADDRESS):
         digits = next((last4(u) for u in reversed(users[:-1]) if last4(u)), None)

@@ -33,7 +33,7 @@ logger = logging.getLogger("fintalk.asgi")
 async def _lifespan(receive, send) -> None:
     from agent import bedrock
     from agent.loop import warm_up
-    from fintalk.drain import drain_on_sigterm
+    from core.drain import drain_on_sigterm
 
     while True:
         message = await receive()

@@ -164,7 +164,7 @@ else:
 
 # --- #19 degraded modes ---
 # A Redis that is down or unreachable costs each request at most this many seconds (connect, and each
-# reply), then the request goes on without it (fintalk/degraded.py says how); redis-py waits forever.
+# reply), then the request goes on without it (core/degraded.py says how); redis-py waits forever.
 FINTALK_CACHE_TIMEOUT = env_number("FINTALK_CACHE_TIMEOUT", 0.5, float)
 if CACHES["default"]["BACKEND"].endswith("RedisCache"):
     CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": FINTALK_CACHE_TIMEOUT,
@@ -434,7 +434,7 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
-    "filters": {"mask_pii": {"()": "fintalk.log_masking.MaskPIIFilter"}},
+    "filters": {"mask_pii": {"()": "core.log_masking.MaskPIIFilter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["mask_pii"]},
     },

@@ -3,9 +3,15 @@ with a "Cancel" action (it stops retries; a call already ringing goes on). Reque
 the transaction and card pages (outbound.admin_actions), the REST endpoint, or the reminder job."""
 from django.contrib import admin, messages
 
-from bank.masking import mask_phone
+from bank.admin import CardAdmin, TransactionAdmin
+from core.masking import mask_phone
 from outbound import services
+from outbound.admin_actions import place_fraud_alert, place_payment_reminder
 from outbound.models import OutboundAttempt, OutboundRequest
+
+# The bank's pages get the outbound actions from here, the app above them (bank never imports outbound).
+TransactionAdmin.actions = [*TransactionAdmin.actions, place_fraud_alert]
+CardAdmin.actions = [*CardAdmin.actions, place_payment_reminder]
 
 
 class OutboundAttemptInline(admin.TabularInline):

@@ -1,6 +1,6 @@
 """Admin actions that ask for outbound calls from the bank's own pages: "Place fraud alert" on
-transactions and "Place payment reminder" on cards. bank/admin.py (the bank's owner) lists them in
-its admins' `actions`; the rules are outbound.services', the same as the REST endpoint's."""
+transactions and "Place payment reminder" on cards. outbound/admin.py adds them to the
+bank's admins (bank never imports outbound); the rules are outbound.services', the same as the REST endpoint's."""
 from django.contrib import admin, messages
 
 from outbound import services

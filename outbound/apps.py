@@ -6,4 +6,4 @@ class OutboundConfig(AppConfig):
     verbose_name = "Outbound calls"
 
     def ready(self):
-        from outbound import receivers  # noqa: F401  (connects to calls.signals.vapi_event)
+        from outbound import actions, receivers  # noqa: F401  (declares its actions; connects to calls.signals.vapi_event)

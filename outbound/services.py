@@ -14,6 +14,7 @@ import datetime
 import logging
 from dataclasses import dataclass
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
@@ -21,9 +22,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from bank import services as bank_services
-from bank.masking import mask_phone
+from core.masking import mask_phone
 from bank.models import Card, Dispute, Transaction
-from fintalk.exceptions import InvalidRequest
+from core.exceptions import InvalidRequest
 from outbound import hours, selectors, vapi
 from outbound.models import OutboundAttempt, OutboundRequest
 
@@ -104,10 +105,9 @@ def _create(*, purpose, customer_id, created_by, spent=None, card=None, due_date
 
 
 def enqueue(request_id: int) -> None:
-    from outbound.tasks import place_call
-
+    """Queue `outbound.place_call` by its name (outbound/tasks.py calls these services, not the reverse)."""
     try:
-        place_call.apply_async((request_id,), retry=False)
+        current_app.send_task("outbound.place_call", (request_id,), retry=False)
     except Exception as error:  # the broker is down: the request is saved, the next sweep places it
         logger.warning("outbound request not queued; the sweep will place it",
                        extra={"outbound_request": request_id, "error": type(error).__name__})
@@ -285,33 +285,44 @@ def outcome_record(*, request_id: int, outcome: str, promised_date: datetime.dat
 
 @dataclass(frozen=True)
 class FraudAnswer:
-    outcome: str
+    outcome: str  # confirmed_genuine, fraud_reported, already_answered (the same answer) or contradicted
     card_network: str
     card_last4: str
     block: str = ""  # a BlockOutcome value after a "no": blocked, already_blocked, or why not (locked_out)
     dispute_reference: str = ""
+    previous: str = ""  # the answer that stands, when this one came after it
 
 
 def fraud_answer_record(*, request_id: int, made_by_customer: bool, call_id: str = "",
                         turn_request_id: str = "") -> FraudAnswer:
-    """The customer's answer to a fraud alert. Yes: the transaction is genuine. No: the card is
-    blocked and one dispute is opened (a repeated "no" finds both done)."""
-    request = (OutboundRequest.objects.select_related("customer", "transaction__card")
-               .filter(pk=request_id, purpose=OutboundRequest.Purpose.FRAUD_ALERT).first())
-    if request is None:
-        raise NoOutboundRequest(request_id)
-    spent, card = request.transaction, request.transaction.card
-    if made_by_customer:
-        bank_services.transaction_mark_genuine(transaction=spent, call_id=call_id, request_id=turn_request_id)
-        outcome_record(request_id=request.pk, outcome=Outcome.CONFIRMED_GENUINE)
-        return FraudAnswer(Outcome.CONFIRMED_GENUINE, card.network, card.last4)
-    block = bank_services.card_block(phone=request.customer.phone, last4=card.last4,
-                                     reason="fraud alert: transaction not recognised", request_id=turn_request_id)
-    dispute, _ = bank_services.dispute_create(transaction=spent, reason=Dispute.Reason.NOT_RECOGNISED,
-                                              call_id=call_id, request_id=turn_request_id)
-    outcome_record(request_id=request.pk, outcome=Outcome.FRAUD_REPORTED)
-    return FraudAnswer(Outcome.FRAUD_REPORTED, card.network, card.last4,
-                       block=block.outcome.value, dispute_reference=dispute.reference)
+    """The customer's answer to a fraud alert: a state machine whose first definite answer is final.
+    Yes: the transaction is genuine. No: the card is blocked and one dispute is opened. Each answer's
+    writes are one transaction, audited with the call id. A later answer changes nothing: the same one
+    is `already_answered`, the other `contradicted` (nothing is ever unblocked by voice)."""
+    with transaction.atomic():
+        request = (OutboundRequest.objects.select_for_update().select_related("customer", "transaction__card")
+                   .filter(pk=request_id, purpose=OutboundRequest.Purpose.FRAUD_ALERT).first())
+        if request is None:
+            raise NoOutboundRequest(request_id)
+        spent, card = request.transaction, request.transaction.card
+        answer = Outcome.CONFIRMED_GENUINE if made_by_customer else Outcome.FRAUD_REPORTED
+        if request.outcome in (Outcome.CONFIRMED_GENUINE, Outcome.FRAUD_REPORTED):
+            dispute = Dispute.objects.filter(transaction=spent).first()
+            return FraudAnswer("already_answered" if request.outcome == answer else "contradicted", card.network,
+                               card.last4, dispute_reference=dispute.reference if dispute else "",
+                               previous=request.outcome)
+        if made_by_customer:
+            bank_services.transaction_mark_genuine(transaction=spent, call_id=call_id, request_id=turn_request_id)
+            outcome_record(request_id=request.pk, outcome=answer)
+            return FraudAnswer(answer, card.network, card.last4)
+        block = bank_services.card_block(phone=request.customer.phone, last4=card.last4,
+                                         reason="fraud alert: transaction not recognised", request_id=turn_request_id,
+                                         call_id=call_id)
+        dispute, _ = bank_services.dispute_create(transaction=spent, reason=Dispute.Reason.NOT_RECOGNISED,
+                                                  call_id=call_id, request_id=turn_request_id)
+        outcome_record(request_id=request.pk, outcome=answer)
+    return FraudAnswer(answer, card.network, card.last4, block=block.outcome.value,
+                       dispute_reference=dispute.reference)
 
 
 def promise_to_pay_record(*, request_id: int, date: datetime.date) -> OutboundRequest:

@@ -18,7 +18,7 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from bank.masking import mask_phone
+from core.masking import mask_phone
 
 logger = logging.getLogger("fintalk.outbound")
 

@@ -2,6 +2,8 @@
 plainly on bad input with nothing written, and made once however often it is asked."""
 from decimal import Decimal
 
+import dataclasses
+
 import pytest
 from django.core.cache import caches
 from django.core.management import call_command
@@ -25,6 +27,11 @@ def verified(phone=JANE, call_id="call-cases") -> CallSession:
     session = CallSession(phone, call_id)
     caches["default"].set(f"fintalk:verified:{session.key}", VERIFIED)
     return session
+
+
+def later(session: CallSession) -> CallSession:
+    """The same call, the caller's next turn (a payment is confirmed only after its read-back's turn)."""
+    return dataclasses.replace(session, turn=session.turn + 1)
 
 
 def _every_case_refused():
@@ -97,7 +104,7 @@ def test_limits_and_funds_are_refused_and_nothing_is_paid(bank, settings):
         is PaymentOutcome.INSUFFICIENT_FUNDS
     assert services.payment_prepare(session=session, card_last4="4242", amount="minimum",
                                     from_account_last4="9876").outcome is PaymentOutcome.ACCOUNT_NOT_FOUND  # John's
-    assert services.payment_confirm(session=session).outcome is PaymentOutcome.NO_QUOTE
+    assert services.payment_confirm(session=later(session)).outcome is PaymentOutcome.NO_QUOTE
     assert not CardPayment.objects.exists()
 
 
@@ -106,7 +113,7 @@ def test_funds_gone_between_the_quote_and_the_yes(bank):
     assert services.payment_prepare(session=session, card_last4="4242", amount="minimum").outcome \
         is PaymentOutcome.QUOTED
     Account.objects.filter(last4="1234").update(balance=Decimal("1.00"))
-    assert services.payment_confirm(session=session).outcome is PaymentOutcome.INSUFFICIENT_FUNDS
+    assert services.payment_confirm(session=later(session)).outcome is PaymentOutcome.INSUFFICIENT_FUNDS
     assert not CardPayment.objects.exists() and not AuditEvent.objects.filter(action="card_payment").exists()
     assert Account.objects.get(last4="1234").balance == Decimal("1.00")
 
@@ -114,9 +121,9 @@ def test_funds_gone_between_the_quote_and_the_yes(bank):
 def test_a_payment_moves_exact_money_once(bank):
     session = verified()
     services.payment_prepare(session=session, card_last4="4242", amount="35.00")
-    paid = services.payment_confirm(session=session)
+    paid = services.payment_confirm(session=later(session))
     assert paid.outcome is PaymentOutcome.PAID
-    assert services.payment_confirm(session=session).outcome is PaymentOutcome.ALREADY_PAID
+    assert services.payment_confirm(session=later(session)).outcome is PaymentOutcome.ALREADY_PAID
     card = Card.objects.get(last4="4242")
     assert (card.current_balance, card.minimum_due) == (Decimal("810.20"), Decimal("0.00"))
     assert Account.objects.get(last4="1234").balance == Decimal("1165.50")
@@ -124,3 +131,27 @@ def test_a_payment_moves_exact_money_once(bank):
     assert Transaction.objects.filter(merchant="Payment, thank you", direction="credit").count() == 1
     other = verified(JOHN, "call-john")
     assert services.payment_confirm(session=other).outcome is PaymentOutcome.NO_QUOTE  # Jane's quote is hers
+
+
+def test_a_payment_is_never_confirmed_in_the_turn_that_read_it_back(bank):
+    """#27: a model calling prepare and confirm in one turn (or one round) pays nothing."""
+    session = verified()
+    assert services.payment_prepare(session=session, card_last4="4242", amount="35.00").outcome \
+        is PaymentOutcome.QUOTED
+    assert services.payment_confirm(session=session).outcome is PaymentOutcome.NOT_CONFIRMED
+    assert not CardPayment.objects.exists()
+    assert services.payment_confirm(session=later(session)).outcome is PaymentOutcome.PAID
+
+
+def test_a_stale_quote_gets_a_fresh_read_back_not_a_payment(bank):
+    """#27: two calls quote the full balance of one card; the second yes finds it paid and pays nothing."""
+    first, second = verified(call_id="call-one"), verified(call_id="call-two")
+    for session in (first, second):
+        assert services.payment_prepare(session=session, card_last4="4242", amount="full balance").outcome \
+            is PaymentOutcome.QUOTED
+    Account.objects.filter(last4="1234").update(balance=Decimal("5000.00"))
+    assert services.payment_confirm(session=later(first)).outcome is PaymentOutcome.PAID
+    assert services.payment_confirm(session=later(second)).outcome is PaymentOutcome.QUOTE_CHANGED
+    assert Card.objects.get(last4="4242").current_balance == Decimal("0.00")
+    assert CardPayment.objects.count() == 1
+    assert services.payment_confirm(session=later(second)).outcome is PaymentOutcome.NO_QUOTE  # read it back again

@@ -80,7 +80,7 @@ def test_without_a_phone_the_agent_asks_and_blocks_nothing(demo_server, demo_htt
 def test_native_agent_endpoint(demo_server, demo_http):
     response = demo_http.post("/api/agent/query/", json={"query": "Which cards do I have?", "phone_number": JANE})
     body = response.json()
-    assert response.status_code == 200 and body["response"] == "You have a Visa card ending in 4242, which is active."
+    assert response.status_code == 200 and body["response"] == "You have a Visa card, which is active."
     assert body["tool_calls"] == [{"tool": "list_credit_cards", "outcome": "ok"}] and body["model"] == "fintalk-demo"
     bad = demo_http.post("/api/agent/query", json={"query": "hi", "phone_number": "nope"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "phone_number"

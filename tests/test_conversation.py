@@ -5,7 +5,7 @@ from agent.converse import converse_messages
 from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
 from agent.turn import HistoryMessage, ToolCallRecord
 from api.conversation import build_native_turn, build_turn, normalize_phone
-from fintalk.exceptions import InvalidRequest
+from core.exceptions import InvalidRequest
 
 
 def turn_of(messages, body=None, **data):

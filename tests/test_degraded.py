@@ -4,7 +4,7 @@ Each test starts a gunicorn server of its own (the session's servers keep their 
 dependency away the way an outage does (the SQLite file deleted, the PostgreSQL cluster stopped,
 the Redis server stopped: all started by this test run), then places a Vapi call from Jane's
 registered number and reads what the caller hears, the server's log line and its metric, and
-/readyz. fintalk/degraded.py lists the fallbacks.
+/readyz. core/degraded.py lists the fallbacks.
 """
 import json
 import os
@@ -52,7 +52,7 @@ def tool_results(request) -> list[str]:
 
 def degraded_logs(server: LiveServer) -> list[dict]:
     records = [json.loads(line) for line in server.logs().splitlines() if line.startswith("{")]
-    return [record for record in records if record.get("logger") == "fintalk.degraded"]
+    return [record for record in records if record.get("logger") == "core.degraded"]
 
 
 def degraded_count(server: LiveServer, dependency: str, fallback: str) -> float:
@@ -178,7 +178,7 @@ def test_the_default_timeouts_answer_well_inside_vapis_20_seconds():
 
 def test_with_redis_gone_a_card_block_and_a_code_check_are_refused_aloud(server_without_redis, standin):
     """Lockouts and verification live in the shared cache: without it they fail closed, with a reason."""
-    from agent.tools import SECURITY_UNAVAILABLE
+    from bank.refusals import SECURITY_UNAVAILABLE
 
     server = server_without_redis
     standin.script(Reply(tool_uses=[ToolUse("block_credit_card", {"card_last4": "4242", "reason": "lost"})]),

@@ -3,10 +3,17 @@ import asyncio
 
 import pytest
 
+from bank.actions import REGISTRY, result
+
 from agent.converse import Stop, Text, ToolUse, Usage
 from demo.model import ASK_LAST4, CAPABILITIES, GREETING, REDIRECT, decide, stream
 from demo.rules import ASK_ADDRESS, ASK_AMOUNT, ASK_CARD, ASK_CODE
 from agent.prompts import CALL_OPENING_QUERY
+
+
+def says(action, outcome, **facts):
+    """What the agent says for an action's outcome, from its declaration (bank.actions)."""
+    return REGISTRY[action].says(result(outcome, **facts))
 
 
 def user(text):
@@ -92,13 +99,15 @@ def test_payment_asks_for_what_is_missing_then_confirms():
     assert decide(asked) == ASK_AMOUNT
     amount = asked + [assistant(ASK_AMOUNT), user("The statement balance")]
     assert decide(amount) == ("prepare_card_payment", {"card_last4": "4242", "amount": "statement balance"})
-    quoted = amount + [assistant("To confirm: pay $812.40 ... Shall I go ahead?"), user("Yes, go ahead")]
+    quoted = amount + [assistant(says("prepare_card_payment", "quoted", amount="$812.40", card="Visa card",
+                                      last4="4242", account="checking account ending in 1234")),
+                       user("Yes, go ahead")]
     assert decide(quoted) == ("confirm_card_payment", {})
 
 
 def test_replacement_confirms_the_address_by_city():
     blocked = [user("My card 4242 was stolen"),
-               assistant("Done. ... Would you like a replacement card sent to the address we have on file?"),
+               assistant(says("block_credit_card", "blocked", card="Visa card", last4="4242")),
                user("Yes")]
     assert decide(blocked) == ASK_ADDRESS
     assert decide(blocked + [assistant(ASK_ADDRESS), user("Springfield")]) == (

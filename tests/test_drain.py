@@ -4,7 +4,7 @@ What gunicorn 27 and uvicorn-worker do (gunicorn.conf.py): the master closes its
 sends SIGTERM to each worker; a worker stops accepting, closes idle keep-alive connections, lets
 running responses finish (no new request on their connections), then runs the ASGI lifespan
 shutdown and exits; the master kills what is left after `graceful_timeout`. Fintalk adds that
-/readyz answers 503 from the signal on (fintalk/drain.py, api/probes.py).
+/readyz answers 503 from the signal on (core/drain.py, api/probes.py).
 """
 import json
 import signal
@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from fintalk import drain
+from core import drain
 from tests.bedrock_standin import Reply
 from tests.conftest import API_KEY, LiveServer
 from tests.proxy_stack import NginxProxy, gunicorn_setting, metric, require_nginx, scrape, start_replicas, stop_all

@@ -88,7 +88,7 @@ def test_an_agent_error_inside_a_stream_names_the_same_param_as_over_http():
     from api import protocol
     from api.errors import fintalk_error_body
     from api.streaming import RunningTurn, chat_completion_stream
-    from fintalk.exceptions import ContextLengthExceeded
+    from core.exceptions import ContextLengthExceeded
 
     error = ContextLengthExceeded("The latest message is too long.")
 

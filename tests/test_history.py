@@ -5,7 +5,7 @@ import openai
 import pytest
 
 from agent.converse import _message_tokens, estimate_tokens, trim
-from fintalk.exceptions import ContextLengthExceeded
+from core.exceptions import ContextLengthExceeded
 from tests.bedrock_standin import Reply, count_tokens
 
 

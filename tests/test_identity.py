@@ -9,7 +9,7 @@ import json
 import pytest
 
 from api.conversation import build_native_turn, build_turn
-from fintalk.exceptions import InvalidRequest
+from core.exceptions import InvalidRequest
 from tests.bedrock_standin import Reply, ToolUse
 from tests.support.bank import JANE, JOHN
 TAG = f"[phone: {JANE}]"

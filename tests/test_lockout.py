@@ -8,17 +8,15 @@ import time
 
 import httpx
 import pytest
-from asgiref.sync import async_to_sync
 from django.core.cache import caches
 from django.core.management import call_command
 
-from agent import tools
-from agent.context import TurnContext, current_turn
 from bank import selectors
 from bank.models import AuditEvent, Card
 from bank.services import BlockOutcome, card_block
 from tests.bedrock_standin import Reply, ToolUse
 from tests.conftest import API_KEY, LiveServer
+from tests.support.bank import run_tool as run_action
 
 JANE = "+15550100001"
 JOHN = "+15550100002"
@@ -31,7 +29,7 @@ def forget_lockouts(cache, *phones):
 
 
 @pytest.fixture
-def bank(db):
+def bank(transactional_db):
     call_command("seed_demo", verbosity=0)
     cache = caches["default"]
     forget_lockouts(cache, JANE, JOHN)
@@ -43,17 +41,8 @@ def block(last4, phone=JANE, **kwargs):
     return card_block(phone=phone, last4=last4, reason="lost", **kwargs).outcome
 
 
-def run_tool(fn, phone=JANE, **kwargs):
-    context = TurnContext(phone=phone)
-
-    async def call():
-        token = current_turn.set(context)
-        try:
-            return await fn(**kwargs)
-        finally:
-            current_turn.reset(token)
-
-    return async_to_sync(call)(), context.meter.tool_calls
+def run_tool(action, phone=JANE, **kwargs):
+    return run_action(action, phone, **kwargs)
 
 
 def test_five_wrong_digits_lock_card_actions_even_with_the_right_digits(bank):
@@ -70,12 +59,12 @@ def test_five_wrong_digits_lock_card_actions_even_with_the_right_digits(bank):
 
 def test_the_tools_speak_the_refusal_for_blocks_and_lists(bank):
     for _ in range(5):
-        run_tool(tools.block_credit_card, card_last4="9999")
-    text, calls = run_tool(tools.block_credit_card, card_last4="4242")
+        run_tool("block_credit_card", card_last4="9999")
+    text, calls = run_tool("block_credit_card", card_last4="4242")
     assert (text, calls) == (LOCKED_OUT, [("block_credit_card", "locked_out")])
-    text, calls = run_tool(tools.list_credit_cards)
+    text, calls = run_tool("list_credit_cards")
     assert (text, calls) == (LOCKED_OUT, [("list_credit_cards", "locked_out")])
-    assert "Jane" in run_tool(tools.get_customer_profile)[0]  # who they are is no card action
+    assert "Jane" in run_tool("get_customer_profile")[0]  # who they are is no card action
 
 
 def test_right_digits_and_reads_do_not_count(bank):
@@ -83,7 +72,7 @@ def test_right_digits_and_reads_do_not_count(bank):
         assert block("1111") is BlockOutcome.CARD_NOT_FOUND
     assert block("4242") is BlockOutcome.BLOCKED
     assert block("4242") is BlockOutcome.ALREADY_BLOCKED
-    assert "4242" in run_tool(tools.list_credit_cards)[0]
+    assert "Visa card, which is blocked" in run_tool("list_credit_cards")[0]
     assert not selectors.card_actions_locked(phone=JANE)
     assert block("1111") is BlockOutcome.CARD_NOT_FOUND  # the fifth wrong one
     assert selectors.card_actions_locked(phone=JANE)

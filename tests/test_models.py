@@ -5,7 +5,7 @@ import pytest
 
 from agent import models
 from api.errors import wire_param
-from fintalk.exceptions import ModelNotFound
+from core.exceptions import ModelNotFound
 
 NOVA, CLAUDE = "amazon.nova-lite-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0"
 TITAN = "amazon.titan-embed-text-v2:0"

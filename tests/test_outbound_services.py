@@ -23,7 +23,10 @@ from bank import services as bank_services
 from bank.models import Card, Customer, Dispute, Transaction
 from calls.signals import vapi_event
 from fintalk.celery import app as celery_app
-from outbound import selectors, services, tools, vapi
+from agent.tools import build_tools
+from bank.actions import REGISTRY
+from outbound import selectors, services, vapi
+from tests.support.bank import run_tool as run_action_tool
 from outbound.hours import CallingHours
 from outbound.models import OutboundAttempt, OutboundRequest
 from outbound.selectors import OutboundContext, outbound_context
@@ -164,24 +167,14 @@ def test_outbound_context_of_a_payment_reminder(bank):
 
 # --- the conversation's tools ----------------------------------------------------------------------
 
-def run_tool(fn, outbound=None, **kwargs):
+def run_tool(action, outbound=None, **kwargs):
     context = TurnContext(phone=JANE, request_id="req-outbound", call_id="call-tools", outbound=outbound)
-
-    async def call():
-        current_turn.set(context)
-        try:
-            return await fn(**kwargs)
-        finally:
-            await sync_to_async(connections.close_all)()
-
-    return asyncio.run(call()), context.meter.tool_calls
+    return run_action_tool(action, context=context, **kwargs)
 
 
 def test_tool_names_and_parameters_are_the_contract():
-    from llama_index.core.tools import FunctionTool
-
-    specs = {t.metadata.name: t.metadata.get_parameters_dict()
-             for t in (FunctionTool.from_defaults(async_fn=fn) for fn in tools.OUTBOUND_TOOLS)}
+    specs = {t.metadata.name: t.metadata.get_parameters_dict() for t in build_tools(outbound=True)
+             if REGISTRY[t.metadata.name].purpose}
     assert specs["confirm_transaction"]["properties"]["made_by_customer"]["type"] == "boolean"
     assert specs["confirm_transaction"]["required"] == ["made_by_customer"]
     assert set(specs["record_promise_to_pay"]["properties"]) == {"date"}
@@ -189,11 +182,11 @@ def test_tool_names_and_parameters_are_the_contract():
 
 
 def test_tools_refuse_without_an_outbound_request_of_their_kind(bank):
-    assert run_tool(tools.confirm_transaction, made_by_customer=True) == \
-        (tools.NO_FRAUD_ALERT, [("confirm_transaction", "no_fraud_alert")])
+    assert run_tool("confirm_transaction", made_by_customer=True) == \
+        (REGISTRY["confirm_transaction"].outcomes["no_fraud_alert"].says, [("confirm_transaction", "no_fraud_alert")])
     request = fraud_request()
     alert = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
-    assert run_tool(tools.record_promise_to_pay, alert, date="2030-01-01")[0] == tools.NO_REMINDER
+    assert run_tool("record_promise_to_pay", alert, date="2030-01-01")[0] == REGISTRY["record_promise_to_pay"].outcomes["no_reminder"].says
     request.refresh_from_db()
     assert request.outcome == "" and not Dispute.objects.exists()
 
@@ -202,7 +195,7 @@ def test_tools_refuse_without_an_outbound_request_of_their_kind(bank):
 def test_yes_marks_the_transaction_genuine(bank):
     request = fraud_request()
     alert = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
-    text, calls = run_tool(tools.confirm_transaction, alert, made_by_customer=True)
+    text, calls = run_tool("confirm_transaction", alert, made_by_customer=True)
     assert "$899.00 purchase at Electronics Hub was yours" in text and "4242" in text
     assert calls == [("confirm_transaction", "confirmed_genuine")]
     request.refresh_from_db()
@@ -215,15 +208,15 @@ def test_yes_marks_the_transaction_genuine(bank):
 def test_no_blocks_the_card_opens_one_dispute_and_offers_a_replacement(bank):
     request = fraud_request()
     alert = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
-    text, calls = run_tool(tools.confirm_transaction, alert, made_by_customer=False)
+    text, calls = run_tool("confirm_transaction", alert, made_by_customer=False)
     dispute = Dispute.objects.get()
     assert dispute.transaction == purchase() and dispute.reason == Dispute.Reason.NOT_RECOGNISED
     assert "blocked your Visa card ending in 4242" in text and dispute.reference in text
     assert text.endswith("Would you like us to send you a replacement card?")
     assert calls == [("confirm_transaction", "fraud_reported")]
     assert Card.objects.get(last4="4242").status == "blocked"
-    again, _ = run_tool(tools.confirm_transaction, alert, made_by_customer=False)
-    assert Dispute.objects.count() == 1 and dispute.reference in again and "is already blocked" in again
+    again, _ = run_tool("confirm_transaction", alert, made_by_customer=False)
+    assert Dispute.objects.count() == 1 and "that answer stands" in again and "stays blocked" in again
     request.refresh_from_db()
     assert (request.status, request.outcome) == ("done", "fraud_reported")
 
@@ -233,11 +226,11 @@ def test_a_promise_to_pay_is_recorded_on_the_reminder(bank):
     request = services.payment_reminder_create(customer_id=card.customer_id, card_id=card.pk, created_by="t")[0]
     reminder = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
     today = timezone.now().date()
-    assert "didn't catch the date" in run_tool(tools.record_promise_to_pay, reminder, date="next friday")[0]
-    assert "already passed" in run_tool(tools.record_promise_to_pay, reminder, date=str(today - datetime.timedelta(days=5)))[0]
-    assert "next 30 days" in run_tool(tools.record_promise_to_pay, reminder, date=str(today + datetime.timedelta(days=90)))[0]
+    assert "didn't catch the date" in run_tool("record_promise_to_pay", reminder, date="next friday")[0]
+    assert "already passed" in run_tool("record_promise_to_pay", reminder, date=str(today - datetime.timedelta(days=5)))[0]
+    assert "next 30 days" in run_tool("record_promise_to_pay", reminder, date=str(today + datetime.timedelta(days=90)))[0]
     day = today + datetime.timedelta(days=2)
-    text, calls = run_tool(tools.record_promise_to_pay, reminder, date=day.isoformat())
+    text, calls = run_tool("record_promise_to_pay", reminder, date=day.isoformat())
     assert text == f"Thank you. I've noted that you'll pay at least $35.00 by {day:%A, %B} {day.day}."
     assert calls == [("record_promise_to_pay", "promise_to_pay")]
     request.refresh_from_db()
@@ -409,7 +402,7 @@ def test_a_refused_block_is_said_plainly(bank):
     try:
         request = fraud_request()
         alert = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
-        text, _ = run_tool(tools.confirm_transaction, alert, made_by_customer=False)
+        text, _ = run_tool("confirm_transaction", alert, made_by_customer=False)
     finally:
         caches["default"].delete(card_lockout_key(JANE))
     assert "couldn't block your Visa card ending in 4242" in text and Dispute.objects.count() == 1

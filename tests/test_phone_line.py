@@ -267,7 +267,11 @@ def test_two_confirmations_at_once_make_one_payment(two_servers, standin, tmp_pa
     standin.reset()
     standin.script(*[reply for n in range(4) for reply in (
         Reply(tool_uses=[ToolUse("confirm_card_payment", {}, id=f"tooluse_confirm_{n}")]), Reply(text="Paid."))])
-    body = {"stream": False, "messages": [{"role": "user", "content": "Yes"}], **vapi("call-pay-1")}
+    # The caller's yes comes in the turn after the read-back (a payment is never confirmed in the turn
+    # that read it back), as Vapi sends it: the whole conversation so far.
+    body = {"stream": False, "messages": [{"role": "user", "content": "Pay the minimum on my Visa"},
+                                          {"role": "assistant", "content": quote},
+                                          {"role": "user", "content": "Yes"}], **vapi("call-pay-1")}
 
     def confirm(server):
         return httpx.post(server.url + "/api/chat/completions", json=body, timeout=30,

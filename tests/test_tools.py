@@ -3,6 +3,7 @@ import pytest
 from django.core.management import call_command
 
 from agent import tools
+from bank.actions import REGISTRY
 from bank.models import AuditEvent, Card
 from tests.support.bank import JANE, JOHN, run_tool
 
@@ -27,44 +28,45 @@ def test_tool_names_and_parameters_are_the_contract():
     for name, spec in specs.items():
         assert "phone" not in str(spec["properties"]), name
     # Every tool declares its level: block stays at the phone line, reading and paying need a code.
-    assert tools.REQUIRED_LEVEL["block_credit_card"] == 0
-    assert {tools.REQUIRED_LEVEL[name] for name in ("get_account_balances", "get_recent_transactions", "open_dispute",
-                                                     "order_replacement_card", "prepare_card_payment",
-                                                     "confirm_card_payment")} == {1}
-    assert set(tools.REQUIRED_LEVEL) == set(specs)
+    assert REGISTRY["block_credit_card"].level == 0
+    assert {REGISTRY[name].level for name in ("get_account_balances", "get_recent_transactions", "open_dispute",
+                                              "order_replacement_card", "prepare_card_payment",
+                                              "confirm_card_payment")} == {1}
+    assert set(specs) <= set(REGISTRY)
 
 
 def test_loan_products_from_the_database(bank):
-    text, calls = run_tool(tools.get_loan_products, kind="home")
+    text, calls = run_tool("get_loan_products", kind="home")
     assert "Fixed Rate Home Loan" in text and "Car" not in text and "5.49 percent" in text
     assert calls == [("get_loan_products", "ok")]
-    everything, _ = run_tool(tools.get_loan_products)
+    everything, _ = run_tool("get_loan_products")
     assert all(name in everything for name in ("Personal", "Home", "Car"))
-    assert "no loan kind called boat" in run_tool(tools.get_loan_products, kind="boat")[0]
+    assert "no loan kind called boat" in run_tool("get_loan_products", kind="boat")[0]
 
 
 def test_profile_and_cards_need_the_callers_phone(bank):
-    assert run_tool(tools.get_customer_profile)[1] == [("get_customer_profile", "not_identified")]
-    assert "can't identify you" in run_tool(tools.list_credit_cards)[0]
-    assert run_tool(tools.get_customer_profile, phone=JANE)[0] == "You're Jane, and you hold 1 card with us."
-    text, _ = run_tool(tools.list_credit_cards, phone=JOHN)
-    assert "Mastercard card ending in 5454" in text and "Visa card ending in 1881" in text
+    assert run_tool("get_customer_profile")[1] == [("get_customer_profile", "not_identified")]
+    assert "can't identify you" in run_tool("list_credit_cards")[0]
+    assert run_tool("get_customer_profile", phone=JANE)[0] == "You're Jane, and you hold 1 card with us."
+    text, _ = run_tool("list_credit_cards", phone=JOHN)
+    assert text == "You have a Mastercard, which is active; a Visa card, which is active."
+    assert "5454" not in text and "1881" not in text  # #27: level 0 never says a card's digits (a security answer)
     assert "Jane" not in text
-    assert run_tool(tools.list_credit_cards, phone="+15550109999")[1] == [("list_credit_cards", "customer_not_found")]
+    assert run_tool("list_credit_cards", phone="+15550109999")[1] == [("list_credit_cards", "customer_not_found")]
 
 
 def test_block_credit_card_rules(bank):
-    assert run_tool(tools.block_credit_card, card_last4="4242")[1] == [("block_credit_card", "not_identified")]
-    assert run_tool(tools.block_credit_card, phone=JANE, card_last4="42")[1] == \
+    assert run_tool("block_credit_card", card_last4="4242")[1] == [("block_credit_card", "not_identified")]
+    assert run_tool("block_credit_card", phone=JANE, card_last4="42")[1] == \
         [("block_credit_card", "invalid_last4")]
-    text, calls = run_tool(tools.block_credit_card, phone=JANE, card_last4="5454")
+    text, calls = run_tool("block_credit_card", phone=JANE, card_last4="5454")
     assert calls == [("block_credit_card", "card_not_found")] and "nothing was blocked" in text
     assert "John" not in text
-    text, calls = run_tool(tools.block_credit_card, phone=JANE, card_last4="4 2 4 2", reason="stolen")
+    text, calls = run_tool("block_credit_card", phone=JANE, card_last4="4 2 4 2", reason="stolen")
     assert calls == [("block_credit_card", "blocked")] and "now blocked" in text
     assert Card.objects.get(last4="4242").block_reason == "stolen"
     assert AuditEvent.objects.get().request_id == "req-tools"
-    text, calls = run_tool(tools.block_credit_card, phone=JANE, card_last4="4242")
+    text, calls = run_tool("block_credit_card", phone=JANE, card_last4="4242")
     assert calls == [("block_credit_card", "already_blocked")] and AuditEvent.objects.count() == 1
 
 

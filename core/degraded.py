@@ -18,7 +18,7 @@ import logging
 
 from prometheus_client import Counter
 
-logger = logging.getLogger("fintalk.degraded")
+logger = logging.getLogger("core.degraded")
 
 DEGRADED = Counter("fintalk_degraded", "Work done in a degraded mode, by failing dependency and fallback.",
                    ["dependency", "fallback"])

@@ -1,0 +1,58 @@
+"""Verification actions (bank.verification): a one-time code to the registered phone, or the security
+questions. Level 0 by nature: they are how a caller reaches level 1."""
+from bank import verification
+from bank.actions.declare import Outcome, action, result
+from bank.verification import PHONE_LINE, CodeOutcome
+
+_C = CodeOutcome
+SECURITY_QUESTIONS = ("I can verify you with three security questions instead: your date of birth, the last four "
+                      "digits of one of your cards, and the amount of your most recent transaction. Or I can put "
+                      "you through to a person.")
+VERIFIED_NOW = "Thank you, you're verified. What would you like to do?"
+
+
+@action(level=PHONE_LINE, audit="verification", outcomes={
+    _C.SENT.value: Outcome("I've sent a six-digit code to your registered phone. Please read it to me, or type it on "
+                           "your keypad. It expires in five minutes."),
+    _C.ALREADY_VERIFIED.value: Outcome("You're already verified on this call, so there's no need for a code.",
+                                       verifies=True),
+    _C.SEND_FAILED.value: Outcome("I couldn't send a code to your phone just now. " + SECURITY_QUESTIONS),
+})
+def send_verification_code(session):
+    """Text a six-digit one-time code to the caller's registered phone, to verify who they are.
+    Needed before balances, transactions, disputes, replacement cards and payments."""
+    return result(verification.code_send(session))
+
+
+@action(level=PHONE_LINE, audit="verification", secrets=("code",), outcomes={
+    _C.VERIFIED.value: Outcome(VERIFIED_NOW, verifies=True),
+    _C.ALREADY_VERIFIED.value: Outcome(VERIFIED_NOW, verifies=True),
+    _C.INVALID.value: Outcome("A code is six digits, with no letters. Could you read it to me again?"),
+    _C.NO_CODE.value: Outcome("That code has expired or was already used. Shall I send you a new one?"),
+    _C.WRONG.value: Outcome("That code isn't right. Please check the text message and read me the six digits again.",
+                            identity_failure=True),
+})
+def verify_code(session, code: str):
+    """Check the six-digit one-time code the caller read back or typed on the keypad.
+
+    code: the six digits exactly as the caller gave them.
+    """
+    return result(verification.code_check(session, str(code or "")))
+
+
+@action(level=PHONE_LINE, audit="verification", outcomes={
+    "verified": Outcome(VERIFIED_NOW, verifies=True),
+    "wrong": Outcome("I'm sorry, those answers don't match our records, so I can't verify you that way.",
+                     identity_failure=True),
+})
+def verify_security_answers(session, date_of_birth: str, card_last4: str, last_transaction_amount: str):
+    """Verify the caller with security questions, when a one-time code can't be used. Ask all three first.
+
+    date_of_birth: the caller's date of birth, as YYYY-MM-DD.
+    card_last4: the last four digits of one of the caller's cards.
+    last_transaction_amount: the amount of the caller's most recent transaction, e.g. 4.75.
+    """
+    right = verification.security_answers_check(session, date_of_birth=date_of_birth or "",
+                                                card_last4=card_last4 or "",
+                                                last_transaction_amount=last_transaction_amount or "")
+    return result("verified" if right else "wrong")
