@@ -1,4 +1,7 @@
-"""What an operator sees: Prometheus metrics and one structured log line per request.
+"""What an operator sees of a request: its HTTP metrics and one structured log line.
+
+What a turn's tools did is counted by the calls app (calls.metrics.count_turn, in the bank's own
+vocabulary of outcomes: bank.actions), and the finished turn is handed to its recorder.
 
 A `RequestRecord` is attached to each request by `RequestRecordMiddleware`; views and the
 stream fill it (model, first token, tokens, tool calls, errors) and it is finished exactly once:
@@ -19,7 +22,7 @@ from asgiref.sync import markcoroutinefunction
 from django.conf import settings
 from prometheus_client import Counter, Gauge, Histogram
 
-from calls.metrics import HANDOFFS, VERIFICATION_FAILURES
+from calls.metrics import count_turn
 from calls.recorder import recorder
 from core.exceptions import UpstreamError
 
@@ -34,14 +37,8 @@ TTFT = Histogram("fintalk_time_to_first_token_seconds", "From request arrival to
                  ["endpoint"], buckets=_LATENCY_BUCKETS)
 UPSTREAM_ERRORS = Counter("fintalk_upstream_errors", "LLM provider (Bedrock) errors by kind.", ["kind"])
 TOKENS = Counter("fintalk_tokens", "LLM tokens by direction (input, output).", ["direction"])
-TOOL_CALLS = Counter("fintalk_tool_calls", "Agent tool calls by tool and outcome.", ["tool", "outcome"])
 ACTIVE_STREAMS = Gauge("fintalk_active_streams", "Streaming responses in progress.", multiprocess_mode="livesum")
 
-# Tool outcomes that mean the caller's identity did not check out: wrong last-four digits or a
-# lockout on any tool, a wrong code or wrong security answers on the verification tools (agent.tools).
-VERIFICATION_FAILURE_OUTCOMES = frozenset({"locked_out", "card_not_found"})
-VERIFICATION_TOOLS_WRONG = frozenset({("verify_code", "wrong"), ("verify_security_answers", "wrong")})
-_SHORT_REASON = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 _SAFE_REQUEST_ID = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
@@ -129,12 +126,7 @@ class RequestRecord:
         if self.tokens_in or self.tokens_out:
             TOKENS.labels(direction="input").inc(self.tokens_in)
             TOKENS.labels(direction="output").inc(self.tokens_out)
-        for tool, outcome in self.tool_calls:
-            TOOL_CALLS.labels(tool=tool, outcome=outcome).inc()
-            if outcome in VERIFICATION_FAILURE_OUTCOMES or (tool, outcome) in VERIFICATION_TOOLS_WRONG:
-                VERIFICATION_FAILURES.labels(tool=tool, outcome=outcome).inc()
-        if self.end is not None:
-            self._count_handoff(self.end)
+        count_turn(self.tool_calls, self.end)
         logger.info("request", extra={
             "request_id": self.request_id, "method": self.method, "endpoint": self.endpoint,
             "status": self.status, "model": self.model, "stream": self.stream,
@@ -146,14 +138,6 @@ class RequestRecord:
         })
         if self.turn_input is not None and settings.FINTALK_CALL_RECORDS:
             recorder().submit(self)
-
-    @staticmethod
-    def _count_handoff(end) -> None:
-        reason = getattr(end, "handoff_reason", None)
-        if not reason and any(call.name == "transferCall" for call in end.client_tool_calls):
-            reason = "transferCall"
-        if reason:  # a label is a short code; the agent's free text would grow the metric without bound
-            HANDOFFS.labels(reason=handoff_category(reason)).inc()
 
     async def watch_stream(self, content):
         ACTIVE_STREAMS.inc()
@@ -190,13 +174,3 @@ class RequestRecordMiddleware:
             response["Server-Timing"] = record.server_timing()
             record.finish()
         return response
-
-
-def handoff_category(reason: str) -> str:
-    """The metric's label for a handoff's reason (the call record keeps the words)."""
-    words = reason.lower()
-    if "verif" in words:
-        return "verification_failed"
-    if any(word in words for word in ("ask", "person", "human", "transfer", "agent", "someone")):
-        return "caller_asked"
-    return "cannot_help"

@@ -19,3 +19,13 @@ def transfer_to_human(session, reason: str):
     if session.can_transfer:  # the model (and the demo) then calls transferCall
         return result("transferring", reason=reason)
     return result("contact", contact=settings.FINTALK_HUMAN_CONTACT, reason=reason)
+
+
+def handoff_category(reason: str) -> str:
+    """A handoff's reason as a short category (the metric's label; the record keeps the words)."""
+    words = reason.lower()
+    if "verif" in words:
+        return "verification_failed"
+    if any(word in words for word in ("ask", "person", "human", "transfer", "agent", "someone")):
+        return "caller_asked"
+    return "cannot_help"
