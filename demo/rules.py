@@ -217,10 +217,12 @@ def _promise_date(text: str) -> str | None:
 
 def _outbound_step(user: str, previous: str, system: str):
     """An outbound call's answers: a fraud alert's yes or no, a reminder's pay-now or promise."""
-    if "Did you make this purchase?" in previous:
-        if _NO.search(user):
+    if "Did you make this purchase?" in system:  # a fraud alert: an answer counts whenever it comes
+        if re.search(r"\b(that was(n't| not) me|it was(n't| not) me|i didn't make it|not mine)\b", user) or (
+                "Did you make this purchase?" in previous and _NO.search(user)):
             return "confirm_transaction", {"made_by_customer": False}
-        if _YES.search(user) or re.search(r"\b(that was me|it was me|i made it)\b", user):
+        if re.search(r"\b(that was me|it was me|i made it|it was mine)\b", user) or (
+                "Did you make this purchase?" in previous and _YES.search(user)):
             return "confirm_transaction", {"made_by_customer": True}
     if "tell me when you plan to pay" in previous:
         if re.search(r"\b(now|today)\b", user) and (card := re.search(r"card ending in (\d{4})", system)):
