@@ -53,6 +53,7 @@ def playground(request):
     return render(request, "console/playground.html", {
         "call_as": _call_as_default(),
         "chat_url": reverse("console:chat-completions"),
+        "real_customers": request.user.has_perm(access.CALL_AS_REAL_CUSTOMER),
     })
 
 

@@ -94,6 +94,7 @@ def test_a_staff_user_without_the_playground_permission_gets_403(driver, clean):
 def test_the_playground_permission_alone_cannot_call_as_a_real_customer(driver, clean):
     sign_in_as(driver, clean, "tester")
     playground_as(driver, clean, REAL_PHONE)
+    assert "demo bank's customers only" in css(driver, "#hint").text  # the page says so before anyone tries
     refusal = ask(driver, f"I lost my card ending in {REAL_LAST4}, please block it.")
     assert "belongs to a real customer" in refusal and "console.call_as_real_customer" in refusal
     assert REAL_PHONE not in refusal  # masked, like every phone the console shows
@@ -112,6 +113,7 @@ def test_the_playground_permission_alone_cannot_call_as_a_real_customer(driver, 
 def test_a_block_from_the_playground_is_audited_as_the_staff_user_in_one_call(driver, clean):
     sign_in_as(driver, clean, "operator")
     playground_as(driver, clean, REAL_PHONE)
+    assert "audited in your name" in css(driver, "#hint").text and "customers only" not in css(driver, "#hint").text
     assert "What are the last four digits" in ask(driver, "I lost my card, please block it.")
     assert "is now blocked" in ask(driver, REAL_LAST4)
     assert clean.sql("SELECT status FROM bank_card WHERE last4 = ?", REAL_LAST4) == [("blocked",)]
