@@ -108,6 +108,11 @@ class ChatCompletionsView(APIView):
             super().throttled(request, wait)  # raises Throttled: the 429 with Retry-After
         self.over_limit = True
 
+    async def turn(self, request, data: dict, body: dict, model) -> tuple:
+        """The turn this request asks for and who vouched for its phone (api.conversation.build_turn).
+        The console's playground adds who acts and its conversation, and may refuse the caller."""
+        return build_turn(data, body, request.fintalk.request_id, model)
+
     @docs.chat_completions
     async def post(self, request):
         if self.over_limit:
@@ -115,7 +120,7 @@ class ChatCompletionsView(APIView):
         body, model, data, record = _requested(request, ChatCompletionRequestSerializer,
                                                reserved_tool_names=agent_tool_names(),
                                                stream_default=chat_streams_by_default(request))
-        running = await start_turn(_run(build_turn(data, body, record.request_id, model), record), record)
+        running = await start_turn(_run(await self.turn(request, data, body, model), record), record)
         chunks = protocol.ChunkFactory(model.id)
         if data["stream"]:
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))

@@ -5,6 +5,10 @@ Two workers may record turns of the same Vapi call at once, and Vapi's report ma
 call's last turn is written: every write is an insert that ignores an existing row plus updates
 that combine with what is there (highest verification level, earliest start, a handover kept).
 
+A conversation without a Vapi call (the console's playground, a client sending
+`metadata.conversation_id`) is one call too: its turns combine the same way, and since nobody
+reports its end, it ends (as far as anyone knows) with its latest turn.
+
 Why one module of ~300 lines: every write of the call record (turns, Vapi's reports, retention)
 in one place, so that their combining rules cannot drift apart.
 """
@@ -54,8 +58,9 @@ class TurnRow:
     customer_id: int | None
     outcome: str
     turn: Turn
-    ended: bool = False  # a request without a Vapi call is a whole call
+    ended: bool = False  # a request without a call id is a whole call
     extra: dict = field(default_factory=dict)
+    conversation: bool = False  # a client's conversation (a call id, no Vapi call): ends with its latest turn
 
 
 def turn_row(record) -> TurnRow:
@@ -88,7 +93,7 @@ def turn_row(record) -> TurnRow:
     key = turn_input.call_id or f"api-{uuid.uuid4().hex}"
     return TurnRow(call_key=key, type=call_type(vapi_call, turn_input.phone), masked_phone=mask_phone(turn_input.phone),
                    phone=turn_input.phone, customer_id=getattr(end, "customer_id", None), outcome=outcome, turn=turn,
-                   ended=vapi_call is None or not turn_input.call_id)
+                   ended=not turn_input.call_id, conversation=vapi_call is None and bool(turn_input.call_id))
 
 
 def _customers_by_phone(rows: list[TurnRow]) -> dict[str, int]:
@@ -116,6 +121,7 @@ def record_turns(rows: list[TurnRow]) -> None:
         # A request without a Vapi call made its call just now, complete; a Vapi call may have turns
         # from other workers and Vapi's report already: combine with what is there.
         _update_calls([(ids[key], summary) for key, summary in summaries.items() if not summary.ended])
+        _end_conversations([(ids[key], summary) for key, summary in summaries.items() if summary.conversation])
         Turn.objects.bulk_create([row.turn for row in rows])
     for summary in summaries.values():
         if summary.ended:
@@ -136,6 +142,8 @@ class _CallSummary:
     ended: bool
     ended_at: datetime | None
     duration_seconds: float | None
+    conversation: bool = False
+    last_turn_end: datetime | None = None
 
 
 def _summary(group: list[TurnRow], customers: dict[str, int]) -> _CallSummary:
@@ -149,7 +157,8 @@ def _summary(group: list[TurnRow], customers: dict[str, int]) -> _CallSummary:
                           if row.customer_id or customers.get(row.phone)), None),
         verification_level=max(row.turn.verification_level for row in group), started_at=start,
         outcome=Call.Outcome.HANDED_OVER if handoff else last.outcome, handoff=handoff, ended=last.ended,
-        ended_at=end, duration_seconds=(end - start).total_seconds() if end else None)
+        ended_at=end, duration_seconds=(end - start).total_seconds() if end else None, conversation=last.conversation,
+        last_turn_end=last.turn.started_at + timedelta(milliseconds=last.turn.duration_ms))
 
 
 def _new_call(key: str, summary: _CallSummary) -> Call:
@@ -199,6 +208,18 @@ def _update_calls(updates: list[tuple[int, _CallSummary]]) -> None:
         for sql, params in ((_UPDATE_TURNS_OUTCOME, plain), (_UPDATE_HANDOVER, handover)):
             if params:
                 cursor.executemany(sql, params)
+
+
+def _end_conversations(updates: list[tuple[int, _CallSummary]]) -> None:
+    """A client's conversation ends with its latest turn (nobody reports its end): its end, its
+    duration, and the outcome of that turn unless it was handed over. Rare (the playground, clients
+    with a conversation id), so a read and a write per call, under the batch's transaction."""
+    for pk, summary in updates:
+        call = Call.objects.select_for_update().only("started_at", "ended_at", "outcome").get(pk=pk)
+        end = max(summary.last_turn_end, call.ended_at or summary.last_turn_end)
+        outcome = Call.Outcome.HANDED_OVER if call.outcome == Call.Outcome.HANDED_OVER else summary.outcome
+        Call.objects.filter(pk=pk).update(ended_at=end, outcome=outcome,
+                                          duration_seconds=round((end - call.started_at).total_seconds(), 3))
 
 
 # --- Vapi's server messages ---------------------------------------------------------------------
