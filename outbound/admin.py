@@ -1,5 +1,6 @@
 """Outbound requests in the console: read-only records of every call asked for and its attempts,
-with a "Cancel" action (it stops retries; a call already ringing goes on). Requests are added from
+with a "Cancel" action (it stops retries; a call already ringing goes on) and a "Retry" action (a failed
+or cancelled request's call asked for again, as a new request). Requests are added from
 the transaction and card pages (outbound.admin_actions), the REST endpoint, or the reminder job."""
 from django.contrib import admin, messages
 
@@ -31,7 +32,7 @@ class OutboundRequestAdmin(admin.ModelAdmin):
                        "promised_date", "attempts", "max_attempts", "next_attempt_at", "created_by", "created_at",
                        "updated_at")
     inlines = [OutboundAttemptInline]
-    actions = ["cancel_requests"]
+    actions = ["cancel_requests", "retry_requests"]
 
     @admin.display(description="phone")
     def masked_phone(self, request):
@@ -43,6 +44,25 @@ class OutboundRequestAdmin(admin.ModelAdmin):
                         for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, f"{cancelled} request{'s' if cancelled != 1 else ''} cancelled.",
                           messages.SUCCESS if cancelled else messages.WARNING)
+
+    @admin.action(description="Retry selected failed or cancelled requests (asks for the call again)",
+                  permissions=["change"])
+    def retry_requests(self, request, queryset):
+        retried = []
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                again, created = services.request_retry(request_id=pk, actor=request.user.get_username())
+            except services.OutboundInputError as refused:
+                self.message_user(request, f"Request {pk}: {refused.message}", messages.WARNING)
+                continue
+            if created:
+                retried.append(f"#{again.pk}")
+            else:
+                self.message_user(request, f"Request {pk}: request #{again.pk} for the same call is already "
+                                           f"{again.status}; nothing added.", messages.INFO)
+        if retried:
+            self.message_user(request, f"Asked again as request{'s' if len(retried) != 1 else ''} {', '.join(retried)}; "
+                                       "the workers place them within the calling hours.", messages.SUCCESS)
 
     def has_add_permission(self, request):
         return False

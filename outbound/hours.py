@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 _TIME = r"([01]\d|2[0-4]):([0-5]\d)(?::([0-5]\d))?"
@@ -56,3 +57,15 @@ def customer_zone(name: str) -> ZoneInfo:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def configured() -> CallingHours:
+    """The calling hours as configured now (FINTALK_CALLING_HOURS): read whenever a call is due, never
+    kept on a request, so that a changed window applies to requests already waiting."""
+    return CallingHours.parse(settings.FINTALK_CALLING_HOURS)
+
+
+def open_zones(zones, now: datetime.datetime) -> list[str]:
+    """Those of the customers' `zones` (names) in which the calling hours allow a call at `now`."""
+    window = configured()
+    return [zone for zone in zones if window.next_opening(now, zone) is None]

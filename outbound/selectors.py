@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from outbound.hours import customer_zone
+from outbound.hours import customer_zone, open_zones
 from outbound.models import OutboundAttempt, OutboundRequest
 
 OUTBOUND_CALL_TYPE = "outboundPhoneCall"
@@ -112,9 +112,13 @@ def live_call_count(*, now: datetime.datetime | None = None) -> int:
 
 
 def due_request_ids(*, limit: int, now: datetime.datetime | None = None) -> list[int]:
-    """Requests a worker may try now, oldest first: pending ones, and scheduled ones whose time came."""
+    """Requests a worker may try now, oldest first: pending ones, scheduled ones whose time came, and
+    those waiting for the calling hours whose customers' hours (as configured now) allow a call."""
     now = now or timezone.now()
-    due = Q(status=OutboundRequest.Status.PENDING) | Q(status=OutboundRequest.Status.SCHEDULED,
-                                                       next_attempt_at__lte=now)
+    Status = OutboundRequest.Status
+    waiting = OutboundRequest.objects.filter(status=Status.SCHEDULED, waits_for_hours=True)
+    zones = open_zones(set(waiting.values_list("customer__time_zone", flat=True)), now)
+    due = (Q(status=Status.PENDING) | Q(status=Status.SCHEDULED, waits_for_hours=False, next_attempt_at__lte=now)
+           | Q(status=Status.SCHEDULED, waits_for_hours=True, customer__time_zone__in=zones))
     return list(OutboundRequest.objects.filter(due).order_by("next_attempt_at", "created_at", "id")
                 .values_list("pk", flat=True)[:limit])
