@@ -8,7 +8,7 @@ is read-only for everyone, superusers included.
 from django.contrib import admin, messages
 from django.db.models import Count
 
-from bank import services
+from bank import dates, services
 from bank.masking import mask_phone
 from bank.models import Account, AuditEvent, Card, CardPayment, CardReplacement, Customer, Dispute, LoanProduct, Transaction
 from fintalk.admin import ReadOnlyAdmin
@@ -133,7 +133,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(Transaction)
 class TransactionAdmin(ReadOnlyAdmin):
-    list_display = ("posted_at", "customer", "merchant", "amount", "currency", "direction", "where",
+    list_display = ("posted", "customer", "merchant", "amount", "currency", "direction", "where",
                     "confirmed_genuine_at")
     list_filter = ("direction", "currency")
     search_fields = ("merchant", "customer__name", "card__last4", "account__last4")
@@ -144,6 +144,10 @@ class TransactionAdmin(ReadOnlyAdmin):
     @admin.display(description="on")
     def where(self, item):
         return str(item.card or item.account)
+
+    @admin.display(description="posted (customer's time)", ordering="posted_at")
+    def posted(self, item):
+        return dates.shown(item.posted_at, item.customer, with_seconds=False)
 
 
 @admin.register(Dispute)

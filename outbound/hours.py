@@ -8,10 +8,11 @@ daylight-saving changes are honoured.
 import datetime
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from bank import dates
 
 _TIME = r"([01]\d|2[0-4]):([0-5]\d)(?::([0-5]\d))?"
 
@@ -42,21 +43,13 @@ class CallingHours:
 
     def next_opening(self, now: datetime.datetime, zone: str) -> datetime.datetime | None:
         """None when `now` is inside the window in `zone`; else when the window next opens (aware, UTC)."""
-        tz = customer_zone(zone)
+        tz = dates.customer_zone(zone)
         local = now.astimezone(tz)
         if self.contains(local.time()):
             return None
         day = local.date() if local.time() < self.opens else local.date() + datetime.timedelta(days=1)
         opening = datetime.datetime.combine(day, self.opens, tzinfo=tz)
         return opening.astimezone(datetime.timezone.utc)
-
-
-def customer_zone(name: str) -> ZoneInfo:
-    """The customer's zone; an unknown name falls back to UTC rather than calling at any hour."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def configured() -> CallingHours:

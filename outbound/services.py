@@ -25,6 +25,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from bank import services as bank_services
+from bank.dates import local_date
 from bank.masking import mask_phone
 from bank.models import Card, Dispute, Transaction
 from fintalk.exceptions import InvalidRequest
@@ -312,7 +313,7 @@ def reminders_create_due(*, now: datetime.datetime | None = None) -> int:
                            outbound_requests__due_date=F("payment_due_date")))
     created = 0
     for card in candidates:
-        today = now.astimezone(hours.customer_zone(card.customer.time_zone)).date()
+        today = local_date(now, card.customer)
         if today <= card.payment_due_date <= today + datetime.timedelta(days=days):
             created += payment_reminder_create(customer_id=card.customer_id, card_id=card.pk,
                                                created_by="reminder-job")[1]
