@@ -45,7 +45,7 @@ def dashboard(request):
         "form": form or DashboardForm(), "figures": figures,
         "outcome_counts": [(n, Call.Outcome(value).label.lower()) for value, n in sorted(figures.outcomes.items())],
         "calls_per_hour": charts.bar_chart("Calls per hour", figures.per_hour),
-        "containment": charts.gauge("Containment rate (resolved without a person)", figures.containment),
+        "containment": charts.gauge("Containment: answered voice calls resolved without a person", figures.containment),
         "containment_per_day": charts.bar_chart("Containment per day", figures.containment_per_day, unit="%",
                                                 color=charts.COLORS[2]),
         "ttft": charts.line_chart("Time to first token per day", figures.ttft_days,
