@@ -7,6 +7,7 @@ is read-only for everyone, superusers included.
 """
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.utils.html import format_html
 
 from bank import dates, services
 from bank.masking import mask_phone
@@ -105,13 +106,29 @@ class LoanProductAdmin(admin.ModelAdmin):
     search_fields = ("name", "description")
 
 
+def _short(identifier: str):
+    """A long id in a list column: its first 8 characters, the whole id on hover and in search."""
+    if len(identifier) <= 12:
+        return identifier or "—"
+    return format_html('<span title="{}">{}…</span>', identifier, identifier[:8])
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):  # the trail is evidence: nobody adds, edits or deletes it
     list_display = ("created_at", "action", "outcome", "card_last4", "masked_phone", "actor_or_caller", "detail",
-                    "call_id", "request_id")
+                    "call", "request")
     list_filter = ("action", "outcome")
     search_fields = ("card_last4", "request_id", "actor", "call_id", "detail")
     date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")  # newest first: what happened last is what staff look for
+
+    @admin.display(description="call id", ordering="call_id")
+    def call(self, event):
+        return _short(event.call_id)
+
+    @admin.display(description="request id", ordering="request_id")
+    def request(self, event):
+        return _short(event.request_id)
 
     @admin.display(description="actor", ordering="actor")
     def actor_or_caller(self, event):

@@ -101,6 +101,7 @@ def call_detail(request, pk: int):
     rest = [max(0.0, turn.duration_ms - (turn.ttft_ms or 0.0)) for turn in turns]
     latency = charts.bar_chart("Latency per turn: time to first token, then the rest of the answer",
                                list(zip(labels, ttft)), unit=" ms", stacked=rest, stacked_label="rest of the turn",
+                               series_label="time to first token",
                                height=200, max_labels=30)
     totals = {"tokens_in": sum(t.tokens_in for t in turns), "tokens_out": sum(t.tokens_out for t in turns),
               "cost": sum((t.cost_usd for t in turns if t.cost_usd is not None), start=0) or None}

@@ -4,6 +4,7 @@ or cancelled request's call asked for again, as a new request). Requests are add
 the transaction and card pages (outbound.admin_actions), the REST endpoint, or the reminder job."""
 from django.contrib import admin, messages
 
+from bank import dates
 from bank.masking import mask_phone
 from outbound import services
 from outbound.models import OutboundAttempt, OutboundRequest
@@ -22,21 +23,25 @@ class OutboundAttemptInline(admin.TabularInline):
 
 @admin.register(OutboundRequest)
 class OutboundRequestAdmin(admin.ModelAdmin):
-    list_display = ("id", "purpose", "customer", "masked_phone", "status", "outcome", "attempts", "next_attempt_at",
+    list_display = ("id", "purpose", "customer", "masked_phone", "status", "outcome", "attempts", "next_attempt",
                     "created_by", "created_at")
     list_filter = ("purpose", "status", "outcome")
     search_fields = ("customer__name", "customer__phone__endswith", "created_by")
     list_select_related = ("customer",)
     date_hierarchy = "created_at"
     readonly_fields = ("purpose", "customer", "transaction", "card", "due_date", "status", "outcome", "outcome_at",
-                       "promised_date", "attempts", "max_attempts", "next_attempt_at", "created_by", "created_at",
-                       "updated_at")
+                       "promised_date", "attempts", "max_attempts", "retry_seconds", "next_attempt_at", "waits_for_hours",
+                       "created_by", "created_at", "updated_at")
     inlines = [OutboundAttemptInline]
     actions = ["cancel_requests", "retry_requests"]
 
     @admin.display(description="phone")
     def masked_phone(self, request):
         return mask_phone(request.customer.phone)
+
+    @admin.display(description="next attempt (customer's time)", ordering="next_attempt_at")
+    def next_attempt(self, request):
+        return dates.shown(request.next_attempt_at, request.customer, with_seconds=False) or "—"
 
     @admin.action(description="Cancel selected requests (stops their retries)", permissions=["change"])
     def cancel_requests(self, request, queryset):
@@ -66,3 +71,11 @@ class OutboundRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        """The list's actions (Cancel, Retry) need the change permission; a request's own page is read-only
+        (no Save): its fields change only through those actions and the workers."""
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a request is the record of a call asked for: cancelled, never deleted

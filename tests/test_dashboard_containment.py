@@ -23,5 +23,5 @@ def test_containment_is_resolved_among_answered_voice_calls(admin_client):
     assert figures.containment == 0.75 and figures.calls == 9  # 3 of 4 answered voice calls; all 9 counted as calls
     assert 75.0 in [share for _, share in figures.containment_per_day]
     page = admin_client.get("/console/").content.decode()
-    assert '<text x="20" y="22" class="big">75%</text>' in page
+    assert '<text x="20" y="22" class="big">75%</text>' in page and "the voice calls someone answered" in page
     assert dashboard(days=1, call_type="api").containment is None  # API requests alone: no containment at all
