@@ -22,7 +22,7 @@ from django.db import connection, transaction
 
 from core.masking import mask_phone
 from bank.models import Customer
-from calls.masking import mask_json, mask_transcript
+from calls.masking import mask_json, mask_transcript, storable
 from calls.metrics import CALLS_ENDED
 from calls.models import Call, Turn
 
@@ -71,17 +71,17 @@ def turn_row(record) -> TurnRow:
     client_calls = getattr(end, "client_tool_calls", ()) if end else ()
     tools += [{"tool": call.name, "outcome": "called", "client": True, "arguments": mask_json(call.arguments)}
               for call in client_calls]
-    handoff = (getattr(end, "handoff_reason", None) or "") if end else ""
+    handoff = storable(getattr(end, "handoff_reason", None) or "") if end else ""
     if not handoff and any(call.name in HANDOFF_TOOLS for call in client_calls):
         handoff = "transferCall"
     verification = int(getattr(end, "verification_level", 0) or 0) if end else 0
     spoken = "".join(record.spoken)
-    error = record.error or ("" if record.status < 400 else f"http_{record.status}")
+    error = storable(record.error or ("" if record.status < 400 else f"http_{record.status}"))
     outcome = Call.Outcome.HANDED_OVER if handoff else Call.Outcome.FAILED if error else Call.Outcome.RESOLVED
     turn = Turn(
         request_id=record.request_id, started_at=started, endpoint=record.endpoint[:40], status=record.status,
         caller_text=mask_transcript(turn_input.query), agent_text=mask_transcript(spoken), tools=tools,
-        model=(getattr(end, "model_id", None) or record.model or "")[:200] if end else (record.model or "")[:200],
+        model=storable((getattr(end, "model_id", None) if end else None) or record.model or "")[:200],
         tokens_in=record.tokens_in, tokens_out=record.tokens_out,
         cache_read_tokens=int(getattr(end, "cache_read_tokens", 0) or 0),
         cache_write_tokens=int(getattr(end, "cache_write_tokens", 0) or 0),
@@ -90,7 +90,7 @@ def turn_row(record) -> TurnRow:
         error=error[:100],
     )
     vapi_call = record.vapi_call
-    key = turn_input.call_id or f"api-{uuid.uuid4().hex}"
+    key = storable(turn_input.call_id or "") or f"api-{uuid.uuid4().hex}"
     return TurnRow(call_key=key, type=call_type(vapi_call, turn_input.phone), masked_phone=mask_phone(turn_input.phone),
                    phone=turn_input.phone, customer_id=getattr(end, "customer_id", None), outcome=outcome, turn=turn,
                    ended=not turn_input.call_id, conversation=vapi_call is None and bool(turn_input.call_id))
@@ -266,7 +266,7 @@ def final_outcome(reason: str, call: Call, turns: int) -> str:
 
 
 def _text(value, limit: int) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+    return storable(value)[:limit] if isinstance(value, str) else ""
 
 
 def apply_vapi_event(event_type: str, message: dict) -> Call | None:
@@ -284,7 +284,7 @@ def apply_vapi_event(event_type: str, message: dict) -> Call | None:
     ends = event_type == "end-of-call-report" or message.get("status") == "ended"
     first_end = False
     with transaction.atomic():
-        call, _ = Call.objects.get_or_create(call_id=call_id[:128], defaults={
+        call, _ = Call.objects.get_or_create(call_id=storable(call_id)[:128], defaults={
             "type": call_type(vapi_call, number), "masked_phone": mask_phone(number),
             "started_at": started or parse_time(vapi_call.get("createdAt")) or parse_time(message.get("timestamp"))
             or datetime.now(timezone.utc)})

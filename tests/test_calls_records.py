@@ -230,3 +230,24 @@ def test_a_conversation_without_a_vapi_call_is_one_call_that_ends_with_its_lates
     last = call.turns.order_by("-started_at").first()
     assert call.ended_at == last.started_at + timedelta(milliseconds=last.duration_ms) and call.ended_at > first_end
     assert call.duration_seconds == round((call.ended_at - call.started_at).total_seconds(), 3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_the_database_refuses_is_dropped_alone_and_logged_with_its_call_id(caplog):
+    from calls.services import record_turns
+
+    def refuses_one(rows):  # a database that cannot keep one record: the batch fails, that record alone too
+        if any(row.call_key == "call-refused" for row in rows):
+            raise ValueError("cannot store this record")
+        record_turns(rows)
+
+    recorder = Recorder(capacity=10, write=refuses_one, linger=0.5)
+    dropped, written = counter(RECORDS_DROPPED, reason="database_error"), counter(RECORDS_WRITTEN)
+    for call_id in ("call-kept-1", "call-refused", "call-kept-2"):
+        recorder.submit(finished_record(call_id=call_id))
+    recorder.stop()
+    assert sorted(Call.objects.values_list("call_id", flat=True)) == ["call-kept-1", "call-kept-2"]
+    assert counter(RECORDS_DROPPED, reason="database_error") - dropped == 1
+    assert counter(RECORDS_WRITTEN) - written == 2
+    [line] = [record for record in caplog.records if record.getMessage().startswith("call record")]
+    assert line.call_id == "call-refused" and line.error == "ValueError"
