@@ -219,7 +219,8 @@ def test_a_conversation_without_a_vapi_call_is_one_call_that_ends_with_its_lates
     call (it used to keep its first turn's outcome, level and end)."""
     for query, end in (("hello", TurnEnd("end_turn", 5, 2, ())),
                        ("my code is 123456", TurnEnd("end_turn", 5, 2, (), verification_level=1)),
-                       ("a person please", TurnEnd("end_turn", 5, 2, (), handoff_reason="wants a person"))):
+                       ("a person please", TurnEnd("end_turn", 5, 2, (), handoff_reason="wants a person",
+                                                   client_tool_calls=(ClientToolCall("c1", "transferCall", "{}"),)))):
         recorder = Recorder(capacity=10)
         recorder.submit(conversation_record(query, end))
         recorder.stop()
