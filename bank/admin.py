@@ -10,7 +10,8 @@ from django.db.models import Count
 
 from bank import services
 from bank.masking import mask_phone
-from bank.models import Account, AuditEvent, Card, CardPayment, CardReplacement, Customer, Dispute, LoanProduct, Transaction
+from bank.models import (Account, AuditEvent, Card, CardPayment, CardReplacement, Customer, Dispute, FlaggedNumber,
+                         LoanProduct, Transaction)
 from fintalk.admin import ReadOnlyAdmin
 from outbound.admin_actions import place_fraud_alert, place_payment_reminder
 
@@ -103,6 +104,24 @@ class LoanProductAdmin(admin.ModelAdmin):
                     "amount_min", "amount_max")
     list_filter = ("kind",)
     search_fields = ("name", "description")
+
+
+@admin.register(FlaggedNumber)
+class FlaggedNumberAdmin(admin.ModelAdmin):
+    """Numbers whose calls go straight to a person (calls/assistant.py)."""
+
+    list_display = ("masked", "reason", "created_at", "created_by")
+    search_fields = ("phone", "reason")
+    readonly_fields = ("created_at", "created_by")
+
+    @admin.display(description="phone")
+    def masked(self, flagged):
+        return mask_phone(flagged.phone)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user.get_username()
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(AuditEvent)
