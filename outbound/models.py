@@ -49,6 +49,8 @@ class OutboundRequest(models.Model):
     outcome_at = models.DateTimeField(null=True, blank=True)
     promised_date = models.DateField(null=True, blank=True, help_text="The day the customer promised to pay.")
     attempts = models.PositiveIntegerField(default=0)
+    voicemails = models.PositiveIntegerField(default=0, help_text="Calls a machine answered (the voicemail was left).")
+    voicemail_left_at = models.DateTimeField(null=True, blank=True, help_text="When the last voicemail was left.")
     max_attempts = models.PositiveIntegerField()
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_by = models.CharField(max_length=150, help_text="The staff user, API key or job that asked for the call.")
