@@ -5,6 +5,8 @@ checked before a streaming response is returned: once streaming begins, DRF's ex
 handling no longer applies. An absent `stream` is decided by the Accept header
 (`api.negotiation`); any model name is answered (`agent.models.resolve_model`).
 """
+import logging
+
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 
@@ -12,7 +14,7 @@ from agent import embeddings
 from agent.loop import run_turn
 from agent.models import MODEL_CREATED, available_models, resolve_model
 from agent.tools import agent_tool_names
-from api import protocol
+from api import caller_signature, protocol
 from api import schema as docs
 from api.async_view import APIView
 from api.conversation import build_native_turn, build_turn, is_voice_call
@@ -27,6 +29,7 @@ from api.serializers import (
 from api.streaming import chat_completion_stream, collect, completions_stream, responses_stream, start_turn, usage_of
 from fintalk.exceptions import ModelNotFound
 
+logger = logging.getLogger("fintalk.api")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 BUSY_REPLY = "We're very busy right now, please try again in a moment."
 
@@ -58,6 +61,15 @@ def _requested(request, serializer_class, kind: str = "chat", **context):
     record.model, record.stream = model.id, bool(data.get("stream"))
     record.requested(body)
     return body, model, data, record
+
+
+def _signed_caller(request) -> caller_signature.SignedCaller | None:
+    """Another voice stack's caller headers, when signed with this request's key (api/caller_signature.py)."""
+    key = request.auth if isinstance(request.auth, str) else None
+    signed, verdict = caller_signature.verify(request.headers, key)
+    if verdict not in ("absent", "trusted"):
+        logger.warning("caller headers not trusted", extra={"caller_signature": verdict})
+    return signed
 
 
 def _run(built: tuple, record):
@@ -115,12 +127,14 @@ class ChatCompletionsView(APIView):
         body, model, data, record = _requested(request, ChatCompletionRequestSerializer,
                                                reserved_tool_names=agent_tool_names(),
                                                stream_default=chat_streams_by_default(request))
-        running = await start_turn(_run(build_turn(data, body, record.request_id, model), record), record)
+        signed = _signed_caller(request)
+        running = await start_turn(_run(build_turn(data, body, record.request_id, model, signed), record), record)
         chunks = protocol.ChunkFactory(model.id)
         if data["stream"]:
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
+            voice = is_voice_call(body) or signed is not None
             return StreamingHttpResponse(
-                chat_completion_stream(running, chunks, include_usage=include_usage, voice=is_voice_call(body)),
+                chat_completion_stream(running, chunks, include_usage=include_usage, voice=voice),
                 content_type="text/event-stream",
                 headers=SSE_HEADERS,
             )
