@@ -10,10 +10,12 @@ authenticated and parsed, `calls.signals.vapi_event` goes to its receivers (outb
 The view lives in the api app (the edge, with the OpenAI error format) so that calls never imports api.
 """
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import close_old_connections
 from django.http import JsonResponse
 
 from api.protocol import error_body
@@ -41,17 +43,33 @@ def _notify(event_type: str, message: dict) -> None:
                          extra={"receiver": getattr(receiver, "__qualname__", repr(receiver)), "event_type": event_type})
 
 
-def _handle(event_type: str, message: dict, base_url: str) -> dict:
-    """The answer's body: Vapi's shape for the messages it waits on, else an acknowledgement."""
-    answer = ANSWERED.get(event_type)
-    if answer is not None:
-        body = answer(message, base_url=base_url)
+def _record_answer(event_type: str, message: dict, body: dict) -> None:
+    close_old_connections()  # the recording thread's own connection: renewed when it broke or aged out
+    try:
         if settings.FINTALK_CALL_RECORDS:
             lifecycle.record_answer(event_type, message, body)
-    else:
-        handled = settings.FINTALK_CALL_RECORDS and lifecycle.record(event_type, message)
-        body = {"received": True, "type": event_type, "handled": bool(handled)}
+    except Exception:  # the answer is given; a lost lifecycle line must not end in an unlogged task error
+        logger.exception("an answered vapi message was not recorded", extra={"event_type": event_type})
     _notify(event_type, message)
+
+
+def _handle(event_type: str, message: dict) -> dict:
+    """A notification's acknowledgement, once what it says is kept on the call."""
+    handled = settings.FINTALK_CALL_RECORDS and lifecycle.record(event_type, message)
+    _notify(event_type, message)
+    return {"received": True, "type": event_type, "handled": bool(handled)}
+
+
+# Answers are recorded by one thread of their own, after the response: the answering thread (Django's
+# sync_to_async thread) never waits for a database write.
+_recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vapi-answers")
+
+
+async def _answer(event_type: str, message: dict, base_url: str) -> dict:
+    """Vapi's answer, given before it is recorded: Vapi waits (7.5 s at most) and the caller hears
+    nothing until it comes, so the two reads are on the path and the writes are not."""
+    body = await sync_to_async(ANSWERED[event_type])(message, base_url=base_url)
+    _recorder.submit(_record_answer, event_type, message, body)
     return body
 
 
@@ -78,4 +96,6 @@ async def vapi_events(request):
     if isinstance(parsed, webhooks.Refusal):
         return _error(parsed)
     event_type, message = parsed
-    return JsonResponse(await sync_to_async(_handle)(event_type, message, base_url(request)))
+    if event_type in ANSWERED:
+        return JsonResponse(await _answer(event_type, message, base_url(request)))
+    return JsonResponse(await sync_to_async(_handle)(event_type, message))

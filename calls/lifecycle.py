@@ -82,6 +82,7 @@ def record(event_type: str, message: dict) -> bool:
     return True
 
 
+@transaction.atomic  # one commit: the call (created if new) and its event
 def record_answer(event_type: str, message: dict, answer: dict) -> None:
     """Keep what the bank answered to an assistant-request or a transfer-destination-request."""
     call = services.call_for(message)

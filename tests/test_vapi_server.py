@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tests.conftest import LiveServer
+from tests.support.wait import wait_until
 from tests.vapi_judge import judged
 from tests.vapi_standin import VapiCaller, VapiStandIn, vapi_standin_server
 
@@ -39,10 +40,14 @@ def caller(fintalk, vapi, number, **options) -> VapiCaller:
     return VapiCaller(fintalk.url, SECRET, number=number, control_base=vapi.url, **options)
 
 
-def lifecycle(server, call_id: str) -> list[tuple[str, str]]:
-    return [tuple(row) for row in server.sql(
-        "SELECT e.kind, e.detail FROM calls_callevent e JOIN calls_call c ON c.id = e.call_id WHERE c.call_id = ? "
-        "ORDER BY e.at, e.id", call_id)]
+def lifecycle(server, call_id: str, count: int | None = None) -> list[tuple[str, str]]:
+    """The call's events; with `count`, waits for that many (answers are recorded after the response)."""
+    def rows():
+        return [tuple(row) for row in server.sql(
+            "SELECT e.kind, e.detail FROM calls_callevent e JOIN calls_call c ON c.id = e.call_id WHERE c.call_id = ? "
+            "ORDER BY e.at, e.id", call_id)]
+
+    return rows() if count is None else wait_until(lambda: len(found := rows()) >= count and found, 10)
 
 
 def ask_assistant(call: VapiCaller):
@@ -65,7 +70,7 @@ def test_a_known_caller_is_greeted_by_first_name_before_any_model_call(fintalk, 
     assert {"transfer-destination-request", "user-interrupted", "hang", "end-of-call-report"} <= set(
         assistant.server_messages)
     assert assistant.monitor_plan.control_enabled and assistant.monitor_plan.listen_enabled
-    assert lifecycle(fintalk, call.call_id) == [("assistant", "known caller: greeted by first name")]
+    assert lifecycle(fintalk, call.call_id, 1) == [("assistant", "known caller: greeted by first name")]
 
 
 @pytest.mark.parametrize("number", [STRANGER, None, "anonymous"], ids=["unknown", "web call", "withheld"])
@@ -85,7 +90,7 @@ def test_a_flagged_number_goes_straight_to_a_person(fintalk, vapi):
     assert answer.assistant is None and answer.assistant_id is None
     assert answer.destination.type == "number" and answer.destination.number == TEAMS["fraud"]
     assert "John" not in str(answer.destination.message)
-    assert lifecycle(fintalk, call.call_id) == [("assistant", "flagged number: straight to a person")]
+    assert lifecycle(fintalk, call.call_id, 1) == [("assistant", "flagged number: straight to a person")]
 
 
 def test_a_whole_call_assistant_turns_interruption_hang_transfer_and_report(fintalk, vapi):
@@ -119,7 +124,7 @@ def test_a_whole_call_assistant_turns_interruption_hang_transfer_and_report(fint
     report = call.send("ServerMessageEndOfCallReport", type="end-of-call-report", ended_reason="assistant-forwarded-call",
                        artifact={"messages": call.history}, analysis={"summary": "Jane's stolen card was blocked."})
     assert report.status_code == 200
-    events = lifecycle(fintalk, call.call_id)
+    events = lifecycle(fintalk, call.call_id, 7)
     kinds = [kind for kind, _ in events]
     assert kinds == ["assistant", "speech", "interrupted", "hang", "status", "transfer", "status"]
     assert events[2] == ("interrupted", blocked)
@@ -132,7 +137,7 @@ def test_a_whole_call_assistant_turns_interruption_hang_transfer_and_report(fint
     late = call.send("ServerMessageTransferDestinationRequest", type="transfer-destination-request")
     assert judged("ServerMessageResponseTransferDestinationRequest", late.json()).error == \
         "I'm sorry, this call can no longer be transferred."
-    assert lifecycle(fintalk, call.call_id)[-1][0] == "transfer_refused"
+    assert lifecycle(fintalk, call.call_id, 8)[-1][0] == "transfer_refused"
 
 
 def test_an_unverified_card_question_goes_to_the_general_team(fintalk, vapi):
