@@ -159,3 +159,34 @@ def test_notifications_are_answered_and_unsigned_ones_refused(fintalk, vapi):
     assert lifecycle(fintalk, call.call_id) == []
     assert call.post(message).json() == {"received": True, "type": "hang", "handled": True}
     assert lifecycle(fintalk, call.call_id) == [("hang", "The assistant was silent too long.")]
+
+
+def test_the_documented_assistant_configuration_is_what_vapi_takes():
+    """VAPI_INTEGRATION.md's assistant, parsed with Vapi's CreateAssistantDto: no unknown field or value."""
+    import json
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "VAPI_INTEGRATION.md").read_text()
+    section = text[text.index("## 7. Let the bank choose"):]
+    config = json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))
+    assistant = judged("CreateAssistantDto", config)
+    assert assistant.first_message_mode == "assistant-speaks-first" and assistant.monitor_plan.control_enabled
+    assert "transfer-destination-request" in assistant.server_messages
+
+
+def test_with_an_assistant_kept_in_vapi_the_answer_names_it_and_overrides_the_greeting(db, settings):
+    import json
+
+    from django.core.management import call_command
+    from django.test import Client
+
+    call_command("seed_demo", verbosity=0)
+    settings.FINTALK_VAPI_WEBHOOK_SECRET, settings.FINTALK_VAPI_INBOUND_ASSISTANT_ID = SECRET, "asst-inbound"
+    message = {"type": "assistant-request", "call": {"id": "call-asst-id", "type": "inboundPhoneCall",
+                                                     "customer": {"number": JANE}}}
+    reply = Client().post("/api/vapi/events", json.dumps({"message": message}), content_type="application/json",
+                          headers={"X-Vapi-Secret": SECRET})
+    answer = judged("ServerMessageResponseAssistantRequest", reply.json())
+    assert answer.assistant_id == "asst-inbound" and answer.assistant is None
+    assert answer.assistant_overrides.first_message.startswith("Hello Jane,")
+    assert answer.assistant_overrides.first_message_mode == "assistant-speaks-first"
