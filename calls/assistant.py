@@ -15,9 +15,11 @@ The answer names the assistant configured in Vapi (FINTALK_VAPI_INBOUND_ASSISTAN
 endpoint and whose server URL is this endpoint (VAPI_INTEGRATION.md shows both).
 """
 from django.conf import settings
+from django.db import Error as DatabaseError
 
 from bank.models import Customer, FlaggedNumber
 from calls.messages import caller_number
+from fintalk.degraded import degraded
 
 FIRST_MESSAGE_MODE = "assistant-speaks-first"
 # What the assistant's server URL receives (Vapi sends only the messages listed here).
@@ -68,8 +70,13 @@ def choose(phone: str | None) -> tuple[str, str]:
 
 
 def assistant_answer(message: dict, *, base_url: str) -> dict:
-    """The answer to one assistant-request, in Vapi's shape (ServerMessageResponseAssistantRequest)."""
-    kind, first_name = choose(caller_number(message))
+    """The answer to one assistant-request, in Vapi's shape (ServerMessageResponseAssistantRequest).
+    With the database down every caller gets the generic assistant (a call answered, nobody named)."""
+    try:
+        kind, first_name = choose(caller_number(message))
+    except DatabaseError as exc:
+        degraded("database", "generic_assistant", exc)
+        kind, first_name = "unknown", ""
     if kind == "flagged" and FLAGGED_TEAM in settings.FINTALK_TRANSFER_NUMBERS:
         return {"destination": _number_destination(FLAGGED_TEAM, FLAGGED_MESSAGE)}
     first_message = greeting(first_name)

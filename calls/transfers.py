@@ -18,6 +18,7 @@ ended, or a team with no number configured, is refused with `{"error": ...}`, wh
 import re
 
 from django.conf import settings
+from django.db import Error as DatabaseError
 
 from bank.models import AuditEvent, Customer
 from bank.refusals import Denied
@@ -25,6 +26,7 @@ from bank.verification import CallSession, current_level
 from calls.masking import mask_transcript
 from calls.messages import call_id as message_call_id, caller_number, vapi_call
 from calls.models import Call
+from fintalk.degraded import degraded
 
 FRAUD_WORDS = re.compile(r"\b(fraud|stolen|scam|lost|not me|wasn't me|didn't make|don't recognise|don't recognize)\b",
                          re.IGNORECASE)
@@ -104,8 +106,16 @@ def decide(message: dict) -> dict:
 
 
 def transfer_answer(message: dict, *, base_url: str = "") -> dict:
-    """The answer in Vapi's shape (ServerMessageResponseTransferDestinationRequest)."""
-    decision = decide(message)
+    """The answer in Vapi's shape (ServerMessageResponseTransferDestinationRequest). With the
+    database down the call still reaches a person: the general team, told that nothing is known."""
+    try:
+        decision = decide(message)
+    except DatabaseError as exc:
+        degraded("database", "transfer_to_general", exc)
+        number = settings.FINTALK_TRANSFER_NUMBERS.get("general")
+        decision = {"team": "general", "number": number, "summary": "Transferring a caller; the bank's records "
+                    "were unavailable, so nothing about the call is known."} if number else {"refusal": NO_TEAM_REFUSAL.format(
+                        contact=settings.FINTALK_HUMAN_CONTACT)}
     if "refusal" in decision:
         return {"error": decision["refusal"]}
     return {"destination": {

@@ -403,6 +403,8 @@ FINTALK_VAPI_LLM_MODEL = env_str("FINTALK_VAPI_LLM_MODEL", "fintalk")
 # The bank's teams for transfers, team=+E.164 (fraud, cards, general): calls/transfers.py picks one.
 FINTALK_TRANSFER_NUMBERS = dict(item.split("=", 1) for item in env_list(
     "FINTALK_TRANSFER_NUMBERS", "fraud=+15550109001,cards=+15550109002,general=+15550109000") if "=" in item)
+if any(not number.startswith("+") or not number[1:].isdigit() for number in FINTALK_TRANSFER_NUMBERS.values()):
+    raise ImproperlyConfigured("FINTALK_TRANSFER_NUMBERS: give each team an E.164 number, e.g. fraud=+15550109001.")
 # Hosts a call's monitor.controlUrl may point at (live control from the console posts there); a
 # leading "*." matches any subdomain. Anything else is refused, so a forged URL cannot make the
 # console post elsewhere.

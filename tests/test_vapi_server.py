@@ -190,3 +190,36 @@ def test_with_an_assistant_kept_in_vapi_the_answer_names_it_and_overrides_the_gr
     assert answer.assistant_id == "asst-inbound" and answer.assistant is None
     assert answer.assistant_overrides.first_message.startswith("Hello Jane,")
     assert answer.assistant_overrides.first_message_mode == "assistant-speaks-first"
+
+
+def _transfer(call_id: str) -> dict:
+    import json
+
+    from django.test import Client
+
+    message = {"type": "transfer-destination-request",
+               "call": {"id": call_id, "type": "inboundPhoneCall", "customer": {"number": JOHN}}}
+    reply = Client().post("/api/vapi/events", json.dumps({"message": message}), content_type="application/json",
+                          headers={"X-Vapi-Secret": SECRET})
+    return judged("ServerMessageResponseTransferDestinationRequest", reply.json())
+
+
+def test_a_verified_card_matter_goes_to_the_cards_team_and_a_missing_team_is_refused(db, settings):
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from bank.models import AuditEvent
+    from calls.models import Call
+
+    call_command("seed_demo", verbosity=0)
+    settings.FINTALK_VAPI_WEBHOOK_SECRET, settings.FINTALK_TRANSFER_NUMBERS = SECRET, dict(TEAMS)
+    Call.objects.create(call_id="call-cards", type="inbound", verification_level=1, started_at=timezone.now())
+    AuditEvent.objects.create(call_id="call-cards", action="card_replacement", masked_phone="+1******0002",
+                              card_last4="5454", outcome="created", detail="RC-12345")
+    answer = _transfer("call-cards")
+    assert answer.destination.number == TEAMS["cards"]
+    assert answer.destination.transfer_plan.message == (
+        "Transferring John, verified (one-time code or security questions). Reason: cards. "
+        "Done on this call: replacement card ordered (RC-12345).")
+    settings.FINTALK_TRANSFER_NUMBERS = {"fraud": TEAMS["fraud"]}
+    assert _transfer("call-cards").error.startswith("I'm sorry, nobody can take your call right now.")
