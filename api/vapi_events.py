@@ -43,10 +43,10 @@ def _notify(event_type: str, message: dict) -> None:
                          extra={"receiver": getattr(receiver, "__qualname__", repr(receiver)), "event_type": event_type})
 
 
-def _record_answer(event_type: str, message: dict, body: dict) -> None:
+def _record_answer(event_type: str, message: dict, body: dict, records: bool) -> None:
     close_old_connections()  # the recording thread's own connection: renewed when it broke or aged out
     try:
-        if settings.FINTALK_CALL_RECORDS:
+        if records:
             lifecycle.record_answer(event_type, message, body)
     except Exception:  # the answer is given; a lost lifecycle line must not end in an unlogged task error
         logger.exception("an answered vapi message was not recorded", extra={"event_type": event_type})
@@ -69,7 +69,7 @@ async def _answer(event_type: str, message: dict, base_url: str) -> dict:
     """Vapi's answer, given before it is recorded: Vapi waits (7.5 s at most) and the caller hears
     nothing until it comes, so the two reads are on the path and the writes are not."""
     body = await sync_to_async(ANSWERED[event_type])(message, base_url=base_url)
-    _recorder.submit(_record_answer, event_type, message, body)
+    _recorder.submit(_record_answer, event_type, message, body, settings.FINTALK_CALL_RECORDS)
     return body
 
 
