@@ -5,6 +5,8 @@ checked before a streaming response is returned: once streaming begins, DRF's ex
 handling no longer applies. An absent `stream` is decided by the Accept header
 (`api.negotiation`); any model name is answered (`agent.models.resolve_model`).
 """
+import logging
+
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 
@@ -12,7 +14,7 @@ from agent import embeddings
 from agent.loop import run_turn
 from agent.models import MODEL_CREATED, available_models, resolve_model
 from agent.tools import agent_tool_names
-from api import protocol
+from api import caller_signature, protocol
 from api import schema as docs
 from api.async_view import APIView
 from api.conversation import build_native_turn, build_turn, is_voice_call
@@ -27,6 +29,7 @@ from api.serializers import (
 from api.streaming import chat_completion_stream, collect, completions_stream, responses_stream, start_turn, usage_of
 from core.exceptions import ContextLengthExceeded, ModelNotFound
 
+logger = logging.getLogger("fintalk.api")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 BUSY_REPLY = "We're very busy right now, please try again in a moment."
 # A voice caller whose one utterance is longer than FINTALK_MAX_INPUT_TOKENS leaves with this, not a 400
@@ -61,6 +64,15 @@ def _requested(request, serializer_class, kind: str = "chat", **context):
     record.model, record.stream = model.id, bool(data.get("stream"))
     record.requested(body)
     return body, model, data, record
+
+
+def _signed_caller(request) -> caller_signature.SignedCaller | None:
+    """Another voice stack's caller headers, when signed with this request's key (api/caller_signature.py)."""
+    key = request.auth if isinstance(request.auth, str) else None
+    signed, verdict = caller_signature.verify(request.headers, key)
+    if verdict not in ("absent", "trusted"):
+        logger.warning("caller headers not trusted", extra={"caller_signature": verdict})
+    return signed
 
 
 def _run(built: tuple, record):
@@ -113,10 +125,11 @@ class ChatCompletionsView(APIView):
             super().throttled(request, wait)  # raises Throttled: the 429 with Retry-After
         self.over_limit = True
 
-    async def turn(self, request, data: dict, body: dict, model) -> tuple:
-        """The turn this request asks for and who vouched for its phone (api.conversation.build_turn).
-        The console's playground adds who acts and its conversation, and may refuse the caller."""
-        return build_turn(data, body, request.fintalk.request_id, model)
+    async def turn(self, request, data: dict, body: dict, model, signed=None) -> tuple:
+        """The turn this request asks for and who vouched for its phone (api.conversation.build_turn;
+        `signed`: another voice stack's signed caller headers). The console's playground adds who acts
+        and its conversation, and may refuse the caller."""
+        return build_turn(data, body, request.fintalk.request_id, model, signed)
 
     @docs.chat_completions
     async def post(self, request):
@@ -125,17 +138,19 @@ class ChatCompletionsView(APIView):
         body, model, data, record = _requested(request, ChatCompletionRequestSerializer,
                                                reserved_tool_names=agent_tool_names(),
                                                stream_default=chat_streams_by_default(request))
+        signed = _signed_caller(request)
+        voice = is_voice_call(body) or signed is not None  # what is streamed is spoken
         try:
-            running = await start_turn(_run(await self.turn(request, data, body, model), record), record)
+            running = await start_turn(_run(await self.turn(request, data, body, model, signed), record), record)
         except ContextLengthExceeded:
-            if not is_voice_call(body):
+            if not voice:
                 raise
             return _spoken(request, TOO_LONG_REPLY, ContextLengthExceeded.code)
         chunks = protocol.ChunkFactory(model.id)
         if data["stream"]:
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
             return StreamingHttpResponse(
-                chat_completion_stream(running, chunks, include_usage=include_usage, voice=is_voice_call(body)),
+                chat_completion_stream(running, chunks, include_usage=include_usage, voice=voice),
                 content_type="text/event-stream",
                 headers=SSE_HEADERS,
             )

@@ -10,9 +10,10 @@ from django.db.models import Count
 from django.utils.html import format_html
 
 from bank import dates, services
-from core.masking import mask_phone
-from bank.models import Account, AuditEvent, Card, CardPayment, CardReplacement, Customer, Dispute, LoanProduct, Transaction
+from bank.models import (Account, AuditEvent, Card, CardPayment, CardReplacement, Customer, Dispute, FlaggedNumber,
+                         LoanProduct, Transaction)
 from core.admin import ReadOnlyAdmin
+from core.masking import mask_phone
 
 
 class CardInline(admin.TabularInline):
@@ -110,6 +111,24 @@ def _short(identifier: str):
     if len(identifier) <= 12:
         return identifier or "—"
     return format_html('<span title="{}">{}…</span>', identifier, identifier[:8])
+
+
+@admin.register(FlaggedNumber)
+class FlaggedNumberAdmin(admin.ModelAdmin):
+    """Numbers whose calls go straight to a person (calls/assistant.py)."""
+
+    list_display = ("masked", "reason", "created_at", "created_by")
+    search_fields = ("phone", "reason")
+    readonly_fields = ("created_at", "created_by")
+
+    @admin.display(description="phone")
+    def masked(self, flagged):
+        return mask_phone(flagged.phone)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user.get_username()
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(AuditEvent)

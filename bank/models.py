@@ -221,3 +221,16 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+
+class FlaggedNumber(models.Model):
+    """A phone number the bank wants a person to answer (fraud seen from it, a vulnerable customer):
+    when Vapi asks which assistant takes a call from it, the call goes straight to the fraud team."""
+
+    phone = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +15550100001")
+    reason = models.CharField(max_length=200, blank=True, help_text="Why, for the staff (never read to the caller).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True)
+
+    def __str__(self):
+        return f"flagged ...{self.phone[-4:]}"

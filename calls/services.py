@@ -22,6 +22,7 @@ from django.db import connection, transaction
 
 from core.masking import mask_phone
 from bank.models import Customer
+from calls import messages
 from calls.masking import mask_json, mask_transcript, storable
 from calls.metrics import CALLS_ENDED
 from calls.models import Call, Turn
@@ -270,32 +271,49 @@ def _text(value, limit: int) -> str:
     return storable(value)[:limit] if isinstance(value, str) else ""
 
 
+def call_for(message: dict, *, lock: bool = False) -> Call | None:
+    """The Call a Vapi message is about, created if no turn came yet (None: the message names no call).
+    Its monitor URLs (live control, listen) are kept the first time a message carries them. With
+    `lock`, the row is locked for the caller's transaction."""
+    call_id = messages.call_id(message)
+    if call_id is None:
+        return None
+    vapi_call, number = messages.vapi_call(message), messages.caller_number(message)
+    control_url, listen_url = messages.monitor_urls(message)
+    call, _ = Call.objects.get_or_create(call_id=storable(call_id)[:128], defaults={
+        "type": call_type(vapi_call, number), "masked_phone": mask_phone(number),
+        "control_url": control_url, "listen_url": listen_url,
+        "started_at": parse_time(message.get("startedAt")) or parse_time(vapi_call.get("startedAt"))
+        or parse_time(vapi_call.get("createdAt")) or parse_time(message.get("timestamp")) or datetime.now(timezone.utc)})
+    if lock:
+        call = Call.objects.select_for_update().get(pk=call.pk)
+    if (control_url and not call.control_url) or (listen_url and not call.listen_url):
+        call.control_url, call.listen_url = call.control_url or control_url, call.listen_url or listen_url
+        Call.objects.filter(pk=call.pk).update(control_url=call.control_url, listen_url=call.listen_url)
+    return call
+
+
 def apply_vapi_event(event_type: str, message: dict) -> Call | None:
     """What a status-update or end-of-call-report says, onto its Call (created if no turn came yet).
     Other types, and messages without a call id, change nothing."""
     if event_type not in ("status-update", "end-of-call-report"):
         return None
-    vapi_call = message.get("call") if isinstance(message.get("call"), dict) else {}
-    call_id = vapi_call.get("id")
-    if not isinstance(call_id, str) or not call_id:
-        return None
-    customer = message.get("customer") if isinstance(message.get("customer"), dict) else vapi_call.get("customer")
-    number = customer.get("number") if isinstance(customer, dict) and isinstance(customer.get("number"), str) else None
-    started = parse_time(message.get("startedAt")) or parse_time(vapi_call.get("startedAt"))
+    started = parse_time(message.get("startedAt")) or parse_time(messages.vapi_call(message).get("startedAt"))
     ends = event_type == "end-of-call-report" or message.get("status") == "ended"
     first_end = False
     with transaction.atomic():
-        call, _ = Call.objects.get_or_create(call_id=storable(call_id)[:128], defaults={
-            "type": call_type(vapi_call, number), "masked_phone": mask_phone(number),
-            "started_at": started or parse_time(vapi_call.get("createdAt")) or parse_time(message.get("timestamp"))
-            or datetime.now(timezone.utc)})
-        call = Call.objects.select_for_update().get(pk=call.pk)
+        call = call_for(message, lock=True)
+        if call is None:
+            return None
+        vapi_call, number = messages.vapi_call(message), messages.caller_number(message)
         if vapi_call.get("type") in VAPI_CALL_TYPES:
             call.type = VAPI_CALL_TYPES[vapi_call["type"]]
         if number and not call.masked_phone:
             call.masked_phone = mask_phone(number)
         if started and started < call.started_at:
             call.started_at = started
+        if event_type == "status-update" and isinstance(message.get("status"), str):
+            call.status = message["status"][:20]
         if ends:
             first_end = call.ended_at is None
             _apply_end(call, message, started)

@@ -69,7 +69,7 @@ class PlaygroundChatView(ChatCompletionsView):
     permission_classes = [IsAdminUser, access.UsesPlayground]
     throttle_classes = []
 
-    async def turn(self, request, data, body, model):
+    async def turn(self, request, data, body, model, signed=None):
         """The API's turn, for this staff user: refused for a real customer without the permission,
         audited as them, in this conversation's call; never an outbound call's (the bank places those)."""
         turn, source = await super().turn(request, data, body, model)

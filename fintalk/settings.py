@@ -398,6 +398,30 @@ if FINTALK_CALL_RECORD_QUEUE < 1 or FINTALK_CALL_RETENTION_DAYS < 1:
 # The secret of Vapi's server credential for POST /api/vapi/events (X-Vapi-Secret, Bearer, or HMAC).
 # Unset: the endpoint refuses every event, unless FINTALK_AUTH=disabled (local development).
 FINTALK_VAPI_WEBHOOK_SECRET = env_str("FINTALK_VAPI_WEBHOOK_SECRET", "")
+# --- #30 Vapi's server side: the assistant Vapi asks for, transfers, live control, signed callers ---
+# Where Vapi reaches this server (https://fintalk.example.com): the transient assistant's model URL
+# and server URL. Empty: the URL the assistant-request came to (right unless a proxy rewrites it).
+FINTALK_PUBLIC_URL = env_str("FINTALK_PUBLIC_URL", "").rstrip("/")
+# An assistant configured in Vapi's dashboard for inbound calls: the assistant-request's answer names
+# it and overrides only its first message. Empty: the answer is a transient assistant (calls/assistant.py).
+FINTALK_VAPI_INBOUND_ASSISTANT_ID = env_str("FINTALK_VAPI_INBOUND_ASSISTANT_ID", "")
+FINTALK_VAPI_LLM_MODEL = env_str("FINTALK_VAPI_LLM_MODEL", "fintalk")
+# The bank's teams for transfers, team=+E.164 (fraud, cards, general): calls/transfers.py picks one.
+FINTALK_TRANSFER_NUMBERS = dict(item.split("=", 1) for item in env_list(
+    "FINTALK_TRANSFER_NUMBERS", "fraud=+15550109001,cards=+15550109002,general=+15550109000") if "=" in item)
+if any(not number.startswith("+") or not number[1:].isdigit() for number in FINTALK_TRANSFER_NUMBERS.values()):
+    raise ImproperlyConfigured("FINTALK_TRANSFER_NUMBERS: give each team an E.164 number, e.g. fraud=+15550109001.")
+# Hosts a call's monitor.controlUrl may point at (live control from the console posts there); a
+# leading "*." matches any subdomain. Anything else is refused, so a forged URL cannot make the
+# console post elsewhere.
+FINTALK_VAPI_CONTROL_HOSTS = env_list("FINTALK_VAPI_CONTROL_HOSTS", "*.vapi.ai")
+# Other voice stacks sign the caller's number and call id (api/caller_signature.py): a signature
+# older than this (seconds; one call's length) or from the future is not trusted.
+FINTALK_CALLER_SIGNATURE_SECONDS = env_number("FINTALK_CALLER_SIGNATURE_SECONDS", 3600)
+# Outbound calls: what is left on an answering machine (no account detail, no name: anyone may play
+# it back), and how long after a voicemail the next try waits; a second voicemail ends the request.
+FINTALK_VOICEMAIL_MESSAGE = env_str("FINTALK_VOICEMAIL_MESSAGE", "")
+FINTALK_OUTBOUND_VOICEMAIL_RETRY_SECONDS = env_number("FINTALK_OUTBOUND_VOICEMAIL_RETRY_SECONDS", 14400.0, float)
 # --- #21 outbound calls (fraud alerts, payment reminders): Vapi's API and the Celery workers -----
 # Vapi's REST API: POST {FINTALK_VAPI_API_URL}/call with the private key, the assistant and the
 # phone number the calls come from. Only the worker places calls; the web process never needs the key.

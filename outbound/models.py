@@ -58,6 +58,8 @@ class OutboundRequest(models.Model):
     outcome_at = models.DateTimeField(null=True, blank=True)
     promised_date = models.DateField(null=True, blank=True, help_text="The day the customer promised to pay.")
     attempts = models.PositiveIntegerField(default=0)
+    voicemails = models.PositiveIntegerField(default=0, help_text="Calls a machine answered (the voicemail was left).")
+    voicemail_left_at = models.DateTimeField(null=True, blank=True, help_text="When the last voicemail was left.")
     max_attempts = models.PositiveIntegerField()
     retry_seconds = models.FloatField(default=900.0, help_text="The pause before the second attempt, doubled for "
                                                                 "each one after (FINTALK_OUTBOUND_RETRY_SECONDS).")

@@ -250,7 +250,8 @@ def lost_calls_end(*, now: datetime.datetime | None = None) -> int:
 
 def _after_attempt(request_id: int, *, ended_reason: str) -> None:
     """A call of a `calling` request is over: done with the outcome the conversation wrote, or the
-    next attempt after a backoff, or failed after the last one. Other statuses (cancelled, done by a
+    next attempt after a backoff, or failed after the last one. A voicemail is counted on the request;
+    the next try waits FINTALK_OUTBOUND_VOICEMAIL_RETRY_SECONDS at least, and a second one ends it. Other statuses (cancelled, done by a
     tool during the call) are left as they are."""
     now = timezone.now()
     with transaction.atomic():
@@ -261,14 +262,22 @@ def _after_attempt(request_id: int, *, ended_reason: str) -> None:
             request.status = Status.DONE
         elif request.purpose == OutboundRequest.Purpose.PAYMENT_REMINDER and _paid_since(request):
             request.status, request.outcome, request.outcome_at = Status.DONE, Outcome.PAID, now
+        elif ended_reason == "voicemail" and request.voicemails >= 1:
+            # A second machine: one message is enough, a string of them is a nuisance (and a storm of calls).
+            request.status, request.outcome, request.outcome_at = Status.FAILED, Outcome.NO_ANSWER, now
         elif request.attempts >= request.max_attempts:
             request.status, request.outcome_at = Status.FAILED, now
             request.outcome = (Outcome.NO_ANSWER if ended_reason in NO_CONTACT else
                                Outcome.NOT_PLACED if ended_reason == "not-placed" else Outcome.UNRESOLVED)
         else:  # the request's own timing, whichever process decides (the web process, for Vapi's report)
             delay = request.retry_seconds * 2 ** (request.attempts - 1)
+            if ended_reason == "voicemail":  # the message was left: give them time to call back first
+                delay = max(delay, settings.FINTALK_OUTBOUND_VOICEMAIL_RETRY_SECONDS)
             request.status, request.next_attempt_at = Status.SCHEDULED, now + datetime.timedelta(seconds=delay)
-        request.save(update_fields=["status", "outcome", "outcome_at", "next_attempt_at", "updated_at"])
+        if ended_reason == "voicemail":
+            request.voicemails, request.voicemail_left_at = request.voicemails + 1, now
+        request.save(update_fields=["status", "outcome", "outcome_at", "next_attempt_at", "updated_at", "voicemails",
+                                    "voicemail_left_at"])
     logger.info("outbound call ended", extra={"outbound_request": request_id, "ended_reason": ended_reason,
                                               "status": request.status, "outcome": request.outcome,
                                               "attempts": request.attempts})

@@ -6,6 +6,10 @@ processed) are retried here, a bounded number of times with a growing pause that
 `Retry-After`. A 500 or a read timeout is not retried: Vapi may have placed the call, and ringing a
 customer twice is worse than trying again at the request's next attempt.
 
+A machine that answers hears `voicemail_message()`: the bank's name and how to call back, nothing
+about the customer or why the bank called (a voicemail may be played back by anyone in the house).
+Vapi detects the machine (`voicemailDetection`) and reports the call ended with `voicemail`.
+
 The request's id travels in every place the custom-LLM request may show it (see
 shared/reference/vapi-custom-llm.md): `customer.externalId`, the assistant overrides' `metadata`
 and `variableValues`. The phone number is never logged unmasked.
@@ -62,13 +66,21 @@ def build_client() -> httpx.Client:
     )
 
 
+def voicemail_message() -> str:
+    """What is left on an answering machine: no name, no account detail, no reason for the call."""
+    return settings.FINTALK_VOICEMAIL_MESSAGE or (
+        f"Hello, this is {settings.FINTALK_BANK_NAME} with a message for one of our customers. "
+        f"Please {settings.FINTALK_HUMAN_CONTACT.rstrip('.')}. Thank you.")
+
+
 def call_body(*, request_id: int, purpose: str, phone: str, first_name: str) -> dict:
     reference = {"fintalkOutboundRequestId": str(request_id), "purpose": purpose}
     return {
         "assistantId": _required("FINTALK_VAPI_ASSISTANT_ID"),
         "phoneNumberId": _required("FINTALK_VAPI_PHONE_NUMBER_ID"),
         "customer": {"number": phone, "name": first_name, "externalId": str(request_id)},
-        "assistantOverrides": {"metadata": reference, "variableValues": reference},
+        "assistantOverrides": {"metadata": reference, "variableValues": reference,
+                               "voicemailDetection": {"provider": "vapi"}, "voicemailMessage": voicemail_message()},
     }
 
 
