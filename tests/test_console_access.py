@@ -126,7 +126,7 @@ def test_a_block_from_the_playground_is_audited_as_the_staff_user_in_one_call(dr
     # (Queries name the operator's calls: the recorder's thread may still be writing an earlier test's.)
     mine = f"playground-{user_id}-%"
     turns = "SELECT c.call_id, COUNT(t.id), c.ended_at IS NOT NULL FROM calls_call c " \
-            "JOIN calls_turn t ON t.call_id = c.id WHERE c.call_id LIKE ? GROUP BY c.call_id"
+            "JOIN calls_turn t ON t.call_id = c.id WHERE c.call_id LIKE ? GROUP BY c.call_id, c.ended_at"
     assert wait_until(lambda: (rows := clean.sql(turns, mine)) and rows[0][1] == 2 and rows, timeout=20) == [
         (call_id, 2, 1)]
     # "New conversation" is a new call.
