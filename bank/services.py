@@ -90,7 +90,7 @@ def card_block(*, phone: str, last4: str, reason: str, request_id: str = "", act
         elif isinstance(found := _find_card(phone, last4), str):
             outcome = BlockResult(BlockOutcome(found))
             if by_caller and outcome.outcome is BlockOutcome.CARD_NOT_FOUND:
-                lockouts.CARD.fail(phone, request_id=request_id, call_id=call_id)
+                lockouts.CARD.fail(phone, request_id=request_id, call_id=call_id, actor=actor)
         else:
             outcome = _transition_to_blocked(found, reason=reason, phone=phone, request_id=request_id, actor=actor,
                                              call_id=call_id)

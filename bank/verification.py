@@ -127,7 +127,8 @@ def _not_locked(session: CallSession) -> None:
 
 def _wrong(session: CallSession) -> Reason | None:
     """Count a wrong code or answer; LOCKED_OUT when it was the last one allowed."""
-    locked = lockouts.VERIFICATION.fail(session.phone, request_id=session.request_id, call_id=session.call_id or "")
+    locked = lockouts.VERIFICATION.fail(session.phone, request_id=session.request_id, call_id=session.call_id or "",
+                                        actor=session.actor)
     return Reason.LOCKED_OUT if locked else None
 
 
