@@ -7,4 +7,4 @@ class BankConfig(AppConfig):
 
     def ready(self):
         # Declares them, in the order the model is offered them (a stable order keeps the prompt cache warm).
-        from bank.actions import cards, verification, accounts, payments, people  # noqa: F401
+        from bank.actions import cards, verification, accounts, payments, people, step_up  # noqa: F401

@@ -5,6 +5,11 @@
 - Level 1: the caller read back (or typed) a one-time code sent to the registered phone, or
   answered the security questions. Needed to read balances and transactions, open disputes,
   order replacements and pay a card bill.
+- Level 2 (`STEP_UP`): level 1 plus a second factor, a code from an authenticator app (bank.totp)
+  or an approval in the bank's app (bank.push). Needed to change who the customer is: their
+  address, phone or email, or where a card goes (bank.changes).
+
+A line the carrier did not fully attest (bank.line) counts for nothing: level 0 then needs level 1.
 
 Every guarded read or write starts with `require(session, level)`, which raises `Denied` with a
 reason the agent can say, whatever the model asked for. The level lives with the call (Vapi's
@@ -27,7 +32,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.cache import caches
 
-from bank import lockouts, sms
+from bank import line, lockouts, sms
 from bank.refusals import Denied, Reason  # noqa: F401 (re-exported: the tools import them from here)
 from core.masking import mask_phone
 from bank.audit import audit
@@ -35,7 +40,7 @@ from bank.models import Customer, Transaction
 
 logger = logging.getLogger("fintalk.bank")
 
-PHONE_LINE, VERIFIED = 0, 1
+PHONE_LINE, VERIFIED, STEP_UP = 0, 1, 2
 CODE_DIGITS = 6
 
 
@@ -56,6 +61,7 @@ class CallSession:
     actor: str = ""
     outbound: object | None = None
     can_transfer: bool = False
+    verstat: str | None = None  # the carrier's STIR/SHAKEN verdict on the caller ID, when the platform passes it
 
     def audit(self, action: str, outcome: str, *, card_last4: str = "", detail: str = "") -> None:
         """One audit event for this call (masked phone, call and request ids); never a secret in `detail`."""
@@ -95,33 +101,51 @@ def current_level(session: CallSession) -> int:
         raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
 
 
-def require(session: CallSession, level: int) -> Customer:
-    """The caller's customer if the call has reached `level`; else Denied with the reason."""
+def identify(session: CallSession) -> Customer:
+    """The customer whose registered phone the call comes from (no level: how verification starts)."""
     if not session.phone:
         raise Denied(Reason.NOT_IDENTIFIED)
     customer = Customer.objects.for_phone(session.phone)
     if customer is None:
         raise Denied(Reason.CUSTOMER_NOT_FOUND)
-    if level > PHONE_LINE and current_level(session) < level:
-        raise Denied(Reason.NOT_VERIFIED)
     return customer
 
 
-def _verified(session: CallSession, method: str) -> None:
+def require(session: CallSession, level: int) -> Customer:
+    """The caller's customer if the call has reached `level`; else Denied with the reason. On a line
+    the carrier did not fully attest (bank.line), level 0 needs level 1."""
+    customer = identify(session)
+    if level == PHONE_LINE and not line.trusted(session):
+        level = VERIFIED
+    if level > PHONE_LINE and (current := current_level(session)) < level:
+        raise Denied(Reason.NEEDS_SECOND_FACTOR if current >= VERIFIED else Reason.NOT_VERIFIED)
+    return customer
+
+
+def raise_level(session: CallSession, level: int, method: str) -> int:
+    """The call reaches `level` (never lowered) for FINTALK_VERIFICATION_SECONDS; audited. The new level."""
     try:
-        _cache().set(_level_key(session), VERIFIED, settings.FINTALK_VERIFICATION_SECONDS)
+        level = max(level, current_level(session))
+        _cache().set(_level_key(session), level, settings.FINTALK_VERIFICATION_SECONDS)
+    except Denied:
+        raise
     except Exception as exc:
         raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
-    session.audit("verification", "verified", detail=method)
-    logger.info("caller verified", extra={"phone": mask_phone(session.phone), "method": method})
+    session.audit("verification", "verified" if level == VERIFIED else f"level_{level}", detail=method)
+    logger.info("caller verified", extra={"phone": mask_phone(session.phone), "method": method, "level": level})
+    return level
 
 
-def _not_locked(session: CallSession) -> None:
+def _verified(session: CallSession, method: str) -> None:
+    raise_level(session, VERIFIED, method)
+
+
+def not_locked(session: CallSession) -> None:
     if lockouts.VERIFICATION.locked(session.phone):
         raise Denied(Reason.LOCKED_OUT)
 
 
-def _wrong(session: CallSession) -> Reason | None:
+def wrong(session: CallSession) -> Reason | None:
     """Count a wrong code or answer; LOCKED_OUT when it was the last one allowed."""
     locked = lockouts.VERIFICATION.fail(session.phone, request_id=session.request_id, call_id=session.call_id or "")
     return Reason.LOCKED_OUT if locked else None
@@ -130,6 +154,7 @@ def _wrong(session: CallSession) -> Reason | None:
 class CodeOutcome(str, enum.Enum):
     SENT = "sent"
     SEND_FAILED = "send_failed"  # the SMS sender is down: offer the security questions or a person
+    SIM_SWAPPED = "sim_swapped"  # the phone's SIM changed recently (bank.line): no SMS; the other ways in
     ALREADY_VERIFIED = "already_verified"
     VERIFIED = "verified"
     WRONG = "wrong"
@@ -138,11 +163,15 @@ class CodeOutcome(str, enum.Enum):
 
 
 def code_send(session: CallSession) -> CodeOutcome:
-    """Send a new one-time code to the customer's registered phone (never elsewhere)."""
-    customer = require(session, PHONE_LINE)
-    _not_locked(session)
+    """Send a new one-time code to the customer's registered phone (never elsewhere), unless its SIM
+    was swapped recently."""
+    customer = identify(session)
+    not_locked(session)
     if current_level(session) >= VERIFIED:
         return CodeOutcome.ALREADY_VERIFIED
+    if line.sim_swapped(session):
+        session.audit("verification", CodeOutcome.SIM_SWAPPED.value)
+        return CodeOutcome.SIM_SWAPPED
     code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
     try:
         _cache().set(_code_key(session), _digest(session, code, secrets.token_hex(8)), settings.FINTALK_CODE_TTL_SECONDS)
@@ -164,8 +193,8 @@ def code_send(session: CallSession) -> CodeOutcome:
 
 def code_check(session: CallSession, code: str) -> CodeOutcome:
     """Check a code the caller read back or typed. Single use; wrong ones count towards the lockout."""
-    require(session, PHONE_LINE)
-    _not_locked(session)
+    identify(session)
+    not_locked(session)
     if current_level(session) >= VERIFIED:
         return CodeOutcome.ALREADY_VERIFIED
     code = re.sub(r"[\s-]", "", code or "")
@@ -178,7 +207,7 @@ def code_check(session: CallSession, code: str) -> CodeOutcome:
     if stored is None:
         return CodeOutcome.NO_CODE
     if not hmac.compare_digest(stored, _digest(session, code, stored.partition("$")[0])):
-        if _wrong(session):
+        if wrong(session):
             raise Denied(Reason.LOCKED_OUT)
         session.audit("verification", CodeOutcome.WRONG.value)
         return CodeOutcome.WRONG
@@ -212,8 +241,8 @@ def security_answers_check(session: CallSession, *, date_of_birth: str, card_las
                            last_transaction_amount: str) -> bool:
     """Level 1 without a code: date of birth, the last four digits of one of their cards and the
     amount of their most recent transaction, all three right. A miss counts like a wrong code."""
-    customer = require(session, PHONE_LINE)
-    _not_locked(session)
+    customer = identify(session)
+    not_locked(session)
     if current_level(session) >= VERIFIED:
         return True
     last = Transaction.objects.filter(customer=customer).order_by("-posted_at", "-id").values_list("amount", flat=True).first()
@@ -221,7 +250,7 @@ def security_answers_check(session: CallSession, *, date_of_birth: str, card_las
              and customer.cards.filter(last4=re.sub(r"\D", "", card_last4 or "")).exists()
              and last is not None and parse_amount(last_transaction_amount) == last)
     if not right:
-        if _wrong(session):
+        if wrong(session):
             raise Denied(Reason.LOCKED_OUT)
         session.audit("verification", "wrong_answers")
         return False
