@@ -321,7 +321,8 @@ async def _outbound(turn_input: TurnInput):
 
 async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
     outbound = await _outbound(turn_input) if turn_input.outbound_request is not None else None
-    turn = TurnState(turn_input, await callers.lookup(turn_input.phone, turn_input.call_id), outbound)
+    turn = TurnState(turn_input, await callers.lookup(turn_input.phone, turn_input.call_id, turn_input.verstat),
+                     outbound)
     stream = model_stream()
     first_stream = _first_stream(turn, stream)
     speaker = turn.speaker

@@ -38,6 +38,6 @@ LOANS = [
 
 # The demo customers' authenticator apps (bank.totp), enrolled by `seed_demo` when FINTALK_SEALING_KEY is
 # set. FOR THE DEMO ONLY: these secrets are public (README "Level 2"), so add them to any authenticator
-# app, or get the code now with `python -c "import pyotp; print(pyotp.TOTP('FINTALKDEMOJANEA').now())"`.
+# app, or get the code now with `python -c "import pyotp; print(pyotp.TOTP('FINTALKDEMOJANEAUTHENTICATORKEYA').now())"`.
 # A real customer's secret is made by the admin's enrolment, shown once, and kept sealed.
-DEMO_AUTHENTICATORS = {"+15550100001": "FINTALKDEMOJANEA", "+15550100002": "FINTALKDEMOJOHNA"}
+DEMO_AUTHENTICATORS = {"+15550100001": "FINTALKDEMOJANEAUTHENTICATORKEYA", "+15550100002": "FINTALKDEMOJOHNAUTHENTICATORKEYA"}

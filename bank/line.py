@@ -104,6 +104,13 @@ def _record(session, outcome: str) -> None:
         logger.info("line check", extra={"phone": mask_phone(session.phone), "outcome": outcome})
 
 
+def attested(verstat: str | None) -> bool:
+    """Whether this verstat leaves caller ID trusted (no verstat, or the check ignores it: True). Pure:
+    for the agent's instructions; the bank's own check (`trusted`) also records what it found."""
+    found = backend().attestation(verstat)
+    return found is None or found == FULL
+
+
 def trusted(session) -> bool:
     """Whether caller ID alone may stand for the customer (level 0) on this call."""
     found = backend().attestation(getattr(session, "verstat", None))
