@@ -132,7 +132,7 @@ def raise_level(session: CallSession, level: int, method: str) -> int:
     except Exception as exc:
         raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
     session.audit("verification", "verified" if level == VERIFIED else f"level_{level}", detail=method)
-    logger.info("caller verified", extra={"phone": mask_phone(session.phone), "method": method, "level": level})
+    logger.info("caller verified", extra={"phone": mask_phone(session.phone), "method": method, "verification_level": level})
     return level
 
 
