@@ -27,7 +27,7 @@ SAMPLES = {"card_last4": "4242", "account_last4": "1234", "last4": "4242", "from
            "date": "2030-01-01", "date_of_birth": "1985-04-12", "last_transaction_amount": "4.75",
            "address_confirmation": "62701", "kind": "home", "made_by_customer": True, "count": 3,
            "email": "jane@example.org", "address_line": "5 Elm Road", "city": "Shelbyville", "postal_code": "62565",
-           "new_phone": "+15550100123"}
+           "new_number": "+15550100123"}
 
 
 @pytest.fixture

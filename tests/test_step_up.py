@@ -233,7 +233,7 @@ def test_the_registered_phone_changes_only_once_a_code_sent_to_the_new_number_is
     new = "+15550100123"
     level_1(line, standin, "call-su-11")
     turn(line, standin, "call-su-11", [ToolUse("verify_authenticator_code", {"code": authenticator_code()})])
-    [sent] = turn(line, standin, "call-su-11", [ToolUse("start_phone_change", {"new_phone": "+1 555 010 0123"})])
+    [sent] = turn(line, standin, "call-su-11", [ToolUse("start_phone_change", {"new_number": "+1 555 010 0123"})])
     assert "ending in 0123" in sent
     message = json.loads(line.sms.read_text().splitlines()[-1])
     assert message["to"] == new

@@ -117,13 +117,13 @@ _TAKEN = "I can't use that number for your account by phone. I can put you throu
     _C.UNCHANGED.value: Outcome("That's already your registered phone, so nothing changed."),
     _C.PHONE_TAKEN.value: Outcome(_TAKEN),
 })
-def start_phone_change(session, new_phone: str):
+def start_phone_change(session, new_number: str):
     """Start changing the caller's registered phone, where codes go (needs verification and a second
     proof): a code is sent to the new number, and the change is made by confirm_phone_change.
 
-    new_phone: the new phone number with its country code, e.g. +15550100123.
+    new_number: the new number with its country code, e.g. +15550100123.
     """
-    done = phone_change_start(session=session, new_phone=new_phone or "")
+    done = phone_change_start(session=session, new_phone=new_number or "")
     return result(done.outcome, last4=done.last4)
 
 
