@@ -24,10 +24,9 @@ NO_ACCOUNT = {"get_loan_products", "transfer_to_human"}  # the only actions that
 VERIFYING = {"send_verification_code", "verify_code", "verify_security_answers", "verify_authenticator_code"}
 SAMPLES = {"card_last4": "4242", "account_last4": "1234", "last4": "4242", "from_account_last4": "1234",
            "merchant": "Shell", "reason": "not_recognised", "amount": "minimum", "code": "123456",
-           "date": "2030-01-01", "date_of_birth": "1985-04-12", "last_transaction_amount": "4.75",
+           "date": "2030-01-01", "date_of_birth": "1985-04-12", "postal_code": "62701",
            "address_confirmation": "62701", "kind": "home", "made_by_customer": True, "count": 3,
-           "email": "jane@example.org", "address_line": "5 Elm Road", "city": "Shelbyville", "postal_code": "62565",
-           "new_number": "+15550100123"}
+           "email": "jane@example.org", "address_line": "5 Elm Road", "city": "Shelbyville", "new_number": "+15550100123"}
 
 
 @pytest.fixture
