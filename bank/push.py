@@ -87,7 +87,9 @@ class DemoApp:
             finally:
                 close_old_connections()
 
-        threading.Timer(0.5, approve).start()
+        timer = threading.Timer(0.5, approve)
+        timer.daemon = True
+        timer.start()
 
 
 BACKENDS = {"http": HttpApp, "demo": DemoApp}

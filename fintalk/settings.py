@@ -271,10 +271,11 @@ FINTALK_STEP_UP_FACTORS = env_list("FINTALK_STEP_UP_FACTORS", "totp,push")
 if not set(FINTALK_STEP_UP_FACTORS) <= {"totp", "push"}:
     raise ImproperlyConfigured(f"FINTALK_STEP_UP_FACTORS={FINTALK_STEP_UP_FACTORS!r}: use totp, push or both.")
 # Which actions need which level, above what each declares (never below): "change_email=2,prepare_card_payment=2".
-FINTALK_ACTION_LEVELS = {name.strip(): int(level) for name, _, level in
+FINTALK_ACTION_LEVELS = {name.strip(): level.strip() for name, _, level in
                          (item.partition("=") for item in env_list("FINTALK_ACTION_LEVELS")) if name.strip()}
-if any(level not in (0, 1, 2) for level in FINTALK_ACTION_LEVELS.values()):
-    raise ImproperlyConfigured("FINTALK_ACTION_LEVELS: each level is 0, 1 or 2, e.g. change_email=2.")
+if any(level not in ("0", "1", "2") for level in FINTALK_ACTION_LEVELS.values()):
+    raise ImproperlyConfigured("FINTALK_ACTION_LEVELS: name=level pairs, each level 0, 1 or 2, e.g. change_email=2.")
+FINTALK_ACTION_LEVELS = {name: int(level) for name, level in FINTALK_ACTION_LEVELS.items()}
 # Authenticator secrets are kept sealed with Fernet under a key derived (HKDF) from this setting. Set it
 # to a long random string and keep it: without it no authenticator can be enrolled or checked.
 FINTALK_SEALING_KEY = env_str("FINTALK_SEALING_KEY", "")
@@ -414,6 +415,8 @@ FINTALK_TOOL_FILLER_TEXT = env_str("FINTALK_TOOL_FILLER_TEXT", "One moment while
 # change an account (agent.tools.ACCOUNT_CHANGES: the card block) are never cut: they are awaited
 # to the end, since a change may commit and must then be reported.
 FINTALK_TOOL_TIMEOUT = env_number("FINTALK_TOOL_TIMEOUT", 5.0, float)
+if FINTALK_APP_WAIT_SECONDS >= FINTALK_TOOL_TIMEOUT:
+    raise ImproperlyConfigured("FINTALK_APP_WAIT_SECONDS must be under FINTALK_TOOL_TIMEOUT: check_app_approval would be cut.")
 # The agent's instructions: a Django template (plain text) the bank may edit or replace.
 FINTALK_SYSTEM_PROMPT_FILE = env_str("FINTALK_SYSTEM_PROMPT_FILE", "") or str(BASE_DIR / "agent" / "system_prompt.txt")
 # What the instructions say about a caller (name, cards) is cached this long per call.

@@ -184,3 +184,11 @@ def test_a_change_stands_when_its_notice_cannot_be_sent(bank, settings):
     assert Customer.objects.for_phone(JANE).address_line == "5 Elm Road"
     assert AuditEvent.objects.filter(action="notice", outcome="failed", detail="sms").exists()
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["jane.doe@example.com"]
+
+
+def test_a_misspelt_action_in_the_levels_setting_fails_the_checks(settings):
+    from bank.apps import action_levels
+
+    settings.FINTALK_ACTION_LEVELS = {"chnage_email": 2, "change_email": 2}
+    [error] = action_levels()
+    assert error.id == "fintalk.E031" and "chnage_email" in error.msg and "change_email," not in error.msg
