@@ -9,9 +9,15 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
+<<<<<<< HEAD
 from django.template.response import TemplateResponse
 
 from bank import services, totp
+=======
+from django.utils.html import format_html
+
+from bank import dates, services
+>>>>>>> main
 from core.masking import mask_phone
 from bank.models import (Account, AppApproval, AuditEvent, Authenticator, Card, CardPayment, CardReplacement, Customer,
                          Dispute, LoanProduct, Transaction)
@@ -108,13 +114,29 @@ class LoanProductAdmin(admin.ModelAdmin):
     search_fields = ("name", "description")
 
 
+def _short(identifier: str):
+    """A long id in a list column: its first 8 characters, the whole id on hover and in search."""
+    if len(identifier) <= 12:
+        return identifier or "—"
+    return format_html('<span title="{}">{}…</span>', identifier, identifier[:8])
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):  # the trail is evidence: nobody adds, edits or deletes it
     list_display = ("created_at", "action", "outcome", "card_last4", "masked_phone", "actor_or_caller", "detail",
-                    "call_id", "request_id")
+                    "call", "request")
     list_filter = ("action", "outcome")
     search_fields = ("card_last4", "request_id", "actor", "call_id", "detail")
     date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")  # newest first: what happened last is what staff look for
+
+    @admin.display(description="call id", ordering="call_id")
+    def call(self, event):
+        return _short(event.call_id)
+
+    @admin.display(description="request id", ordering="request_id")
+    def request(self, event):
+        return _short(event.request_id)
 
     @admin.display(description="actor", ordering="actor")
     def actor_or_caller(self, event):
@@ -136,7 +158,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(Transaction)
 class TransactionAdmin(ReadOnlyAdmin):
-    list_display = ("posted_at", "customer", "merchant", "amount", "currency", "direction", "where",
+    list_display = ("posted", "customer", "merchant", "amount", "currency", "direction", "where",
                     "confirmed_genuine_at")
     list_filter = ("direction", "currency")
     search_fields = ("merchant", "customer__name", "card__last4", "account__last4")
@@ -147,6 +169,10 @@ class TransactionAdmin(ReadOnlyAdmin):
     @admin.display(description="on")
     def where(self, item):
         return str(item.card or item.account)
+
+    @admin.display(description="posted (customer's time)", ordering="posted_at")
+    def posted(self, item):
+        return dates.shown(item.posted_at, item.customer, with_seconds=False)
 
 
 @admin.register(Dispute)

@@ -76,6 +76,12 @@ def card_actions_locked(*, phone: str) -> bool:
     return lockouts.CARD.locked(phone)
 
 
+def card_get(*, session: CallSession, last4: str) -> Card | None:
+    """One of the caller's cards by its last four digits (level 1), or None."""
+    customer = require(session, VERIFIED)
+    return customer.cards.filter(last4=last4).first() if last4 else None
+
+
 def account_list(*, session: CallSession) -> list[Account]:
     """The caller's checking and savings accounts (level 1)."""
     customer = require(session, VERIFIED)
@@ -92,7 +98,7 @@ class TransactionsFound:
 def transaction_list(*, session: CallSession, last4: str | None = None, count: int = 5) -> TransactionsFound:
     """The caller's most recent transactions (level 1), on the account or card ending `last4` or on all."""
     customer = require(session, VERIFIED)
-    transactions = Transaction.objects.filter(customer=customer).select_related("account", "card")
+    transactions = Transaction.objects.filter(customer=customer).select_related("account", "card", "customer")
     place = None
     if last4:
         place = customer.accounts.filter(last4=last4).first() or customer.cards.filter(last4=last4).first()

@@ -280,9 +280,9 @@ def security_answers_check(session: CallSession, *, date_of_birth: str, postal_c
     not_locked(session)
     if current_level(session) >= VERIFIED:
         return True
-    zip_code = re.sub(r"\D", "", postal_code or "")[:5]
+    zip_code = digits(postal_code)[:5]
     right = (customer.date_of_birth is not None and _parse_date(date_of_birth) == customer.date_of_birth
-             and bool(zip_code) and zip_code == re.sub(r"\D", "", customer.postal_code or "")[:5]
+             and bool(zip_code) and zip_code == digits(customer.postal_code)[:5]
              and customer.accounts.filter(last4=digits(account_last4)).exists())
     if not right:
         if wrong(session):

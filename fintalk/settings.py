@@ -193,7 +193,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],  # DRF's, with a nesting limit
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -422,7 +422,7 @@ FINTALK_SYSTEM_PROMPT_FILE = env_str("FINTALK_SYSTEM_PROMPT_FILE", "") or str(BA
 # What the instructions say about a caller (name, cards) is cached this long per call.
 FINTALK_CALLER_CACHE_SECONDS = env_number("FINTALK_CALLER_CACHE_SECONDS", 300)
 # The history a turn sends (system prompt included) is trimmed to this estimate, oldest first.
-FINTALK_MAX_INPUT_TOKENS = env_number("FINTALK_MAX_INPUT_TOKENS", 4000)
+FINTALK_MAX_INPUT_TOKENS = env_number("FINTALK_MAX_INPUT_TOKENS", 12000)
 # More LlamaIndex tools for the agent, "module:attribute" each (a BaseTool, a list, or a factory).
 FINTALK_EXTRA_TOOLS = env_list("FINTALK_EXTRA_TOOLS")
 

@@ -29,10 +29,13 @@ MAX_PAUSE = 8.0  # seconds: a longer Retry-After is left to the request's next a
 
 
 class CallNotPlaced(Exception):
-    """Vapi did not accept the call; `reason` is safe to store and log (no number in it)."""
+    """Vapi did not accept the call; `reason` is safe to store and log (no number in it). `outage`: Vapi
+    was unreachable, slow, busy or failing (not the customer's doing: the attempt is not counted); a
+    refusal of the call itself (a 4xx, an answer without a call id) is not one."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, outage: bool = False):
         self.reason = reason[:200]
+        self.outage = outage
         super().__init__(self.reason)
 
 
@@ -85,9 +88,9 @@ def place_call(*, request_id: int, purpose: str, phone: str, first_name: str) ->
             try:
                 response = client.post("/call", json=body)
             except httpx.TimeoutException as error:
-                raise CallNotPlaced(f"Vapi did not answer in time ({type(error).__name__})") from error
+                raise CallNotPlaced(f"Vapi did not answer in time ({type(error).__name__})", outage=True) from error
             except httpx.TransportError as error:
-                raise CallNotPlaced(f"Vapi could not be reached ({type(error).__name__})") from error
+                raise CallNotPlaced(f"Vapi could not be reached ({type(error).__name__})", outage=True) from error
             if response.status_code in RETRY_STATUSES and tries < MAX_TRIES:
                 pause = _pause(response, tries)
                 if pause >= MAX_PAUSE and response.headers.get("Retry-After"):
@@ -98,7 +101,8 @@ def place_call(*, request_id: int, purpose: str, phone: str, first_name: str) ->
                 continue
             break
     if response.status_code >= 300:
-        raise CallNotPlaced(f"Vapi answered {response.status_code}")
+        raise CallNotPlaced(f"Vapi answered {response.status_code}",
+                            outage=response.status_code in RETRY_STATUSES or response.status_code >= 500)
     try:
         call = response.json()
         call_id = str(call["id"])

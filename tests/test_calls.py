@@ -11,6 +11,7 @@ import pytest
 
 from tests.bedrock_standin import Reply, ToolUse
 from tests.conftest import API_KEY, LiveServer
+from tests.support.metrics import metric
 
 SECRET = "vapi-webhook-test-secret"
 MODEL = "amazon.nova-lite-v1:0"
@@ -254,3 +255,22 @@ def test_requests_without_a_vapi_call_are_one_call_each(calls_server, openai_cli
                                            "WHERE type = 'api' ORDER BY id DESC LIMIT 2"))
     for call_id, outcome, ended_at, duration in rows:
         assert call_id.startswith("api-") and outcome == "resolved" and ended_at is not None and duration > 0
+
+
+def test_a_person_only_named_is_no_handover(calls_server, openai_client, standin):
+    """#28: without Vapi's transferCall the caller only heard how to reach a person: the record keeps the
+    tool's outcome ("contact"), but the call is not handed over and no handoff is counted."""
+    call_id = "call-no-transfer"
+    before = metric(httpx.get(calls_server.url + "/metrics", headers={"Authorization": f"Bearer {API_KEY}"}).text,
+                    "fintalk_handoffs_total")
+    standin.script(Reply(tool_uses=[ToolUse("transfer_to_human", {"reason": "caller asked for a person"})]),
+                   Reply(text="To speak with a person, please call us."))
+    openai_client.chat.completions.create(model=MODEL, stream=False, extra_body=vapi_body(call_id),
+                                          messages=[{"role": "user", "content": "Let me talk to a person"}])
+    turns = wait_until(lambda: turns_of(calls_server, call_id))
+    assert {"tool": "transfer_to_human", "outcome": "contact"} in json.loads(turns[0][2])
+    call = call_row(calls_server, call_id)
+    assert call["outcome"] != "handed_over" and call["handoff_reason"] == ""
+    after = metric(httpx.get(calls_server.url + "/metrics", headers={"Authorization": f"Bearer {API_KEY}"}).text,
+                   "fintalk_handoffs_total")
+    assert after == before
