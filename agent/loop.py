@@ -96,11 +96,8 @@ class TurnState:
         self.extra = policy.extra_tools if policy.offer_tools else ()
         self.client_tools = {tool.metadata.name for tool in self.extra if isinstance(tool, ClientTool)}
         self.context = TurnContext(phone=turn.phone, request_id=turn.request_id, call_id=turn.call_id,
-<<<<<<< HEAD
-                                   client_tools=frozenset(self.client_tools), outbound=outbound, verstat=turn.verstat,
-=======
                                    client_tools=frozenset(self.client_tools), outbound=outbound, actor=turn.actor,
->>>>>>> main
+                                   verstat=turn.verstat,
                                    turn=sum(message.role == "user" for message in turn.history)
                                    + (turn.query is not None))
         self.answer_tool = next((tool for tool in self.extra if isinstance(tool, StructuredOutputTool)), None)

@@ -9,15 +9,10 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
-<<<<<<< HEAD
 from django.template.response import TemplateResponse
-
-from bank import services, totp
-=======
 from django.utils.html import format_html
 
-from bank import dates, services
->>>>>>> main
+from bank import dates, services, totp
 from core.masking import mask_phone
 from bank.models import (Account, AppApproval, AuditEvent, Authenticator, Card, CardPayment, CardReplacement, Customer,
                          Dispute, LoanProduct, Transaction)

@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from bank import notices, sms
 from bank.models import CardReplacement, Customer
 from bank.refusals import Denied, Reason
-from bank.services import _reference  # the one way a case reference is made
+from bank.services import reference  # the one way a case reference is made
 from bank.speech import digits
 from bank.verification import STEP_UP, CallSession, not_locked, require, wrong
 from core.masking import mask_phone
@@ -186,7 +186,7 @@ def replacement_to_new_address(*, session: CallSession, card_last4: str, address
         return ChangeResult(ChangeOutcome.INVALID, last4=card.last4)
     try:
         with transaction.atomic():
-            replacement = CardReplacement.objects.create(reference=_reference("R"), card=card,
+            replacement = CardReplacement.objects.create(reference=reference("R"), card=card,
                                                          call_id=(session.call_id or "")[:128], **fields)
             session.audit("card_replacement", ChangeOutcome.ORDERED.value, card_last4=card.last4,
                           detail=f"{replacement.reference} to an address not on file")

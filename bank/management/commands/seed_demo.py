@@ -14,19 +14,14 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.conf import settings
 from django.utils import timezone
 
-<<<<<<< HEAD
-from django.conf import settings
-
 from bank.demo_data import CUSTOMERS, DEMO_AUTHENTICATORS, LOANS
-from bank.models import Account, AuditEvent, Authenticator, Card, CardPayment, Customer, LoanProduct, Transaction
-from bank.sealing import seal
-=======
-from bank.demo_data import CUSTOMERS, LOANS
 from core.masking import mask_phone
-from bank.models import Account, AuditEvent, Card, CardPayment, Customer, Dispute, LoanProduct, Transaction
->>>>>>> main
+from bank.models import (Account, AuditEvent, Authenticator, Card, CardPayment, Customer, Dispute, LoanProduct,
+                         Transaction)
+from bank.sealing import seal
 
 PAYMENT_DUE_IN_DAYS = 10
 
