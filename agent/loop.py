@@ -97,6 +97,7 @@ class TurnState:
         self.client_tools = {tool.metadata.name for tool in self.extra if isinstance(tool, ClientTool)}
         self.context = TurnContext(phone=turn.phone, request_id=turn.request_id, call_id=turn.call_id,
                                    client_tools=frozenset(self.client_tools), outbound=outbound, actor=turn.actor,
+                                   verstat=turn.verstat,
                                    turn=sum(message.role == "user" for message in turn.history)
                                    + (turn.query is not None))
         self.answer_tool = next((tool for tool in self.extra if isinstance(tool, StructuredOutputTool)), None)
@@ -328,7 +329,8 @@ async def _outbound(turn_input: TurnInput):
 
 async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
     outbound = await _outbound(turn_input) if turn_input.outbound_request is not None else None
-    turn = TurnState(turn_input, await callers.lookup(turn_input.phone, turn_input.call_id), outbound)
+    turn = TurnState(turn_input, await callers.lookup(turn_input.phone, turn_input.call_id, turn_input.verstat),
+                     outbound)
     stream = model_stream()
     first_stream = _first_stream(turn, stream)
     speaker = turn.speaker

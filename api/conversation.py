@@ -123,6 +123,19 @@ def call_id(body: dict) -> str | None:
     return value[:128] if isinstance(value, str) and value else None
 
 
+def verstat(body: dict) -> str | None:
+    """The carrier's STIR/SHAKEN verdict on the caller ID (bank.line), where the voice platform or the
+    bank's SIP gateway passes it: `metadata.verstat`, or `call.customer.verstat`; a verstat value
+    (`TN-Validation-Passed-A`) or the P-Asserted-Identity header that carries one."""
+    call, metadata = body.get("call"), body.get("metadata")
+    customer = call.get("customer") if isinstance(call, dict) else None
+    for source in (metadata, customer):
+        value = source.get("verstat") if isinstance(source, dict) else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:200]
+    return None
+
+
 def outbound_request(body: dict) -> dict | None:
     """The body of a Vapi outbound call (the bank rang the customer), for the agent to find why."""
     call = body.get("call")
@@ -219,6 +232,7 @@ def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | 
         tool_filler=tool_filler(body, voice=signed is not None),
         tools=tool_policy(data),
         outbound_request=outbound_request(body),
+        verstat=verstat(body),
     )
     return turn, phone_source
 

@@ -5,13 +5,16 @@ change is one conditional update plus one audit event naming the staff user; the
 edits the status. Loan products are edited here and the agent reads them live. The audit trail
 is read-only for everyone, superusers included.
 """
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from bank import dates, services
-from bank.models import (Account, AuditEvent, Card, CardPayment, CardReplacement, Customer, Dispute, FlaggedNumber,
-                         LoanProduct, Transaction)
+from bank import dates, services, totp
+from bank.models import (Account, AppApproval, AuditEvent, Authenticator, Card, CardPayment, CardReplacement, Customer,
+                         Dispute, FlaggedNumber, LoanProduct, Transaction)
 from core.admin import ReadOnlyAdmin
 from core.masking import mask_phone
 
@@ -205,3 +208,47 @@ class CardPaymentAdmin(ReadOnlyAdmin):
     list_display = ("reference", "created_at", "card", "from_account", "amount", "currency", "call_id")
     search_fields = ("reference", "card__last4", "call_id")
     list_select_related = ("card", "from_account")
+
+
+class EnrolForm(forms.ModelForm):
+    class Meta:
+        model = Authenticator
+        fields = ("customer",)
+
+    def clean(self):
+        if not settings.FINTALK_SEALING_KEY:
+            raise forms.ValidationError("Set FINTALK_SEALING_KEY (a long random string, kept) before enrolling "
+                                        "authenticators: their secrets are sealed with it.")
+        return super().clean()
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(admin.ModelAdmin):
+    """Enrolment by staff (bank.totp): adding one makes a new secret, sealed, and shows it once as the
+    key and the otpauth:// URI for the customer's app. It is never shown again; enrol anew to replace it."""
+
+    list_display = ("customer", "enrolled_at", "enrolled_by")
+    search_fields = ("customer__name", "customer__phone__endswith")
+    form = EnrolForm
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        found, secret = totp.enrol(obj.customer, actor=request.user.get_username())
+        obj.pk, obj.enrolled_at, obj.enrolled_by = found.pk, found.enrolled_at, found.enrolled_by
+        request.fintalk_enrolled = (obj.customer, secret)  # shown once, in this response only
+
+    def response_add(self, request, obj, post_url_continue=None):
+        customer, secret = request.fintalk_enrolled
+        return TemplateResponse(request, "admin/bank/authenticator_enrolled.html", {
+            **self.admin_site.each_context(request), "title": "Authenticator enrolled", "customer": customer,
+            "secret": secret, "uri": totp.provisioning_uri(customer, secret), "opts": self.model._meta})
+
+
+@admin.register(AppApproval)
+class AppApprovalAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "customer", "status", "decided_at", "call_id")
+    list_filter = ("status",)
+    search_fields = ("customer__name", "call_id")
+    list_select_related = ("customer",)

@@ -11,6 +11,7 @@ import re
 
 from agent.prompts import CALL_OPENING_QUERY
 from bank.actions import recognise
+from demo import step_up
 
 GREETING = ("Hello, this is Fin, the Fintalk Bank demo assistant. I can tell you about our loans, "
             "your cards, balances and transactions, disputes, card payments, or block a lost card. How can I help?")
@@ -35,7 +36,7 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 _PERSON = re.compile(r"\b(person|human|agent|representative|someone|operator)\b")
 
 # Intents that need the caller verified, in the order they are recognised.
-_VERIFIED_INTENTS = (
+_VERIFIED_INTENTS = step_up.INTENTS + (
     ("open_dispute", re.compile(r"\b(dispute|recogni[sz]e|didn't make|did not make|fraud\w*|charged twice|"
                                 r"duplicate|never (arrived|received))\b")),
     ("prepare_card_payment", re.compile(r"\b(pay|make a payment|card bill)\b")),
@@ -146,6 +147,8 @@ def security_answers(text: str) -> dict | None:
 def _verified_step(intent: str, original: str, details: str) -> tuple[str, dict] | str:
     """The call for an intent that needs verification, or the question for what is missing.
     `original` holds the request; `details` every caller message since (answers to questions)."""
+    if intent in step_up.STEPS:
+        return step_up.step(intent, details)
     lowered = details.lower()
     if intent == "get_account_balances":
         return intent, {}
@@ -191,6 +194,10 @@ def _after_tool(result: str, users: list[str], tool_names: set[str]):
     """What follows a tool's result: carry on with the request verification held up, hand the call
     over with the client's transferCall, or say the result."""
     outcomes = heard(result)
+    if pending := _pending_intent(users):
+        pending = _verified_step(pending[0], users[pending[1]], " ".join(users[pending[1]:]))
+    if (step := step_up.after_tool(outcomes, result, pending)) is not None:
+        return step
     verified = any(key in outcomes for key in (("verify_code", "verified"), ("verify_code", "already_verified"),
                                                ("verify_security_answers", "verified")))
     if verified and (pending := _pending_intent(users)):
@@ -277,6 +284,8 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
         ("verify_code", "invalid")))
     if asked_code and (digits := code(user)):
         return "verify_code", {"code": digits}
+    if step := step_up.answer(user, code(user), said_before):
+        return step
     if _YES.search(user):
         if (None, "not_verified") in said_before or ("verify_code", "no_code") in said_before:
             return "send_verification_code", {}
@@ -292,7 +301,8 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
             digits = card.group(1)  # an outbound call's card
         if digits:
             return "order_replacement_card", {"card_last4": digits, "address_confirmation": original.strip(" .")}
-    if previous in (ASK_CARD, ASK_AMOUNT, ASK_MERCHANT) and (pending := _pending_intent(users[:-1])):
+    if previous.endswith((ASK_CARD, ASK_AMOUNT, ASK_MERCHANT) + step_up.QUESTIONS) and \
+            (pending := _pending_intent(users[:-1])):
         intent, index = pending
         return _verified_step(intent, users[index], " ".join(users[index:]))
     if re.search(r"\b(unblock|transfer money|send money|wire)\b", user):

@@ -265,6 +265,45 @@ FINTALK_SMS_BACKEND = env_str("FINTALK_SMS_BACKEND", "console").strip()
 FINTALK_SMS_FILE_PATH = env_str("FINTALK_SMS_FILE_PATH", "")
 if FINTALK_SMS_BACKEND == "file" and not FINTALK_SMS_FILE_PATH:
     raise ImproperlyConfigured("FINTALK_SMS_BACKEND=file needs FINTALK_SMS_FILE_PATH (the file messages are appended to).")
+# --- #31 level 2 (step-up): an authenticator app or an approval in the bank's app; trust in the line ---
+# The second factors a caller may use for level 2 (bank.totp, bank.push): "totp", "push" or both.
+FINTALK_STEP_UP_FACTORS = env_list("FINTALK_STEP_UP_FACTORS", "totp,push")
+if not set(FINTALK_STEP_UP_FACTORS) <= {"totp", "push"}:
+    raise ImproperlyConfigured(f"FINTALK_STEP_UP_FACTORS={FINTALK_STEP_UP_FACTORS!r}: use totp, push or both.")
+# Which actions need which level, above what each declares (never below): "change_email=2,prepare_card_payment=2".
+FINTALK_ACTION_LEVELS = {name.strip(): level.strip() for name, _, level in
+                         (item.partition("=") for item in env_list("FINTALK_ACTION_LEVELS")) if name.strip()}
+if any(level not in ("0", "1", "2") for level in FINTALK_ACTION_LEVELS.values()):
+    raise ImproperlyConfigured("FINTALK_ACTION_LEVELS: name=level pairs, each level 0, 1 or 2, e.g. change_email=2.")
+FINTALK_ACTION_LEVELS = {name: int(level) for name, level in FINTALK_ACTION_LEVELS.items()}
+# Authenticator secrets are kept sealed with Fernet under a key derived (HKDF) from this setting. Set it
+# to a long random string and keep it: without it no authenticator can be enrolled or checked.
+FINTALK_SEALING_KEY = env_str("FINTALK_SEALING_KEY", "")
+# TOTP (RFC 6238): codes of the previous and next FINTALK_TOTP_DRIFT_STEPS 30-second steps are accepted too.
+FINTALK_TOTP_DRIFT_STEPS = env_number("FINTALK_TOTP_DRIFT_STEPS", 1)
+FINTALK_TOTP_ISSUER = env_str("FINTALK_TOTP_ISSUER", "Fintalk Bank")
+# The bank's app backend (bank.push): none, http (POST FINTALK_APP_BACKEND_URL/approvals), demo (an app
+# that approves at once, through the signed callback) or a dotted path. The backend answers at
+# /api/app/approvals/callback, signed with FINTALK_APP_CALLBACK_SECRET (HMAC-SHA256 over "timestamp.body").
+FINTALK_APP_BACKEND = env_str("FINTALK_APP_BACKEND", "none").strip()
+FINTALK_APP_BACKEND_URL = env_str("FINTALK_APP_BACKEND_URL", "").rstrip("/")
+FINTALK_APP_CALLBACK_SECRET = env_str("FINTALK_APP_CALLBACK_SECRET", "")
+FINTALK_APP_CALLBACK_URL = env_str("FINTALK_APP_CALLBACK_URL", "")  # what the backend calls back (public URL)
+FINTALK_APP_CALLBACK_TOLERANCE_SECONDS = env_number("FINTALK_APP_CALLBACK_TOLERANCE_SECONDS", 300)
+# A tool waits this long for the caller's answer in the app; the approval expires after FINTALK_APP_APPROVAL_SECONDS.
+FINTALK_APP_WAIT_SECONDS = env_number("FINTALK_APP_WAIT_SECONDS", 4.0, float)
+FINTALK_APP_APPROVAL_SECONDS = env_number("FINTALK_APP_APPROVAL_SECONDS", 120)
+if FINTALK_APP_BACKEND == "http" and not (FINTALK_APP_BACKEND_URL and FINTALK_APP_CALLBACK_SECRET):
+    raise ImproperlyConfigured("FINTALK_APP_BACKEND=http needs FINTALK_APP_BACKEND_URL and FINTALK_APP_CALLBACK_SECRET.")
+# Trust in the line (bank.line): none (caller ID is enough for level 0), standin (the platform's STIR/SHAKEN
+# verstat, and a SIM-swap lookup at FINTALK_LINE_CHECK_URL in the CAMARA SIM Swap API's format) or a dotted path.
+FINTALK_LINE_CHECK = env_str("FINTALK_LINE_CHECK", "none").strip()
+FINTALK_LINE_CHECK_URL = env_str("FINTALK_LINE_CHECK_URL", "").rstrip("/")
+FINTALK_SIM_SWAP_HOURS = env_number("FINTALK_SIM_SWAP_HOURS", 240)  # a swap this recent means no SMS code
+# Notices of changed details go to the old phone (bank.sms) and the old email (Django's email backend).
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env_str("DJANGO_EMAIL_FILE_PATH", "")
+DEFAULT_FROM_EMAIL = env_str("FINTALK_FROM_EMAIL", "notices@fintalk.example")
 # A card payment by phone: at most this much (in the card's currency); a quote waits this long for the yes.
 FINTALK_PAYMENT_MAX_AMOUNT = env_number("FINTALK_PAYMENT_MAX_AMOUNT", Decimal("10000"), Decimal)
 FINTALK_PAYMENT_QUOTE_SECONDS = env_number("FINTALK_PAYMENT_QUOTE_SECONDS", 600)
@@ -376,6 +415,8 @@ FINTALK_TOOL_FILLER_TEXT = env_str("FINTALK_TOOL_FILLER_TEXT", "One moment while
 # change an account (agent.tools.ACCOUNT_CHANGES: the card block) are never cut: they are awaited
 # to the end, since a change may commit and must then be reported.
 FINTALK_TOOL_TIMEOUT = env_number("FINTALK_TOOL_TIMEOUT", 5.0, float)
+if FINTALK_APP_WAIT_SECONDS >= FINTALK_TOOL_TIMEOUT:
+    raise ImproperlyConfigured("FINTALK_APP_WAIT_SECONDS must be under FINTALK_TOOL_TIMEOUT: check_app_approval would be cut.")
 # The agent's instructions: a Django template (plain text) the bank may edit or replace.
 FINTALK_SYSTEM_PROMPT_FILE = env_str("FINTALK_SYSTEM_PROMPT_FILE", "") or str(BASE_DIR / "agent" / "system_prompt.txt")
 # What the instructions say about a caller (name, cards) is cached this long per call.

@@ -208,7 +208,7 @@ def test_a_committed_change_outlives_an_error_after_it(monkeypatch):
     try:
         model = ScriptedModel([ToolUse("t1", "block_credit_card", {"card_last4": "4242"}), Stop("tool_use")],
                               [Text("Done."), Stop("end_turn")])
-        events = run(model, TurnInput(query="block 4242", phone="+15550100001"), monkeypatch)
+        events = run(model, TurnInput(query="block 4242"), monkeypatch)
     finally:
         tools.agent_tool_specs.cache_clear()
     assert events[-1].tool_calls == (("block_credit_card", "blocked"),)

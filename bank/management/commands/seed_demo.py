@@ -14,11 +14,14 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.conf import settings
 from django.utils import timezone
 
-from bank.demo_data import CUSTOMERS, LOANS
+from bank.demo_data import CUSTOMERS, DEMO_AUTHENTICATORS, LOANS
 from core.masking import mask_phone
-from bank.models import Account, AuditEvent, Card, CardPayment, Customer, Dispute, LoanProduct, Transaction
+from bank.models import (Account, AuditEvent, Authenticator, Card, CardPayment, Customer, Dispute, LoanProduct,
+                         Transaction)
+from bank.sealing import seal
 
 PAYMENT_DUE_IN_DAYS = 10
 
@@ -39,6 +42,9 @@ class Command(BaseCommand):
         now = timezone.now().replace(microsecond=0)
         for name, phone, profile, cards, accounts, transactions in CUSTOMERS:
             customer, _ = Customer.objects.update_or_create(phone=phone, defaults={"name": name, **profile})
+            if settings.FINTALK_SEALING_KEY and phone in DEMO_AUTHENTICATORS:  # the demo's published secrets
+                Authenticator.objects.get_or_create(customer=customer, defaults={
+                    "sealed_secret": seal(DEMO_AUTHENTICATORS[phone]), "enrolled_by": "seed_demo"})
             places = {}
             for network, last4, bill in cards:
                 due = timezone.localdate() + datetime.timedelta(days=PAYMENT_DUE_IN_DAYS) if bill else None
@@ -58,7 +64,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"Demo bank ready: {Customer.objects.count()} customers, {Account.objects.count()} accounts, "
             f"{Card.objects.count()} cards, {Transaction.objects.count()} transactions, "
-            f"{LoanProduct.objects.count()} loan products."
+            f"{LoanProduct.objects.count()} loan products, {Authenticator.objects.count()} authenticators"
+            + ("." if settings.FINTALK_SEALING_KEY else " (set FINTALK_SEALING_KEY to enrol the demo's).")
         ))
 
 
