@@ -2,6 +2,7 @@
 
     python -m bench.run                       # N = 1, 10, 100, 300; floor and Fintalk
     python -m bench.run --peer litellm        # also LiteLLM proxy (installed in bench/.peer-venv)
+    python -m bench.run --peer bag --peer-src /work/bag-src   # also bedrock-access-gateway (bench/peers.py)
     python -m bench.run --n 5 --rounds 1      # the smoke run the test suite does
     python -m bench.run --peer litellm --calls --json out.json --plot BENCHMARKS.png   # the full run
 
@@ -251,37 +252,6 @@ def start_fintalk(procs: Processes, standin: str, records: bool = True,
     return url, children(master.pid)[0]
 
 
-def peer_requirement() -> str:
-    """The LiteLLM pin, from requirements-bench.txt's `# peer:` line (one place for every bench pin)."""
-    lines = (ROOT / "requirements-bench.txt").read_text().splitlines()
-    return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("# peer:"))
-
-
-def start_litellm(procs: Processes, standin: str) -> tuple[str, int] | None:
-    venv = ROOT / "bench" / ".peer-venv"
-    if not (venv / "bin" / "litellm").exists():
-        requirement = peer_requirement()
-        print(f"installing {requirement} into bench/.peer-venv (once) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", requirement], check=True)
-    config = procs.tmp / "litellm.yaml"
-    config.write_text(json.dumps({"model_list": [{"model_name": MODEL, "litellm_params": {
-        "model": f"bedrock/converse/{MODEL}", "aws_bedrock_runtime_endpoint": standin,
-        "aws_access_key_id": "bench", "aws_secret_access_key": "bench", "aws_region_name": "us-east-1"}}]}))
-    port = free_port()
-    master = procs.start([str(venv / "bin" / "litellm"), "--config", str(config), "--port", str(port),
-                          "--host", "127.0.0.1", "--num_workers", "1"],
-                         {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}, "litellm.log")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(url + "/health/liveliness", timeout=120)
-    except RuntimeError:
-        print((procs.tmp / "litellm.log").read_text()[-3000:])
-        return None
-    pids = children(master.pid)
-    return url, (pids[0] if pids else master.pid)
-
-
 # --- the run ------------------------------------------------------------------------------------
 
 async def peak_rss_during(pid: int, load) -> tuple[float, object]:
@@ -368,10 +338,16 @@ async def main_async(args) -> dict:
         targets = [("fintalk (full agent)",) + start_fintalk(procs, standin)]
         if args.records_off:
             targets.append(("fintalk (records off)",) + start_fintalk(procs, standin, records=False))
-        if args.peer == "litellm":
-            peer = start_litellm(procs, standin)
-            if peer:
+        if "litellm" in args.peer:
+            from bench.peers import start_litellm
+
+            if peer := start_litellm(procs, standin):
                 targets.append(("litellm proxy (proxy only)",) + peer)
+        if "bag" in args.peer:
+            from bench.peers import start_bag
+
+            if peer := start_bag(procs, standin, args.peer_src):
+                targets.append(("bedrock-access-gateway (proxy only)",) + peer)
         for n in args.n:
             rounds = rounds_for(n, args.rounds)
             rows = [r.row(delay, stream_time) for r in await measure_floors(standin, n, rounds, [CONVERSE])]
@@ -411,6 +387,14 @@ async def main_async(args) -> dict:
     return report
 
 
+def _peers(value: str) -> list[str]:
+    peers = [peer for peer in value.split(",") if peer and peer != "none"]
+    unknown = set(peers) - {"litellm", "bag"}
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown peer {', '.join(sorted(unknown))}: litellm or bag")
+    return peers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 100, 300])
@@ -419,7 +403,10 @@ def main() -> None:
     parser.add_argument("--first-token-ms", type=float, default=300)
     parser.add_argument("--token-ms", type=float, default=20)
     parser.add_argument("--tokens", type=int, default=40)
-    parser.add_argument("--peer", choices=["none", "litellm"], default="none")
+    parser.add_argument("--peer", type=_peers, default=[],
+                        help="litellm, bag, or both (litellm,bag): peers measured beside Fintalk")
+    parser.add_argument("--peer-src", type=Path,
+                        help="--peer bag: a checkout of aws-samples/bedrock-access-gateway at the pinned commit")
     parser.add_argument("--no-tool-turn", dest="tool_turn", action="store_false")
     parser.add_argument("--records-off", action="store_true",
                         help="also measure a second Fintalk with FINTALK_CALL_RECORDS=false, beside the default (on)")
@@ -431,6 +418,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the raw report here")
     parser.add_argument("--plot", type=Path, help="draw added TTFT against N (PNG; needs matplotlib)")
     args = parser.parse_args()
+    if "bag" in args.peer and args.peer_src is None:
+        parser.error("--peer bag needs --peer-src DIR (a checkout of aws-samples/bedrock-access-gateway)")
     report = asyncio.run(main_async(args))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
