@@ -3,6 +3,8 @@
     python -m bench.turn_cpu               # 300 sequential plain turns
     python -m bench.turn_cpu --tool        # tool turns (loans: no database read)
     python -m bench.turn_cpu --balance     # a verified caller's balance: two model calls, one database read
+    python -m bench.turn_cpu --floor       # also the floor: aiobotocore alone sending the turn's own request
+    python -m bench.turn_cpu --no-profile  # the figure only (bench.compare runs it so)
 
 Django's ASGI application is driven directly (no HTTP server, no load generator), against the
 Bedrock stand-in on loopback with no delays, so the figure is the worker's own work per turn:
@@ -76,12 +78,44 @@ async def _turns(app, body: bytes, count: int) -> None:
         await app(dict(scope), receive, send)
 
 
+async def _floor(app, body: bytes, count: int) -> None:
+    """The floor in this process: the worker's own aiobotocore client sending each of the turn's model
+    requests as Fintalk prepared them (same prompt, tool specs, history) and reading every event
+    with botocore's parser, as `bench.run`'s aiobotocore floor does. Fintalk's own share is the
+    difference."""
+    from agent import bedrock
+
+    requests, prepare = [], bedrock.prepare
+
+    def capture(request):
+        requests.append(prepare(request))
+        return requests[-1]
+
+    bedrock.prepare = capture
+    try:
+        await _turns(app, body, 1)
+    finally:
+        bedrock.prepare = prepare
+    client = await bedrock.client()
+    started = time.process_time()
+    for _ in range(count):
+        for request in requests:
+            response = await client.converse_stream(**request)
+            async for _event in response["stream"]:
+                pass
+    print(f"{(time.process_time() - started) / count * 1000:.2f} ms CPU per turn for the floor: aiobotocore alone "
+          f"sending the turn's {len(requests)} model request(s) and parsing every event")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--tool", action="store_true")
     parser.add_argument("--balance", action="store_true")
     parser.add_argument("--top", type=int, default=20)
+    parser.add_argument("--floor", action="store_true",
+                        help="also time aiobotocore alone sending the same request(s) and reading the stream")
+    parser.add_argument("--no-profile", dest="profile", action="store_false")
     args = parser.parse_args()
     procs = Processes()
     try:
@@ -115,6 +149,10 @@ def main() -> None:
             await _turns(application, body, args.turns)
             print(f"{(time.process_time() - started) / args.turns * 1000:.2f} ms CPU per turn without the profiler "
                   "(Django's ASGI app in this process; no HTTP server, the stand-in in another process)")
+            if args.floor:
+                await _floor(application, body, args.turns)
+            if not args.profile:
+                return None, 0.0
             profile = cProfile.Profile()
             started = time.process_time()
             profile.enable()
@@ -123,6 +161,8 @@ def main() -> None:
             return profile, time.process_time() - started
 
         profile, cpu = asyncio.run(run())
+        if profile is None:
+            return
         print(f"{cpu / args.turns * 1000:.2f} ms CPU per turn under cProfile ({args.turns} turns; "
               "cProfile itself adds about half: compare parts, not totals)\n")
         stats = pstats.Stats(profile)
