@@ -23,6 +23,7 @@ from contextlib import AsyncExitStack
 from typing import AsyncIterator, Callable
 
 import orjson
+from botocore.eventstream import EventStreamBuffer, EventStreamHeaderParser
 from botocore.exceptions import ClientError, EventStreamError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from django.conf import settings
@@ -176,6 +177,39 @@ def _guardrail_summary(trace: dict) -> str:
     return "intervened on " + (" and ".join(sides) or "the content")
 
 
+class _HeaderParser(EventStreamHeaderParser):
+    """botocore's header parser, remembering what it parsed: a stream's frames repeat the same few
+    header blocks (`:event-type` contentBlockDelta, `:content-type`, `:message-type`) byte for byte,
+    and parsing them was a tenth of a turn's CPU (BENCHMARKS.md, #32). The dicts are only read."""
+
+    _seen: dict[bytes, dict] = {}
+
+    def parse(self, data: bytes) -> dict:
+        found = self._seen.get(data)
+        if found is None:
+            found = super().parse(data)
+            if len(self._seen) < 256:  # the operation's event and exception types: a few dozen at most
+                self._seen[data] = found
+        return found
+
+
+async def _frames(events):
+    """The stream's frames, decoded by botocore's EventStreamBuffer (prelude, CRCs, framing) with the
+    remembering header parser; aiobotocore's own frame generator, when the response has no raw body."""
+    raw = getattr(events, "_raw_stream", None)
+    content = getattr(raw, "content", None)
+    if content is None:
+        async for frame in events._event_generator:
+            yield frame
+        return
+    buffer = EventStreamBuffer()
+    buffer._header_parser = _HeaderParser()
+    async for chunk, _ in content.iter_chunks():
+        buffer.add_data(chunk)
+        for frame in buffer:
+            yield frame
+
+
 async def _parsed(events) -> AsyncIterator[dict]:
     """The stream's events as `{event type: payload}` dicts, as botocore's parser gives them.
 
@@ -185,12 +219,11 @@ async def _parsed(events) -> AsyncIterator[dict]:
     are, so the frames botocore decoded are read with orjson instead; exceptions are raised as
     botocore raises them (`EventStreamError`, the exception type as the error code).
     """
-    frames = getattr(events, "_event_generator", None)
-    if frames is None:  # another aiobotocore: its parsed events, the same dicts
+    if getattr(events, "_event_generator", None) is None:  # another aiobotocore: its parsed events, the same dicts
         async for event in events:
             yield event
         return
-    async for frame in frames:
+    async for frame in _frames(events):
         headers = frame.headers
         kind = headers.get(":message-type")
         if kind == "event":
