@@ -107,6 +107,25 @@ async def _floor(app, body: bytes, count: int) -> None:
           f"sending the turn's {len(requests)} model request(s) and parsing every event")
 
 
+def django_app(standin: str):
+    """Fintalk's ASGI application in this process, on the Bedrock provider at `standin`, with the demo
+    bank in a fresh SQLite file and the default settings otherwise (call records on)."""
+    database = Path(tempfile.mkdtemp()) / "cpu.sqlite3"
+    os.environ.update({"DATABASE_URL": f"sqlite:///{database}", "FINTALK_API_KEYS": API_KEY,
+                       "FINTALK_LLM": "bedrock", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin,
+                       "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
+                       "DJANGO_SETTINGS_MODULE": "fintalk.settings", "FINTALK_LOG_LEVEL": "WARNING"})
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    from fintalk.asgi import application
+
+    return application
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=300)
@@ -121,19 +140,7 @@ def main() -> None:
     try:
         standin = start_standin(procs, argparse.Namespace(first_token_ms=0, token_ms=0, tokens=40))
         # the stand-in answers "loans" with get_loan_products and "balance" with get_account_balances
-        database = Path(tempfile.mkdtemp()) / "cpu.sqlite3"
-        os.environ.update({"DATABASE_URL": f"sqlite:///{database}", "FINTALK_API_KEYS": API_KEY,
-                           "FINTALK_LLM": "bedrock", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin,
-                           "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
-                           "DJANGO_SETTINGS_MODULE": "fintalk.settings", "FINTALK_LOG_LEVEL": "WARNING"})
-        import django
-        from django.core.management import call_command
-
-        django.setup()
-        call_command("migrate", verbosity=0)
-        call_command("seed_demo", verbosity=0)
-        from fintalk.asgi import application
-
+        application = django_app(standin)
         body = json.dumps(BALANCE_BODY if args.balance else TOOL_BODY if args.tool else BODY).encode()
         if args.balance:  # the call is verified (level 1), as after a one-time code
             from django.core.cache import caches
