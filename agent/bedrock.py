@@ -30,7 +30,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from agent import metrics
+from agent import metrics, starts
 from agent.converse import ModelEvent, Stop, Text, ToolUse, Usage, cache_points
 from agent.models import family_of, output_limit
 
@@ -79,8 +79,14 @@ async def client(single_attempt: bool = False):
                 # No endpoint_url: botocore itself honours AWS_ENDPOINT_URL_BEDROCK_RUNTIME.
                 found = await slot.stack.enter_async_context(get_session().create_client(
                     "bedrock-runtime", region_name=settings.AWS_REGION, config=_botocore_config(single_attempt)))
+                # Built and signed, about to leave: the next turn at the worker's door may start.
+                found.meta.events.register("before-send.bedrock-runtime.ConverseStream", _sending)
                 slot.clients[single_attempt] = found
     return found
+
+
+def _sending(**_) -> None:
+    starts.started()
 
 
 async def warm_up() -> None:
