@@ -199,48 +199,37 @@ class _HeaderParser(EventStreamHeaderParser):
         return found
 
 
-async def _frames(events):
-    """The stream's frames, decoded by botocore's EventStreamBuffer (prelude, CRCs, framing) with the
-    remembering header parser; aiobotocore's own frame generator, when the response has no raw body."""
-    raw = getattr(events, "_raw_stream", None)
-    content = getattr(raw, "content", None)
-    if content is None:
-        async for frame in events._event_generator:
-            yield frame
+async def _parsed(events) -> AsyncIterator[dict]:
+    """The stream's events as `{event type: payload}` dicts, as botocore's parser gives them.
+
+    botocore's EventStreamBuffer decodes each frame (prelude, CRCs, framing; headers through
+    `_HeaderParser`) and then its generic shape parser would run over the JSON payload to build
+    that same dict: ~0.05 ms an event, about a tenth of a turn's CPU, measured (bench/turn_cpu.py).
+    ConverseStream's payloads are the event objects as they are, so they are read with orjson;
+    exceptions are raised as botocore raises them (`EventStreamError`, the exception type as the
+    error code). One generator reads the body and the frames (each layer costs every token).
+    """
+    content = getattr(getattr(events, "_raw_stream", None), "content", None)
+    if content is None:  # another aiobotocore: its parsed events, the same dicts
+        async for event in events:
+            yield event
         return
     buffer = EventStreamBuffer()
     buffer._header_parser = _HeaderParser()
     async for chunk, _ in content.iter_chunks():
         buffer.add_data(chunk)
         for frame in buffer:
-            yield frame
-
-
-async def _parsed(events) -> AsyncIterator[dict]:
-    """The stream's events as `{event type: payload}` dicts, as botocore's parser gives them.
-
-    botocore decodes each frame (prelude, headers, CRCs) and then runs its generic shape parser
-    over the JSON payload to build that same dict: ~0.05 ms an event, about a tenth of a turn's
-    CPU, measured (bench/turn_cpu.py). ConverseStream's payloads are the event objects as they
-    are, so the frames botocore decoded are read with orjson instead; exceptions are raised as
-    botocore raises them (`EventStreamError`, the exception type as the error code).
-    """
-    if getattr(events, "_event_generator", None) is None:  # another aiobotocore: its parsed events, the same dicts
-        async for event in events:
-            yield event
-        return
-    async for frame in _frames(events):
-        headers = frame.headers
-        kind = headers.get(":message-type")
-        if kind == "event":
-            yield {headers[":event-type"]: orjson.loads(frame.payload)}
-        elif kind == "exception":
-            message = orjson.loads(frame.payload or b"{}").get("message", "")
-            raise EventStreamError({"Error": {"Code": headers.get(":exception-type", ""), "Message": message}},
-                                   "ConverseStream")
-        elif kind == "error":
-            raise EventStreamError({"Error": {"Code": headers.get(":error-code", ""),
-                                              "Message": headers.get(":error-message", "")}}, "ConverseStream")
+            headers = frame.headers
+            kind = headers.get(":message-type")
+            if kind == "event":
+                yield {headers[":event-type"]: orjson.loads(frame.payload)}
+            elif kind == "exception":
+                message = orjson.loads(frame.payload or b"{}").get("message", "")
+                raise EventStreamError({"Error": {"Code": headers.get(":exception-type", ""), "Message": message}},
+                                       "ConverseStream")
+            elif kind == "error":
+                raise EventStreamError({"Error": {"Code": headers.get(":error-code", ""),
+                                                  "Message": headers.get(":error-message", "")}}, "ConverseStream")
 
 
 def _arguments(text: str) -> dict:
