@@ -225,7 +225,8 @@ def start_standin(procs: Processes, args) -> str:
     port = free_port()
     procs.start([sys.executable, "-m", "tests.bedrock_standin", "--port", str(port),
                  "--first-token-ms", str(args.first_token_ms), "--token-ms", str(args.token_ms),
-                 "--tokens", str(args.tokens), "--tool-keyword", "loans"], {}, "standin.log")
+                 "--tokens", str(args.tokens), "--tool-keyword", "loans",
+                 "--brief-tokens", str(getattr(args, "calls_words", 0) or 0)], {}, "standin.log")
     url = f"http://127.0.0.1:{port}"
     wait_for(url + "/")
     return url
@@ -377,7 +378,7 @@ async def main_async(args) -> dict:
                 cpu_before = cpu_seconds(pid)
                 best, steps = await calls_per_worker(url + "/v1/chat/completions", {"Authorization": f"Bearer {API_KEY}"},
                                                      BODY, args.calls_ladder, args.calls_seconds, delay,
-                                                     args.calls_budget_ms)
+                                                     args.calls_budget_ms, words=args.calls_words)
                 turns = sum(step.turns for step in steps)
                 report["calls"][name] = {"calls_per_worker": best, "steps": [vars(step) for step in steps],
                                          "cpu_ms_per_turn": (cpu_seconds(pid) - cpu_before) * 1000 / max(1, turns)}
@@ -412,9 +413,11 @@ def main() -> None:
                         help="also measure a second Fintalk with FINTALK_CALL_RECORDS=false, beside the default (on)")
     parser.add_argument("--calls", action="store_true", help="also find the calls per worker (open loop)")
     parser.add_argument("--calls-ladder", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[50, 100, 150, 200, 250, 300, 400])
+                        default=[50, 100, 200, 300, 400, 500, 600, 800, 1000, 1200])
     parser.add_argument("--calls-seconds", type=float, default=25, help="seconds per step of the ladder")
     parser.add_argument("--calls-budget-ms", type=float, default=100, help="p99 added TTFT a step may reach")
+    parser.add_argument("--calls-words", type=int, default=8,
+                        help="words the stand-in answers each turn of the calls ladder (0: --tokens, as the latency rows)")
     parser.add_argument("--json", type=Path, help="write the raw report here")
     parser.add_argument("--plot", type=Path, help="draw added TTFT against N (PNG; needs matplotlib)")
     args = parser.parse_args()
