@@ -23,7 +23,7 @@ from collections import deque
 
 SLOTS = 16  # not 1: a turn awaiting a read leaves the CPU to others, and a burst keeps some of asyncio's batching
 HOLD = 0.1  # seconds a turn keeps its place at most (its set-up takes ~2 ms of CPU, up to SLOTS x that in a burst)
-TOKEN_WAIT = 0.2  # seconds a streaming turn's next token waits at most for the turns at the door
+TOKEN_WAIT = 0.5  # seconds a streaming turn's next token waits at most for the turns at the door
 
 
 class Ticket:

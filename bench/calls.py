@@ -12,9 +12,7 @@ import random
 import time
 from dataclasses import dataclass
 
-import httpx
-
-from bench.run import Sample, openai_stream
+from bench.run import Sample, load_client, openai_stream
 
 def reply(words: int) -> str:
     """What the stand-in answers (the next turn carries it in its history)."""
@@ -58,10 +56,9 @@ async def _call(client, url, headers, body, deadline, warmup_until, samples: lis
 async def run_step(url: str, headers: dict, body: dict, calls: int, seconds: float, delay: float,
                    budget_ms: float, seed: int = 7, words: int = 0) -> Step:
     rng = random.Random(seed)
-    limits = httpx.Limits(max_connections=calls + 10, max_keepalive_connections=calls + 10)
     samples: list[Sample] = []
     start = time.monotonic()
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+    async with load_client(calls, timeout=60) as client:
         await asyncio.gather(*(_call(client, url, headers, body, start + seconds, start + 5, samples, rng, words)
                                for _ in range(calls)))
     ok = [(s.ttft - delay) * 1000 for s in samples if s.error is None and s.ttft is not None]

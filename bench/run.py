@@ -11,8 +11,8 @@ token every --token-ms), Fintalk under gunicorn with one uvicorn worker on the b
 and a load generator of N concurrent streaming clients sending a Vapi-shaped body. Reported per
 N: added time to first token (client TTFT minus the stand-in's delay) p50/p95/p99, added total
 duration, completed streams per second, errors, server CPU per turn and RSS growth per
-concurrent stream. The floors are the same load straight to the stand-in: httpx reading the raw
-event stream, and aiobotocore (one long-lived client). A tool turn (two model calls and a database
+concurrent stream. The floors are the same load straight to the stand-in: aiohttp reading the raw
+event stream (the load generator's own client library), and aiobotocore (one long-lived client). A tool turn (two model calls and a database
 read) is measured against two back-to-back stand-in calls.
 
 Why one module of ~440 lines: it is the benchmark as one script (start the processes, load them,
@@ -134,17 +134,30 @@ class Result:
 
 # --- clients ------------------------------------------------------------------------------------
 
-async def openai_stream(client: httpx.AsyncClient, url: str, body: dict, headers: dict) -> Sample:
+def load_client(n: int, timeout: float = 120):
+    """The load generator's HTTP client: one aiohttp session holding up to n + 10 keep-alive connections.
+
+    aiohttp, as the aiobotocore floor uses it, not httpx: at 100 concurrent streams httpx's pool
+    cost the load generator itself seconds (its own floor's p50 reached 1.9-3.5 s at N = 100 while
+    aiobotocore's stayed under 150 ms), so every target behind it measured the client, not the server.
+    """
+    import aiohttp
+
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=n + 10),
+                                 timeout=aiohttp.ClientTimeout(total=timeout))
+
+
+async def openai_stream(client, url: str, body: dict, headers: dict) -> Sample:
     sample, start = Sample(), time.perf_counter()
     try:
-        async with client.stream("POST", url, json=body, headers=headers) as response:
-            if response.status_code != 200:
-                return Sample(error=f"HTTP {response.status_code}")
-            async for line in response.aiter_lines():
-                if sample.ttft is None and line.startswith("data: {") and '"content":"' in line \
-                        and '"content":""' not in line:
+        async with client.post(url, json=body, headers=headers) as response:
+            if response.status != 200:
+                return Sample(error=f"HTTP {response.status}")
+            async for line in response.content:
+                if sample.ttft is None and line.startswith(b"data: {") and b'"content":"' in line \
+                        and b'"content":""' not in line:
                     sample.ttft = time.perf_counter() - start
-                elif line.startswith("data: {") and '"error"' in line[:20]:
+                elif line.startswith(b"data: {") and b'"error"' in line[:20]:
                     sample.error = "error event"
         sample.total = time.perf_counter() - start
     except Exception as exc:  # a benchmark counts failures, it does not stop on them
@@ -152,15 +165,15 @@ async def openai_stream(client: httpx.AsyncClient, url: str, body: dict, headers
     return sample
 
 
-async def raw_event_stream(client: httpx.AsyncClient, url: str, bodies: list[dict]) -> Sample:
-    """The floor: httpx reading the stand-in's event stream and decoding frames (no server).
+async def raw_event_stream(client, url: str, bodies: list[dict]) -> Sample:
+    """The floor: aiohttp reading the stand-in's event stream and decoding frames (no server).
     Several bodies are back-to-back calls (a tool turn); TTFT is the last call's first text."""
     sample, start = Sample(), time.perf_counter()
     try:
         for body in bodies:
-            async with client.stream("POST", url, json=body) as response:
+            async with client.post(url, json=body) as response:
                 buffer = EventStreamBuffer()
-                async for chunk in response.aiter_raw():
+                async for chunk in response.content.iter_any():
                     buffer.add_data(chunk)
                     for message in buffer:
                         if sample.ttft is None and body is bodies[-1] and b'"text"' in message.payload \
@@ -275,9 +288,8 @@ async def peak_rss_during(pid: int, load) -> tuple[float, object]:
 
 
 async def measure_server(name: str, url: str, pid: int, body: dict, n: int, rounds: int) -> Result:
-    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
     headers = {"Authorization": f"Bearer {API_KEY}"}
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+    async with load_client(n) as client:
         # Warm up with N at once: the pool then holds N open connections, as a voice platform's would.
         await run_load(lambda: openai_stream(client, url, body, headers), n, 1)
         rss_before, cpu_before = rss_mb(pid), cpu_seconds(pid)
@@ -294,12 +306,11 @@ async def measure_floors(standin: str, n: int, rounds: int, bodies: list[dict]) 
     from aiobotocore.session import get_session
 
     url = f"{standin}/model/{MODEL}/converse-stream"
-    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
     results = []
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+    async with load_client(n) as client:
         await run_load(lambda: raw_event_stream(client, url, bodies), n, 1)
         samples, wall = await run_load(lambda: raw_event_stream(client, url, bodies), n, rounds)
-        results.append(Result("floor: httpx", n, samples, wall))
+        results.append(Result("floor: aiohttp", n, samples, wall))
     from botocore.config import Config
 
     async with get_session().create_client(
@@ -388,6 +399,14 @@ async def main_async(args) -> dict:
     return report
 
 
+def run_on_uvloop(coroutine):
+    """The load generator on uvloop (as the worker): its own CPU per request is not what is measured."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
 def _peers(value: str) -> list[str]:
     peers = [peer for peer in value.split(",") if peer and peer != "none"]
     unknown = set(peers) - {"litellm", "bag"}
@@ -423,7 +442,7 @@ def main() -> None:
     args = parser.parse_args()
     if "bag" in args.peer and args.peer_src is None:
         parser.error("--peer bag needs --peer-src DIR (a checkout of aws-samples/bedrock-access-gateway)")
-    report = asyncio.run(main_async(args))
+    report = run_on_uvloop(main_async(args))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
     if args.plot:
