@@ -47,8 +47,9 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--tool", action="store_true")
     parser.add_argument("--balance", action="store_true")
+    parser.add_argument("--words", type=int, default=40)
     args = parser.parse_args()
-    options = ["--turns", str(args.turns)] + ["--tool"] * args.tool + ["--balance"] * args.balance
+    options = ["--turns", str(args.turns), "--words", str(args.words)] + ["--tool"] * args.tool + ["--balance"] * args.balance
     before_tree = export(args.before)
     try:
         before, after = [], []

@@ -135,10 +135,11 @@ def main() -> None:
     parser.add_argument("--floor", action="store_true",
                         help="also time aiobotocore alone sending the same request(s) and reading the stream")
     parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--words", type=int, default=40, help="words the stand-in answers (the calls ladder uses 8)")
     args = parser.parse_args()
     procs = Processes()
     try:
-        standin = start_standin(procs, argparse.Namespace(first_token_ms=0, token_ms=0, tokens=40))
+        standin = start_standin(procs, argparse.Namespace(first_token_ms=0, token_ms=0, tokens=args.words))
         # the stand-in answers "loans" with get_loan_products and "balance" with get_account_balances
         application = django_app(standin)
         body = json.dumps(BALANCE_BODY if args.balance else TOOL_BODY if args.tool else BODY).encode()
