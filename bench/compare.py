@@ -4,7 +4,7 @@
     python -m bench.compare --before 2771a18 --tool --repeat 5
 
 The `--before` commit is exported (`git archive`) to a temporary folder and given this tree's
-bench/ (the same harness), then `bench.turn_cpu --no-profile` runs in it and in this tree in
+bench/ and Bedrock stand-in (the same harness), then `bench.turn_cpu --no-profile` runs in it and in this tree in
 turn (before, after, before, after, ...), so that a busy machine slows both alike. Prints each
 run's figure and the median of each side: on a machine shared with other work, the ratio of the
 medians is the figure to trust, not either absolute.
@@ -28,6 +28,7 @@ def export(ref: str) -> Path:
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     shutil.rmtree(folder / "bench")
     shutil.copytree(ROOT / "bench", folder / "bench", ignore=shutil.ignore_patterns(".*venv*", "__pycache__"))
+    shutil.copy(ROOT / "tests" / "bedrock_standin.py", folder / "tests" / "bedrock_standin.py")  # the harness's too
     return folder
 
 
