@@ -105,8 +105,13 @@ def test_in_a_burst_the_first_turn_is_sent_to_bedrock_before_the_last_is_validat
     settings.FINTALK_CALL_RECORDS = False
     settings.BEDROCK_FALLBACK_MODEL_IDS = []
     from agent import bedrock
+    from agent import tools as agent_tools
     from api import views
     from fintalk.asgi import application
+
+    # A chat request registers the outbound tools' levels in agent.tools on first use (the view reserves
+    # their names); put the registries back as they were, so that tests of the tools see what they expect.
+    levels, changes = dict(agent_tools.REQUIRED_LEVEL), dict(agent_tools.ACCOUNT_CHANGES)
 
     timeline = []
     requested = views._requested
@@ -152,7 +157,15 @@ def test_in_a_burst_the_first_turn_is_sent_to_bedrock_before_the_last_is_validat
         finally:
             await bedrock.close()
 
-    results = asyncio.run(burst())
+    try:
+        results = asyncio.run(burst())
+    finally:
+        agent_tools.REQUIRED_LEVEL.clear()
+        agent_tools.REQUIRED_LEVEL.update(levels)
+        agent_tools.ACCOUNT_CHANGES.clear()
+        agent_tools.ACCOUNT_CHANGES.update(changes)
+        agent_tools.outbound_tools.cache_clear()
+        agent_tools.agent_tool_specs.cache_clear()
     assert all(chunks[0]["status"] == 200 and b"[DONE]" in chunks[-2]["body"] for chunks in results)
     assert timeline.count("validated") == timeline.count("sent") == starts.SLOTS + 24
     assert timeline.index("sent") < len(timeline) - 1 - timeline[::-1].index("validated")
