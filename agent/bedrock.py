@@ -23,13 +23,14 @@ from contextlib import AsyncExitStack
 from typing import AsyncIterator, Callable
 
 import orjson
+from botocore.eventstream import EventStreamBuffer, EventStreamHeaderParser
 from botocore.exceptions import ClientError, EventStreamError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from agent import metrics
+from agent import metrics, starts
 from agent.converse import ModelEvent, Stop, Text, ToolUse, Usage, cache_points
 from agent.models import family_of, output_limit
 
@@ -78,8 +79,14 @@ async def client(single_attempt: bool = False):
                 # No endpoint_url: botocore itself honours AWS_ENDPOINT_URL_BEDROCK_RUNTIME.
                 found = await slot.stack.enter_async_context(get_session().create_client(
                     "bedrock-runtime", region_name=settings.AWS_REGION, config=_botocore_config(single_attempt)))
+                # Built and signed, about to leave: the next turn at the worker's door may start.
+                found.meta.events.register("before-send.bedrock-runtime.ConverseStream", _sending)
                 slot.clients[single_attempt] = found
     return found
+
+
+def _sending(**_) -> None:
+    starts.started()
 
 
 async def warm_up() -> None:
@@ -176,32 +183,53 @@ def _guardrail_summary(trace: dict) -> str:
     return "intervened on " + (" and ".join(sides) or "the content")
 
 
+class _HeaderParser(EventStreamHeaderParser):
+    """botocore's header parser, remembering what it parsed: a stream's frames repeat the same few
+    header blocks (`:event-type` contentBlockDelta, `:content-type`, `:message-type`) byte for byte,
+    and parsing them was a tenth of a turn's CPU (BENCHMARKS.md, #32). The dicts are only read."""
+
+    _seen: dict[bytes, dict] = {}
+
+    def parse(self, data: bytes) -> dict:
+        found = self._seen.get(data)
+        if found is None:
+            found = super().parse(data)
+            if len(self._seen) < 256:  # the operation's event and exception types: a few dozen at most
+                self._seen[data] = found
+        return found
+
+
 async def _parsed(events) -> AsyncIterator[dict]:
     """The stream's events as `{event type: payload}` dicts, as botocore's parser gives them.
 
-    botocore decodes each frame (prelude, headers, CRCs) and then runs its generic shape parser
-    over the JSON payload to build that same dict: ~0.05 ms an event, about a tenth of a turn's
-    CPU, measured (bench/turn_cpu.py). ConverseStream's payloads are the event objects as they
-    are, so the frames botocore decoded are read with orjson instead; exceptions are raised as
-    botocore raises them (`EventStreamError`, the exception type as the error code).
+    botocore's EventStreamBuffer decodes each frame (prelude, CRCs, framing; headers through
+    `_HeaderParser`) and then its generic shape parser would run over the JSON payload to build
+    that same dict: ~0.05 ms an event, about a tenth of a turn's CPU, measured (bench/turn_cpu.py).
+    ConverseStream's payloads are the event objects as they are, so they are read with orjson;
+    exceptions are raised as botocore raises them (`EventStreamError`, the exception type as the
+    error code). One generator reads the body and the frames (each layer costs every token).
     """
-    frames = getattr(events, "_event_generator", None)
-    if frames is None:  # another aiobotocore: its parsed events, the same dicts
+    content = getattr(getattr(events, "_raw_stream", None), "content", None)
+    if content is None:  # another aiobotocore: its parsed events, the same dicts
         async for event in events:
             yield event
         return
-    async for frame in frames:
-        headers = frame.headers
-        kind = headers.get(":message-type")
-        if kind == "event":
-            yield {headers[":event-type"]: orjson.loads(frame.payload)}
-        elif kind == "exception":
-            message = orjson.loads(frame.payload or b"{}").get("message", "")
-            raise EventStreamError({"Error": {"Code": headers.get(":exception-type", ""), "Message": message}},
-                                   "ConverseStream")
-        elif kind == "error":
-            raise EventStreamError({"Error": {"Code": headers.get(":error-code", ""),
-                                              "Message": headers.get(":error-message", "")}}, "ConverseStream")
+    buffer = EventStreamBuffer()
+    buffer._header_parser = _HeaderParser()
+    async for chunk, _ in content.iter_chunks():
+        buffer.add_data(chunk)
+        for frame in buffer:
+            headers = frame.headers
+            kind = headers.get(":message-type")
+            if kind == "event":
+                yield {headers[":event-type"]: orjson.loads(frame.payload)}
+            elif kind == "exception":
+                message = orjson.loads(frame.payload or b"{}").get("message", "")
+                raise EventStreamError({"Error": {"Code": headers.get(":exception-type", ""), "Message": message}},
+                                       "ConverseStream")
+            elif kind == "error":
+                raise EventStreamError({"Error": {"Code": headers.get(":error-code", ""),
+                                                  "Message": headers.get(":error-message", "")}}, "ConverseStream")
 
 
 def _arguments(text: str) -> dict:

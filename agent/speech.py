@@ -17,10 +17,13 @@ _MARKER_PREFIX = re.compile(r"[ \t]*(?:#{1,6}|[-*+\u2022>])?")  # could still be
 
 
 def _partial_tag_suffix(text: str, tag: str) -> int:
-    """Length of the longest suffix of `text` that is a proper prefix of `tag`."""
-    for size in range(min(len(tag) - 1, len(text)), 0, -1):
-        if tag.startswith(text[-size:]):
-            return size
+    """Length of the longest suffix of `text` that is a proper prefix of `tag` (such a suffix starts
+    with the tag's first character: only those places are tried, a token without one costs a find)."""
+    at = text.find(tag[0], max(0, len(text) - len(tag) + 1))
+    while at >= 0:
+        if tag.startswith(text[at:]):
+            return len(text) - at
+        at = text.find(tag[0], at + 1)
     return 0
 
 
@@ -32,6 +35,8 @@ class SpeechFilter:
         self._line_pending = ""  # held back at a line start: may be a heading or bullet marker
 
     def feed(self, delta: str) -> str:
+        if not self._pending and not self._thinking and "<" not in delta:  # most tokens: nothing to hold back
+            return self._plain(delta)
         text = self._pending + delta
         self._pending = ""
         visible = []
@@ -62,6 +67,8 @@ class SpeechFilter:
 
     def _plain(self, text: str, final: bool = False) -> str:
         """Strip markdown; a line-start marker is decided only once it is whole."""
+        if not self._line_start and not self._line_pending and "\n" not in text:  # mid-line: inline markers only
+            return _INLINE.sub("", text) if "*" in text or "`" in text or "__" in text else text
         pieces = re.split(r"(\n)", self._line_pending + text)
         self._line_pending = ""
         out = []

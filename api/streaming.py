@@ -15,6 +15,7 @@ from typing import AsyncIterator
 
 from django.conf import settings
 
+from agent import starts
 from agent.client_tools import ClientToolCall
 from agent.turn import ModelAnswering, StructuredAnswer, TextDelta, ToolStarted, TurnEnd, TurnEvent
 from api import protocol
@@ -121,6 +122,8 @@ async def start_turn(events: AsyncIterator[TurnEvent], record) -> RunningTurn:
         record.failed(error)
         await running.aclose()
         raise
+    finally:
+        starts.started()  # if no Bedrock request did already (the demo model, an early error)
     return running
 
 
@@ -129,6 +132,8 @@ async def _with_keepalives(running: RunningTurn, interval: float | None = None):
     async for event in running.until_spoken(interval or settings.FINTALK_KEEPALIVE_SECONDS):
         yield event
     while True:
+        if starts.queued():  # turns wait to start: their first words before this turn's next one
+            await starts.give_way()
         try:
             yield await running.next_event()
         except StopAsyncIteration:

@@ -2,19 +2,21 @@
 
 Each call sends a turn (carrying the growing history of its call) 3-5 s after its previous turn
 began, at random, as a caller would after hearing the answer; a turn whose answer is still
-streaming delays the next one. For C = each step of a ladder the load runs for a while; the
-largest C whose p99 added TTFT stays within the budget with zero errors is the worker's figure.
+streaming delays the next one. With `words`, each turn asks to be answered briefly and the
+stand-in answers that many words (its `--brief-tokens`), as a voice agent's short answers are.
+For C = each step of a ladder the load runs for a while; the largest C whose p99 added TTFT
+stays within the budget with zero errors is the worker's figure.
 """
 import asyncio
 import random
 import time
 from dataclasses import dataclass
 
-import httpx
+from bench.run import Sample, load_client, openai_stream
 
-from bench.run import Sample, openai_stream
-
-REPLY = " ".join(f"word{i}" for i in range(40))  # what the stand-in answers; the next turn carries it
+def reply(words: int) -> str:
+    """What the stand-in answers (the next turn carries it in its history)."""
+    return " ".join(f"word{i}" for i in range(words))
 
 
 @dataclass
@@ -34,30 +36,30 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-async def _call(client, url, headers, body, deadline, warmup_until, samples: list[Sample], rng) -> None:
+async def _call(client, url, headers, body, deadline, warmup_until, samples: list[Sample], rng, words: int) -> None:
     history = [message for message in body["messages"] if message["role"] != "user"]
     body = {**body, "call": {**body.get("call", {}), "id": f"call-bench-{rng.getrandbits(64):016x}"}}  # one Call each
     await asyncio.sleep(rng.uniform(0, 4))  # calls do not all start at the same instant
     turn = 0
     while time.monotonic() < deadline:
         started = time.monotonic()
-        user = {"role": "user", "content": f"Tell me something nice, please. This is turn {turn}."}
+        ask = "Tell me something nice, briefly, please." if words else "Tell me something nice, please."
+        user = {"role": "user", "content": f"{ask} This is turn {turn}."}
         sample = await openai_stream(client, url, {**body, "messages": [*history, user]}, headers)
         if started >= warmup_until:
             samples.append(sample)
-        history += [user, {"role": "assistant", "content": REPLY}]
+        history += [user, {"role": "assistant", "content": reply(words or 40)}]
         turn += 1
         await asyncio.sleep(max(0.0, started + rng.uniform(3, 5) - time.monotonic()))
 
 
 async def run_step(url: str, headers: dict, body: dict, calls: int, seconds: float, delay: float,
-                   budget_ms: float, seed: int = 7) -> Step:
+                   budget_ms: float, seed: int = 7, words: int = 0) -> Step:
     rng = random.Random(seed)
-    limits = httpx.Limits(max_connections=calls + 10, max_keepalive_connections=calls + 10)
     samples: list[Sample] = []
     start = time.monotonic()
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        await asyncio.gather(*(_call(client, url, headers, body, start + seconds, start + 5, samples, rng)
+    async with load_client(calls, timeout=60) as client:
+        await asyncio.gather(*(_call(client, url, headers, body, start + seconds, start + 5, samples, rng, words)
                                for _ in range(calls)))
     ok = [(s.ttft - delay) * 1000 for s in samples if s.error is None and s.ttft is not None]
     errors = len(samples) - len(ok)
@@ -66,11 +68,11 @@ async def run_step(url: str, headers: dict, body: dict, calls: int, seconds: flo
 
 
 async def calls_per_worker(url: str, headers: dict, body: dict, ladder: list[int], seconds: float, delay: float,
-                           budget_ms: float = 100) -> tuple[int, list[Step]]:
+                           budget_ms: float = 100, words: int = 0) -> tuple[int, list[Step]]:
     """The largest C on the ladder that passed (climbing stops at the first that fails)."""
     best, steps = 0, []
     for calls in ladder:
-        step = await run_step(url, headers, body, calls, seconds, delay, budget_ms)
+        step = await run_step(url, headers, body, calls, seconds, delay, budget_ms, words=words)
         steps.append(step)
         print(f"  {calls} calls: {step.turns} turns, p50 {step.p50_ms:.1f} ms, p99 {step.p99_ms:.1f} ms, "
               f"{step.errors} errors -> {'pass' if step.passed else 'fail'}", flush=True)

@@ -12,9 +12,7 @@ the peak sampled every 50 ms while N Vapi-shaped turns stream at once, three rou
 import argparse
 import asyncio
 
-import httpx
-
-from bench.run import (API_KEY, BODY, TOOL_BODY, Processes, openai_stream, peak_rss_during, rss_mb, run_load,
+from bench.run import (API_KEY, BODY, TOOL_BODY, Processes, load_client, openai_stream, peak_rss_during, rss_mb, run_load,
                        start_fintalk, start_standin)
 
 
@@ -22,8 +20,7 @@ async def measure(base: str, pid: int, n: int) -> dict:
     url = base + "/v1/chat/completions"
     headers = {"Authorization": f"Bearer {API_KEY}"}
     figures = {"after start-up": rss_mb(pid)}
-    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+    async with load_client(n) as client:
         await run_load(lambda: openai_stream(client, url, BODY, headers), 10, 2)
         await run_load(lambda: openai_stream(client, url, TOOL_BODY, headers), 10, 2)
         figures["after warm-up"] = rss_mb(pid)

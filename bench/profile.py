@@ -16,9 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
-from bench.run import API_KEY, BODY, TOOL_BODY, Processes, openai_stream, start_fintalk, start_standin
+from bench.run import API_KEY, BODY, TOOL_BODY, Processes, load_client, openai_stream, start_fintalk, start_standin
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = (  # a sample counts for the group of its innermost frame that matches one
@@ -39,10 +37,9 @@ GROUPS = (  # a sample counts for the group of its innermost frame that matches 
 
 async def load(url: str, body: dict, concurrency: int, seconds: float) -> int:
     headers = {"Authorization": f"Bearer {API_KEY}"}
-    limits = httpx.Limits(max_connections=concurrency + 5, max_keepalive_connections=concurrency + 5)
     done = 0
     deadline = time.monotonic() + seconds
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+    async with load_client(concurrency, timeout=60) as client:
         async def caller():
             nonlocal done
             while time.monotonic() < deadline:

@@ -2,6 +2,7 @@
 
     python -m bench.run                       # N = 1, 10, 100, 300; floor and Fintalk
     python -m bench.run --peer litellm        # also LiteLLM proxy (installed in bench/.peer-venv)
+    python -m bench.run --peer bag --peer-src /work/bag-src   # also bedrock-access-gateway (bench/peers.py)
     python -m bench.run --n 5 --rounds 1      # the smoke run the test suite does
     python -m bench.run --peer litellm --calls --json out.json --plot BENCHMARKS.png   # the full run
 
@@ -10,8 +11,8 @@ token every --token-ms), Fintalk under gunicorn with one uvicorn worker on the b
 and a load generator of N concurrent streaming clients sending a Vapi-shaped body. Reported per
 N: added time to first token (client TTFT minus the stand-in's delay) p50/p95/p99, added total
 duration, completed streams per second, errors, server CPU per turn and RSS growth per
-concurrent stream. The floors are the same load straight to the stand-in: httpx reading the raw
-event stream, and aiobotocore (one long-lived client). A tool turn (two model calls and a database
+concurrent stream. The floors are the same load straight to the stand-in: aiohttp reading the raw
+event stream (the load generator's own client library), and aiobotocore (one long-lived client). A tool turn (two model calls and a database
 read) is measured against two back-to-back stand-in calls.
 
 Why one module of ~440 lines: it is the benchmark as one script (start the processes, load them,
@@ -133,17 +134,30 @@ class Result:
 
 # --- clients ------------------------------------------------------------------------------------
 
-async def openai_stream(client: httpx.AsyncClient, url: str, body: dict, headers: dict) -> Sample:
+def load_client(n: int, timeout: float = 120):
+    """The load generator's HTTP client: one aiohttp session holding up to n + 10 keep-alive connections.
+
+    aiohttp, as the aiobotocore floor uses it, not httpx: at 100 concurrent streams httpx's pool
+    cost the load generator itself seconds (its own floor's p50 reached 1.9-3.5 s at N = 100 while
+    aiobotocore's stayed under 150 ms), so every target behind it measured the client, not the server.
+    """
+    import aiohttp
+
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=n + 10),
+                                 timeout=aiohttp.ClientTimeout(total=timeout))
+
+
+async def openai_stream(client, url: str, body: dict, headers: dict) -> Sample:
     sample, start = Sample(), time.perf_counter()
     try:
-        async with client.stream("POST", url, json=body, headers=headers) as response:
-            if response.status_code != 200:
-                return Sample(error=f"HTTP {response.status_code}")
-            async for line in response.aiter_lines():
-                if sample.ttft is None and line.startswith("data: {") and '"content":"' in line \
-                        and '"content":""' not in line:
+        async with client.post(url, json=body, headers=headers) as response:
+            if response.status != 200:
+                return Sample(error=f"HTTP {response.status}")
+            async for line in response.content:
+                if sample.ttft is None and line.startswith(b"data: {") and b'"content":"' in line \
+                        and b'"content":""' not in line:
                     sample.ttft = time.perf_counter() - start
-                elif line.startswith("data: {") and '"error"' in line[:20]:
+                elif line.startswith(b"data: {") and b'"error"' in line[:20]:
                     sample.error = "error event"
         sample.total = time.perf_counter() - start
     except Exception as exc:  # a benchmark counts failures, it does not stop on them
@@ -151,15 +165,15 @@ async def openai_stream(client: httpx.AsyncClient, url: str, body: dict, headers
     return sample
 
 
-async def raw_event_stream(client: httpx.AsyncClient, url: str, bodies: list[dict]) -> Sample:
-    """The floor: httpx reading the stand-in's event stream and decoding frames (no server).
+async def raw_event_stream(client, url: str, bodies: list[dict]) -> Sample:
+    """The floor: aiohttp reading the stand-in's event stream and decoding frames (no server).
     Several bodies are back-to-back calls (a tool turn); TTFT is the last call's first text."""
     sample, start = Sample(), time.perf_counter()
     try:
         for body in bodies:
-            async with client.stream("POST", url, json=body) as response:
+            async with client.post(url, json=body) as response:
                 buffer = EventStreamBuffer()
-                async for chunk in response.aiter_raw():
+                async for chunk in response.content.iter_any():
                     buffer.add_data(chunk)
                     for message in buffer:
                         if sample.ttft is None and body is bodies[-1] and b'"text"' in message.payload \
@@ -224,7 +238,8 @@ def start_standin(procs: Processes, args) -> str:
     port = free_port()
     procs.start([sys.executable, "-m", "tests.bedrock_standin", "--port", str(port),
                  "--first-token-ms", str(args.first_token_ms), "--token-ms", str(args.token_ms),
-                 "--tokens", str(args.tokens), "--tool-keyword", "loans"], {}, "standin.log")
+                 "--tokens", str(args.tokens), "--tool-keyword", "loans",
+                 "--brief-tokens", str(getattr(args, "calls_words", 0) or 0)], {}, "standin.log")
     url = f"http://127.0.0.1:{port}"
     wait_for(url + "/")
     return url
@@ -251,37 +266,6 @@ def start_fintalk(procs: Processes, standin: str, records: bool = True,
     return url, children(master.pid)[0]
 
 
-def peer_requirement() -> str:
-    """The LiteLLM pin, from requirements-bench.txt's `# peer:` line (one place for every bench pin)."""
-    lines = (ROOT / "requirements-bench.txt").read_text().splitlines()
-    return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("# peer:"))
-
-
-def start_litellm(procs: Processes, standin: str) -> tuple[str, int] | None:
-    venv = ROOT / "bench" / ".peer-venv"
-    if not (venv / "bin" / "litellm").exists():
-        requirement = peer_requirement()
-        print(f"installing {requirement} into bench/.peer-venv (once) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", requirement], check=True)
-    config = procs.tmp / "litellm.yaml"
-    config.write_text(json.dumps({"model_list": [{"model_name": MODEL, "litellm_params": {
-        "model": f"bedrock/converse/{MODEL}", "aws_bedrock_runtime_endpoint": standin,
-        "aws_access_key_id": "bench", "aws_secret_access_key": "bench", "aws_region_name": "us-east-1"}}]}))
-    port = free_port()
-    master = procs.start([str(venv / "bin" / "litellm"), "--config", str(config), "--port", str(port),
-                          "--host", "127.0.0.1", "--num_workers", "1"],
-                         {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}, "litellm.log")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(url + "/health/liveliness", timeout=120)
-    except RuntimeError:
-        print((procs.tmp / "litellm.log").read_text()[-3000:])
-        return None
-    pids = children(master.pid)
-    return url, (pids[0] if pids else master.pid)
-
-
 # --- the run ------------------------------------------------------------------------------------
 
 async def peak_rss_during(pid: int, load) -> tuple[float, object]:
@@ -304,9 +288,8 @@ async def peak_rss_during(pid: int, load) -> tuple[float, object]:
 
 
 async def measure_server(name: str, url: str, pid: int, body: dict, n: int, rounds: int) -> Result:
-    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
     headers = {"Authorization": f"Bearer {API_KEY}"}
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+    async with load_client(n) as client:
         # Warm up with N at once: the pool then holds N open connections, as a voice platform's would.
         await run_load(lambda: openai_stream(client, url, body, headers), n, 1)
         rss_before, cpu_before = rss_mb(pid), cpu_seconds(pid)
@@ -323,12 +306,11 @@ async def measure_floors(standin: str, n: int, rounds: int, bodies: list[dict]) 
     from aiobotocore.session import get_session
 
     url = f"{standin}/model/{MODEL}/converse-stream"
-    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
     results = []
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+    async with load_client(n) as client:
         await run_load(lambda: raw_event_stream(client, url, bodies), n, 1)
         samples, wall = await run_load(lambda: raw_event_stream(client, url, bodies), n, rounds)
-        results.append(Result("floor: httpx", n, samples, wall))
+        results.append(Result("floor: aiohttp", n, samples, wall))
     from botocore.config import Config
 
     async with get_session().create_client(
@@ -368,10 +350,16 @@ async def main_async(args) -> dict:
         targets = [("fintalk (full agent)",) + start_fintalk(procs, standin)]
         if args.records_off:
             targets.append(("fintalk (records off)",) + start_fintalk(procs, standin, records=False))
-        if args.peer == "litellm":
-            peer = start_litellm(procs, standin)
-            if peer:
+        if "litellm" in args.peer:
+            from bench.peers import start_litellm
+
+            if peer := start_litellm(procs, standin):
                 targets.append(("litellm proxy (proxy only)",) + peer)
+        if "bag" in args.peer:
+            from bench.peers import start_bag
+
+            if peer := start_bag(procs, standin, args.peer_src):
+                targets.append(("bedrock-access-gateway (proxy only)",) + peer)
         for n in args.n:
             rounds = rounds_for(n, args.rounds)
             rows = [r.row(delay, stream_time) for r in await measure_floors(standin, n, rounds, [CONVERSE])]
@@ -401,7 +389,7 @@ async def main_async(args) -> dict:
                 cpu_before = cpu_seconds(pid)
                 best, steps = await calls_per_worker(url + "/v1/chat/completions", {"Authorization": f"Bearer {API_KEY}"},
                                                      BODY, args.calls_ladder, args.calls_seconds, delay,
-                                                     args.calls_budget_ms)
+                                                     args.calls_budget_ms, words=args.calls_words)
                 turns = sum(step.turns for step in steps)
                 report["calls"][name] = {"calls_per_worker": best, "steps": [vars(step) for step in steps],
                                          "cpu_ms_per_turn": (cpu_seconds(pid) - cpu_before) * 1000 / max(1, turns)}
@@ -409,6 +397,22 @@ async def main_async(args) -> dict:
     finally:
         procs.stop()
     return report
+
+
+def run_on_uvloop(coroutine):
+    """The load generator on uvloop (as the worker): its own CPU per request is not what is measured."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
+def _peers(value: str) -> list[str]:
+    peers = [peer for peer in value.split(",") if peer and peer != "none"]
+    unknown = set(peers) - {"litellm", "bag"}
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown peer {', '.join(sorted(unknown))}: litellm or bag")
+    return peers
 
 
 def main() -> None:
@@ -419,19 +423,26 @@ def main() -> None:
     parser.add_argument("--first-token-ms", type=float, default=300)
     parser.add_argument("--token-ms", type=float, default=20)
     parser.add_argument("--tokens", type=int, default=40)
-    parser.add_argument("--peer", choices=["none", "litellm"], default="none")
+    parser.add_argument("--peer", type=_peers, default=[],
+                        help="litellm, bag, or both (litellm,bag): peers measured beside Fintalk")
+    parser.add_argument("--peer-src", type=Path,
+                        help="--peer bag: a checkout of aws-samples/bedrock-access-gateway at the pinned commit")
     parser.add_argument("--no-tool-turn", dest="tool_turn", action="store_false")
     parser.add_argument("--records-off", action="store_true",
                         help="also measure a second Fintalk with FINTALK_CALL_RECORDS=false, beside the default (on)")
     parser.add_argument("--calls", action="store_true", help="also find the calls per worker (open loop)")
     parser.add_argument("--calls-ladder", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[50, 100, 150, 200, 250, 300, 400])
+                        default=[50, 100, 200, 300, 400, 500, 600, 800, 1000, 1200])
     parser.add_argument("--calls-seconds", type=float, default=25, help="seconds per step of the ladder")
     parser.add_argument("--calls-budget-ms", type=float, default=100, help="p99 added TTFT a step may reach")
+    parser.add_argument("--calls-words", type=int, default=8,
+                        help="words the stand-in answers each turn of the calls ladder (0: --tokens, as the latency rows)")
     parser.add_argument("--json", type=Path, help="write the raw report here")
     parser.add_argument("--plot", type=Path, help="draw added TTFT against N (PNG; needs matplotlib)")
     args = parser.parse_args()
-    report = asyncio.run(main_async(args))
+    if "bag" in args.peer and args.peer_src is None:
+        parser.error("--peer bag needs --peer-src DIR (a checkout of aws-samples/bedrock-access-gateway)")
+    report = run_on_uvloop(main_async(args))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
     if args.plot:

@@ -3,6 +3,8 @@
     python -m bench.turn_cpu               # 300 sequential plain turns
     python -m bench.turn_cpu --tool        # tool turns (loans: no database read)
     python -m bench.turn_cpu --balance     # a verified caller's balance: two model calls, one database read
+    python -m bench.turn_cpu --floor       # also the floor: aiobotocore alone sending the turn's own request
+    python -m bench.turn_cpu --no-profile  # the figure only (bench.compare runs it so)
 
 Django's ASGI application is driven directly (no HTTP server, no load generator), against the
 Bedrock stand-in on loopback with no delays, so the figure is the worker's own work per turn:
@@ -76,30 +78,70 @@ async def _turns(app, body: bytes, count: int) -> None:
         await app(dict(scope), receive, send)
 
 
+async def _floor(app, body: bytes, count: int) -> None:
+    """The floor in this process: the worker's own aiobotocore client sending each of the turn's model
+    requests as Fintalk prepared them (same prompt, tool specs, history) and reading every event
+    with botocore's parser, as `bench.run`'s aiobotocore floor does. Fintalk's own share is the
+    difference."""
+    from agent import bedrock
+
+    requests, prepare = [], bedrock.prepare
+
+    def capture(request):
+        requests.append(prepare(request))
+        return requests[-1]
+
+    bedrock.prepare = capture
+    try:
+        await _turns(app, body, 1)
+    finally:
+        bedrock.prepare = prepare
+    client = await bedrock.client()
+    started = time.process_time()
+    for _ in range(count):
+        for request in requests:
+            response = await client.converse_stream(**request)
+            async for _event in response["stream"]:
+                pass
+    print(f"{(time.process_time() - started) / count * 1000:.2f} ms CPU per turn for the floor: aiobotocore alone "
+          f"sending the turn's {len(requests)} model request(s) and parsing every event")
+
+
+def django_app(standin: str):
+    """Fintalk's ASGI application in this process, on the Bedrock provider at `standin`, with the demo
+    bank in a fresh SQLite file and the default settings otherwise (call records on)."""
+    database = Path(tempfile.mkdtemp()) / "cpu.sqlite3"
+    os.environ.update({"DATABASE_URL": f"sqlite:///{database}", "FINTALK_API_KEYS": API_KEY,
+                       "FINTALK_LLM": "bedrock", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin,
+                       "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
+                       "DJANGO_SETTINGS_MODULE": "fintalk.settings", "FINTALK_LOG_LEVEL": "WARNING"})
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    from fintalk.asgi import application
+
+    return application
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--tool", action="store_true")
     parser.add_argument("--balance", action="store_true")
     parser.add_argument("--top", type=int, default=20)
+    parser.add_argument("--floor", action="store_true",
+                        help="also time aiobotocore alone sending the same request(s) and reading the stream")
+    parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--words", type=int, default=40, help="words the stand-in answers (the calls ladder uses 8)")
     args = parser.parse_args()
     procs = Processes()
     try:
-        standin = start_standin(procs, argparse.Namespace(first_token_ms=0, token_ms=0, tokens=40))
+        standin = start_standin(procs, argparse.Namespace(first_token_ms=0, token_ms=0, tokens=args.words))
         # the stand-in answers "loans" with get_loan_products and "balance" with get_account_balances
-        database = Path(tempfile.mkdtemp()) / "cpu.sqlite3"
-        os.environ.update({"DATABASE_URL": f"sqlite:///{database}", "FINTALK_API_KEYS": API_KEY,
-                           "FINTALK_LLM": "bedrock", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin,
-                           "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
-                           "DJANGO_SETTINGS_MODULE": "fintalk.settings", "FINTALK_LOG_LEVEL": "WARNING"})
-        import django
-        from django.core.management import call_command
-
-        django.setup()
-        call_command("migrate", verbosity=0)
-        call_command("seed_demo", verbosity=0)
-        from fintalk.asgi import application
-
+        application = django_app(standin)
         body = json.dumps(BALANCE_BODY if args.balance else TOOL_BODY if args.tool else BODY).encode()
         if args.balance:  # the call is verified (level 1), as after a one-time code
             from django.core.cache import caches
@@ -115,6 +157,10 @@ def main() -> None:
             await _turns(application, body, args.turns)
             print(f"{(time.process_time() - started) / args.turns * 1000:.2f} ms CPU per turn without the profiler "
                   "(Django's ASGI app in this process; no HTTP server, the stand-in in another process)")
+            if args.floor:
+                await _floor(application, body, args.turns)
+            if not args.profile:
+                return None, 0.0
             profile = cProfile.Profile()
             started = time.process_time()
             profile.enable()
@@ -123,6 +169,8 @@ def main() -> None:
             return profile, time.process_time() - started
 
         profile, cpu = asyncio.run(run())
+        if profile is None:
+            return
         print(f"{cpu / args.turns * 1000:.2f} ms CPU per turn under cProfile ({args.turns} turns; "
               "cProfile itself adds about half: compare parts, not totals)\n")
         stats = pstats.Stats(profile)

@@ -3,11 +3,14 @@
 Django does not speak the ASGI lifespan protocol, so it is handled here: at worker start the
 agent's tool specs and its Bedrock client are built (the first caller does not pay seconds of
 imports and client set-up), and at shutdown the client is closed. Django's handler is ours
-(fintalk/handler.py) so that a request that runs no sync code gets no thread.
+(fintalk/handler.py) so that a request that runs no sync code gets no thread. A request that
+starts an agent turn first takes its place at the worker's door (agent/starts.py), so that in a
+burst turns start in the order they came.
 """
 import gc
 import logging
 import os
+import re
 
 import django
 from django.core import signals
@@ -55,8 +58,20 @@ async def _lifespan(receive, send) -> None:
             return
 
 
+# The endpoints that start an agent turn (api/urls.py under /api/ and /v1/).
+_STARTS_A_TURN = re.compile(r"^/(?:api|v1)/(?:chat/completions|responses|completions|agent/query(?:/openai)?)/?$")
+
+
 async def application(scope, receive, send):
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
+    elif scope["type"] == "http" and scope["method"] == "POST" and _STARTS_A_TURN.match(scope["path"]):
+        from agent import starts
+
+        await starts.enter()
+        try:
+            await django_application(scope, receive, send)
+        finally:
+            starts.started()  # a request that never reached its Bedrock call (a 400, say) gives its place up
     else:
         await django_application(scope, receive, send)

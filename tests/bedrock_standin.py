@@ -118,7 +118,7 @@ class BedrockStandIn:
     default_text = "Hello from the Bedrock stand-in."
 
     def __init__(self, first_token_delay: float = 0.0, token_interval: float = 0.0, default_tokens: int = 0,
-                 tool_keyword: str | None = None, record: bool = True):
+                 tool_keyword: str | None = None, record: bool = True, brief_tokens: int = 0):
         self.replies: deque[Reply] = deque()
         self.requests: list[StreamRecord] = []
         self.first_token_delay = first_token_delay
@@ -127,6 +127,9 @@ class BedrockStandIn:
         # Unscripted: a user turn with it gets a get_loan_products call (and, then, one that says
         # "balance" a get_account_balances call: the bench's verified balance turn).
         self.tool_keyword = tool_keyword
+        # Unscripted: a user turn that says "briefly" gets this many words (0: the default reply), as
+        # a voice agent's short answers do (the bench's calls per worker).
+        self.brief_tokens = brief_tokens
         self.record = record
         self.throttled: set[str] = set()  # model ids answered with ThrottlingException
         self.caching = False  # honour cachePoint blocks (off: they are ignored, as below a model's minimum)
@@ -164,7 +167,9 @@ class BedrockStandIn:
             return Reply(tool_uses=[ToolUse("get_loan_products", {})], first_token_delay=self.first_token_delay)
         if self.tool_keyword and "balance" in asks:  # the bench's verified balance turn
             return Reply(tool_uses=[ToolUse("get_account_balances", {})], first_token_delay=self.first_token_delay)
-        if self.default_tokens:
+        if self.brief_tokens and "briefly" in asks:
+            text = [f"word{i} " for i in range(self.brief_tokens)]
+        elif self.default_tokens:
             text = [f"word{i} " for i in range(self.default_tokens)]
         else:
             text = self.default_text
@@ -422,10 +427,12 @@ def main() -> None:
     parser.add_argument("--token-ms", type=float, default=0)
     parser.add_argument("--tokens", type=int, default=0, help="words per default reply (0: a short sentence)")
     parser.add_argument("--tool-keyword", help="a user turn containing it gets a get_loan_products tool call")
+    parser.add_argument("--brief-tokens", type=int, default=0, help="words for a user turn that says 'briefly'")
     parser.add_argument("--throttle-model", action="append", default=[],
                         help="answer every call to this model id with a ThrottlingException (repeatable)")
     args = parser.parse_args()
-    app = BedrockStandIn(args.first_token_ms / 1000, args.token_ms / 1000, args.tokens, args.tool_keyword, record=False)
+    app = BedrockStandIn(args.first_token_ms / 1000, args.token_ms / 1000, args.tokens, args.tool_keyword, record=False,
+                         brief_tokens=args.brief_tokens)
     app.throttle(*args.throttle_model)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off")
 

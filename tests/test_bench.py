@@ -21,7 +21,7 @@ def test_benchmark_smoke_run(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     targets = {row["target"] for row in report["plain"]}
-    assert targets == {"floor: httpx", "floor: aiobotocore", "fintalk (full agent)"}
+    assert targets == {"floor: aiohttp", "floor: aiobotocore", "fintalk (full agent)"}
     assert all(row["errors"] == 0 for row in report["plain"] + report["tool"])
     fintalk = next(row for row in report["plain"] if row["target"].startswith("fintalk"))
     assert fintalk["cpu_ms"] > 0 and fintalk["ttft_p50"] > 0

@@ -133,3 +133,26 @@ def test_every_endpoint_applies_the_shared_stream_default_and_output_limit(seria
     assert check({**body, limit_field: 8192}, max_output_tokens=8192)[limit_field] == 8192
     assert check({**body, limit_field: 8193}, max_output_tokens=8192) == {
         limit_field: ["Ensure this value is less than or equal to 8192."]}
+
+
+def test_request_fields_are_copied_once_per_thread_and_bound_to_each_new_serializer():
+    """#32: DRF's per-request deep copy of every field is made once per thread; each serializer that
+    reuses the copy is its fields' root (its own context), and another thread gets its own copy."""
+    import threading
+
+    first = ChatCompletionRequestSerializer(data={"messages": USER}, context={"max_output_tokens": 10})
+    assert first.is_valid()
+    second = ChatCompletionRequestSerializer(data={"messages": USER, "max_tokens": 20},
+                                             context={"max_output_tokens": 30})
+    assert second.is_valid(), second.errors
+    assert second.fields["messages"] is first.fields["messages"]  # the same copy, not a new deep copy
+    assert second.fields["messages"].child.root is second and second.fields["messages"].child.context["max_output_tokens"] == 30
+    assert error_of({"messages": USER, "max_tokens": 20}, max_output_tokens=10)["param"] == "max_tokens"
+    assert validate({"messages": USER, "max_tokens": 20}, max_output_tokens=30)["max_tokens"] == 20
+
+    other = {}
+    thread = threading.Thread(target=lambda: other.update(
+        fields=ChatCompletionRequestSerializer(data={"messages": USER}).fields["messages"]))
+    thread.start()
+    thread.join()
+    assert other["fields"] is not second.fields["messages"]

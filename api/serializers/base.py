@@ -6,10 +6,16 @@ OpenAI reference lists them (that order is the OpenAPI document's, and decides w
 request with several is answered with). The rules are `RequestSerializer.validate`'s: an absent
 (or null) `stream` takes the default the view negotiated from the Accept header (context
 `stream_default`), and an output limit above the model's (context `max_output_tokens`) is a 400.
+
+A request serializer's fields are copied once per thread, not per request (`RequestSerializer.fields`).
 """
+import threading
+
+from django.utils.functional import cached_property
 from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import BindingDict
 
 STREAMED_UNLESS_JSON = "Absent: streamed, unless the Accept header names application/json and not text/event-stream."
 NOT_STREAMED_UNLESS_ASKED = "Absent: not streamed, unless the Accept header accepts only text/event-stream."
@@ -42,6 +48,9 @@ def only_one_field(name: str):
                                     error_messages={"max_value": f"Only {name}=1 is supported."})
 
 
+_THREAD_FIELDS = threading.local()
+
+
 class RequestSerializer(serializers.Serializer):
     """A request to one of the OpenAI-style endpoints.
 
@@ -52,6 +61,28 @@ class RequestSerializer(serializers.Serializer):
 
     streams_by_default: bool | None = None
     output_limit_fields: tuple[str, ...] = ()
+
+    @cached_property
+    def fields(self):
+        """DRF's fields, deep-copied once per thread and class instead of once per request.
+
+        DRF deep-copies every declared field (and every nested serializer's) for each new serializer,
+        so that one instance may change its fields without touching the others: ~0.5 ms of CPU per
+        chat request, a tenth of a turn's (BENCHMARKS.md, #32). No request serializer changes its
+        fields, and validation is synchronous, so a thread reuses its copy: each new serializer
+        becomes the copy's parent (its `context` is this request's) and validates at once.
+        """
+        cache = _THREAD_FIELDS.__dict__.setdefault("by_class", {})
+        fields = cache.get(type(self))
+        if fields is None:
+            fields = cache[type(self)] = BindingDict(self)
+            for key, value in self.get_fields().items():
+                fields[key] = value
+            return fields
+        fields.serializer = self
+        for field in fields.values():
+            field.parent = self
+        return fields
 
     def validate(self, attrs):
         if self.streams_by_default is not None and attrs.get("stream") is None:
