@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "calls",
     "outbound",  # #21: the bank's outbound calls
     "demo",  # the offline demo model (FINTALK_LLM=demo), registered with the agent in its ready()
+    "rehearse",  # #29: simulated callers, their results and console pages
     "fintalk",  # its system checks (fintalk/checks.py)
 ]
 

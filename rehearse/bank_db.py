@@ -1,0 +1,88 @@
+"""The rehearsed server's database, read (and reset) through the ORM from the runner's process.
+
+The runner keeps its results in its own default database (the console shows them); the bank it
+checks is the server's. `attach(url)` adds that database under the alias `bank_under_test` and a
+router that sends the bank's, the calls' and the outbound calls' models there, so the checks are
+plain ORM queries over the real records (a blocked card, a dispute, one payment, a call's turns).
+"""
+import json
+import re
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connections, router, transaction
+
+ALIAS = "bank_under_test"
+ROUTED_APPS = frozenset({"bank", "calls", "outbound"})
+
+
+class _BankRouter:
+    def db_for_read(self, model, **hints):
+        return ALIAS if model._meta.app_label in ROUTED_APPS else None
+
+    db_for_write = db_for_read
+
+    def allow_relation(self, a, b, **hints):
+        return None
+
+    def allow_migrate(self, db, app_label, **hints):
+        return False if db == ALIAS else None  # the server migrates its own database
+
+
+def attach(database_url: str) -> None:
+    import dj_database_url
+
+    config = dj_database_url.parse(database_url)
+    databases = {**settings.DATABASES, ALIAS: config}
+    settings.DATABASES[ALIAS] = config
+    connections.settings = connections.configure_settings(databases)
+    if not any(isinstance(r, _BankRouter) for r in router.routers):
+        router.routers.insert(0, _BankRouter())
+
+
+def detach() -> None:
+    router.routers[:] = [r for r in router.routers if not isinstance(r, _BankRouter)]
+    if ALIAS in connections.settings:
+        try:
+            connections[ALIAS].close()
+        except Exception:
+            pass
+
+
+def reset_bank() -> None:
+    """The demo bank as `seed_demo --reset` leaves it (cards active, no cases, no audit events)."""
+    from django.core.management import call_command
+
+    with transaction.atomic(using=ALIAS):
+        call_command("seed_demo", reset=True, stdout=_Null())
+    connections[ALIAS].close()  # SQLite: let the server's workers write without waiting on us
+
+
+def close() -> None:
+    """Let go of the server's database between reads (SQLite: its workers never wait on us)."""
+    connections[ALIAS].close()
+
+
+class _Null:
+    def write(self, *args):
+        pass
+
+    def flush(self):
+        pass
+
+
+def codes_sent(sms_path: Path | None, phone: str | None = None) -> list[str]:
+    """The one-time codes texted so far (the file backend's JSON lines), oldest first."""
+    if not sms_path or not Path(sms_path).exists():
+        return []
+    codes = []
+    for line in Path(sms_path).read_text().splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if phone and message.get("to") not in (None, phone):
+            continue
+        if match := re.search(r"\b(\d{6})\b", message.get("message", "")):
+            codes.append(match.group(1))
+    return codes
