@@ -374,6 +374,9 @@ FINTALK_TOOL_FILLER_TEXT = env_str("FINTALK_TOOL_FILLER_TEXT", "One moment while
 FINTALK_TOOL_TIMEOUT = env_number("FINTALK_TOOL_TIMEOUT", 5.0, float)
 # The agent's instructions: a Django template (plain text) the bank may edit or replace.
 FINTALK_SYSTEM_PROMPT_FILE = env_str("FINTALK_SYSTEM_PROMPT_FILE", "") or str(BASE_DIR / "agent" / "system_prompt.txt")
+# Rehearsals (#29): "Make a scenario from this call" on a call's console page writes the scenario
+# here (review it, then move it into scenarios/ to run it with the others).
+FINTALK_RECORDED_SCENARIOS_DIR = env_str("FINTALK_RECORDED_SCENARIOS_DIR", "") or str(BASE_DIR / "recorded-scenarios")
 # What the instructions say about a caller (name, cards) is cached this long per call.
 FINTALK_CALLER_CACHE_SECONDS = env_number("FINTALK_CALLER_CACHE_SECONDS", 300)
 # The history a turn sends (system prompt included) is trimmed to this estimate, oldest first.

@@ -33,6 +33,8 @@ def attach(database_url: str) -> None:
     import dj_database_url
 
     config = dj_database_url.parse(database_url)
+    if config["ENGINE"].endswith("sqlite3"):  # as fintalk.settings opens SQLite: writers queue, readers never block
+        config["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
     databases = {**settings.DATABASES, ALIAS: config}
     settings.DATABASES[ALIAS] = config
     connections.settings = connections.configure_settings(databases)
@@ -51,10 +53,12 @@ def detach() -> None:
 
 def reset_bank() -> None:
     """The demo bank as `seed_demo --reset` leaves it (cards active, no cases, no audit events)."""
-    from django.core.management import call_command
+    from bank.management.commands.seed_demo import Command
 
+    # The command's own transaction is on the default database (the runner's, maybe the same SQLite
+    # file, which an IMMEDIATE transaction would lock): run its body in one on the bank's instead.
     with transaction.atomic(using=ALIAS):
-        call_command("seed_demo", reset=True, stdout=_Null())
+        Command.handle.__wrapped__(Command(stdout=_Null()), reset=True)
     connections[ALIAS].close()  # SQLite: let the server's workers write without waiting on us
 
 

@@ -6,7 +6,7 @@ and filled by the runner from the text message, as a customer reads it off their
 reads the transcript against the scenario's rubric and answers `{"pass": true|false, "reason": ...}`.
 
 Both are optional: scripted scenarios need neither. Clients are made on first use (boto3's usual
-configuration; `endpoint` for a stand-in).
+configuration in AWS_REGION; `endpoint` for a stand-in).
 """
 import json
 import re
@@ -36,9 +36,10 @@ class _Converse:
     def ask(self, system: str, messages: list[dict], max_tokens: int = 200) -> str:
         if self._client is None:
             import boto3
+            from django.conf import settings
 
-            self._client = boto3.client("bedrock-runtime", endpoint_url=self.endpoint) if self.endpoint \
-                else boto3.client("bedrock-runtime")
+            self._client = boto3.client("bedrock-runtime", region_name=settings.AWS_REGION,
+                                        **({"endpoint_url": self.endpoint} if self.endpoint else {}))
         answer = self._client.converse(modelId=self.model_id, system=[{"text": system}], messages=messages,
                                        inferenceConfig={"maxTokens": max_tokens, "temperature": 0.7})
         usage = answer.get("usage") or {}
