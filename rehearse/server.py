@@ -90,6 +90,9 @@ class OwnServer(ExternalServer):
         self.env.pop("FINTALK_CACHE_URL", None)
         if bedrock_endpoint:
             self.env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = bedrock_endpoint
+            # A stand-in takes any signature; a real endpoint gets the credentials already in the environment.
+            self.env.setdefault("AWS_ACCESS_KEY_ID", "rehearsal")
+            self.env.setdefault("AWS_SECRET_ACCESS_KEY", "rehearsal")
         if bedrock_model:
             self.env["BEDROCK_MODEL_ID"] = bedrock_model
             self.env.pop("BEDROCK_MODEL_IDS", None)
