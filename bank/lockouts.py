@@ -16,15 +16,30 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import caches
 
-from core.masking import mask_phone
-from bank.models import AuditEvent
+from bank.audit import audit
 from bank.refusals import Denied, Reason
+from core.masking import mask_phone
 
 logger = logging.getLogger("fintalk.bank")
 
 
 def phone_key(kind: str, phone: str) -> str:
     return f"fintalk:{kind}:{hashlib.sha256(phone.encode()).hexdigest()[:32]}"
+
+
+def counted(key: str, window: int) -> int:
+    """Count one more under `key` in the shared cache, for `window` seconds from the first; the count.
+    Atomic across workers (Redis INCR). Raises Denied(SECURITY_UNAVAILABLE) when the cache is down."""
+    cache = caches["default"]
+    try:
+        cache.add(key, 0, window)
+        try:
+            return cache.incr(key)
+        except ValueError:  # the count expired between add and incr: this one starts a new one
+            cache.set(key, 1, window)
+            return 1
+    except Exception as exc:
+        raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
 
 
 @dataclass(frozen=True)
@@ -59,20 +74,14 @@ class Lockout:
         """Count one wrong attempt; True when this one locked the phone."""
         cache, window = caches["default"], self.seconds
         key = self.counter_key(phone)
+        count = counted(key, window)  # the window starts at the first wrong attempt
         try:
-            cache.add(key, 0, window)  # the window starts at the first wrong attempt
-            try:
-                count = cache.incr(key)
-            except ValueError:  # the count expired between add and incr: this attempt starts a new one
-                cache.set(key, 1, window)
-                count = 1
             if count < self.attempts or not cache.add(self.lock_key(phone), True, window):
                 return False
             cache.delete(key)  # counting starts afresh once the lock ends
         except Exception as exc:
             raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
-        AuditEvent.objects.create(request_id=request_id[:64], call_id=call_id[:128], action=f"{self.name}_lockout",
-                                  masked_phone=mask_phone(phone), outcome="locked_out")
+        audit(f"{self.name}_lockout", "locked_out", phone=phone, call_id=call_id, request_id=request_id)
         logger.warning("%s locked", self.name, extra={"phone": mask_phone(phone), "wrong_attempts": count,
                                                       "seconds": window})
         return True

@@ -76,6 +76,12 @@ def card_actions_locked(*, phone: str) -> bool:
     return lockouts.CARD.locked(phone)
 
 
+def card_get(*, session: CallSession, last4: str) -> Card | None:
+    """One of the caller's cards by its last four digits (level 1), or None."""
+    customer = require(session, VERIFIED)
+    return customer.cards.filter(last4=last4).first() if last4 else None
+
+
 def account_list(*, session: CallSession) -> list[Account]:
     """The caller's checking and savings accounts (level 1)."""
     customer = require(session, VERIFIED)

@@ -27,11 +27,15 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.cache import caches
 
+from prometheus_client import Counter
+
 from bank import lockouts, sms
+from bank.lockouts import counted, phone_key
 from bank.refusals import Denied, Reason  # noqa: F401 (re-exported: the tools import them from here)
 from core.masking import mask_phone
 from bank.audit import audit
-from bank.models import Customer, Transaction
+from bank.models import Customer
+from bank.speech import digits
 
 logger = logging.getLogger("fintalk.bank")
 
@@ -129,6 +133,8 @@ def _wrong(session: CallSession) -> Reason | None:
 
 class CodeOutcome(str, enum.Enum):
     SENT = "sent"
+    TOO_SOON = "too_soon"  # a code was sent less than FINTALK_CODE_RESEND_SECONDS ago: wait for it
+    LIMIT_REACHED = "limit_reached"  # FINTALK_CODE_MAX_PER_CALL or _PER_PHONE_DAY codes already sent: none more
     SEND_FAILED = "send_failed"  # the SMS sender is down: offer the security questions or a person
     ALREADY_VERIFIED = "already_verified"
     VERIFIED = "verified"
@@ -143,6 +149,8 @@ def code_send(session: CallSession) -> CodeOutcome:
     _not_locked(session)
     if current_level(session) >= VERIFIED:
         return CodeOutcome.ALREADY_VERIFIED
+    if refused := _code_limits(session):
+        return refused
     code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
     try:
         _cache().set(_code_key(session), _digest(session, code, secrets.token_hex(8)), settings.FINTALK_CODE_TTL_SECONDS)
@@ -160,6 +168,30 @@ def code_send(session: CallSession) -> CodeOutcome:
         return CodeOutcome.SEND_FAILED
     session.audit("verification", CodeOutcome.SENT.value)
     return CodeOutcome.SENT
+
+
+CODES_REFUSED = Counter("fintalk_verification_codes_refused",
+                        "One-time codes not sent: too soon after the last one, or past a cap (per call, per phone a day).",
+                        ["reason"])
+
+
+def _code_limits(session: CallSession) -> CodeOutcome | None:
+    """Codes cost the bank a text each and reach the real customer's phone, whoever is calling: a pause
+    before a resend, a cap per call and one per phone a day (SMS pumping, harassment). A refusal is
+    audited and counted; the caller is offered the security questions or a person."""
+    if not _cache().add(f"fintalk:otp-pause:{session.key}", 1, settings.FINTALK_CODE_RESEND_SECONDS):
+        refused = CodeOutcome.TOO_SOON
+    elif counted(f"fintalk:otp-sent:{session.key}", settings.FINTALK_VERIFICATION_SECONDS) \
+            > settings.FINTALK_CODE_MAX_PER_CALL:
+        refused = CodeOutcome.LIMIT_REACHED
+    elif counted(phone_key("otp-day", session.phone), 86400) > settings.FINTALK_CODE_MAX_PER_PHONE_DAY:
+        refused = CodeOutcome.LIMIT_REACHED
+    else:
+        return None
+    CODES_REFUSED.labels(reason=refused.value).inc()
+    session.audit("verification", refused.value)
+    logger.warning("verification code refused", extra={"phone": mask_phone(session.phone), "reason": refused.value})
+    return refused
 
 
 def code_check(session: CallSession, code: str) -> CodeOutcome:
@@ -190,7 +222,8 @@ def code_check(session: CallSession, code: str) -> CodeOutcome:
 
 def _parse_date(text: str) -> datetime.date | None:
     text = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", (text or "").strip())
-    for pattern in ("%Y-%m-%d", "%m/%d/%Y", "%B %d %Y", "%B %d, %Y", "%d %B %Y", "%b %d %Y", "%b %d, %Y"):
+    for pattern in ("%Y-%m-%d", "%m/%d/%Y", "%B %d %Y", "%B %d, %Y", "%d %B %Y", "%d %B, %Y", "%b %d %Y", "%b %d, %Y",
+                    "%d %b %Y", "%d %b, %Y"):
         try:
             return datetime.datetime.strptime(text, pattern).date()
         except ValueError:
@@ -208,18 +241,20 @@ def parse_amount(text) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-def security_answers_check(session: CallSession, *, date_of_birth: str, card_last4: str,
-                           last_transaction_amount: str) -> bool:
-    """Level 1 without a code: date of birth, the last four digits of one of their cards and the
-    amount of their most recent transaction, all three right. A miss counts like a wrong code."""
+def security_answers_check(session: CallSession, *, date_of_birth: str, postal_code: str,
+                           account_last4: str) -> bool:
+    """Level 1 without a code: date of birth, the ZIP code of the address on file and the last four
+    digits of one of their checking or savings accounts, all three right. None of them is ever said at
+    level 0, inbound or outbound (a card's digits and a purchase's amount are: a fraud alert names them),
+    so no answer is a fact the caller heard on this call. A miss counts like a wrong code."""
     customer = require(session, PHONE_LINE)
     _not_locked(session)
     if current_level(session) >= VERIFIED:
         return True
-    last = Transaction.objects.filter(customer=customer).order_by("-posted_at", "-id").values_list("amount", flat=True).first()
+    zip_code = re.sub(r"\D", "", postal_code or "")[:5]
     right = (customer.date_of_birth is not None and _parse_date(date_of_birth) == customer.date_of_birth
-             and customer.cards.filter(last4=re.sub(r"\D", "", card_last4 or "")).exists()
-             and last is not None and parse_amount(last_transaction_amount) == last)
+             and bool(zip_code) and zip_code == re.sub(r"\D", "", customer.postal_code or "")[:5]
+             and customer.accounts.filter(last4=digits(account_last4)).exists())
     if not right:
         if _wrong(session):
             raise Denied(Reason.LOCKED_OUT)

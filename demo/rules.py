@@ -122,6 +122,27 @@ def _payment_amount(text: str) -> str | None:
     return match.group(0).replace("$", "") if match else None
 
 
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DATE = re.compile(rf"\b(\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{4}}|{_MONTHS} \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}|"
+                   rf"\d{{1,2}}(?:st|nd|rd|th)? {_MONTHS},? \d{{4}})\b", re.IGNORECASE)
+
+
+def security_answers(text: str) -> dict | None:
+    """The three security answers in one reply: a date of birth (in digits or words), a ZIP code
+    (five digits) and an account's last four digits, in any order."""
+    born = _DATE.search(text)
+    if not born:
+        return None
+    rest = text[:born.start()] + " " + text[born.end():]
+    zip_code = re.search(r"(?<![\d$.,])\d{5}(?![\d.,]\d)", rest)
+    if not zip_code:
+        return None
+    account = last4(rest[:zip_code.start()] + " " + rest[zip_code.end():])
+    if not account:
+        return None
+    return {"date_of_birth": born.group(0), "postal_code": zip_code.group(0), "account_last4": account}
+
+
 def _verified_step(intent: str, original: str, details: str) -> tuple[str, dict] | str:
     """The call for an intent that needs verification, or the question for what is missing.
     `original` holds the request; `details` every caller message since (answers to questions)."""
@@ -196,10 +217,12 @@ def _promise_date(text: str) -> str | None:
 
 def _outbound_step(user: str, previous: str, system: str):
     """An outbound call's answers: a fraud alert's yes or no, a reminder's pay-now or promise."""
-    if "Did you make this purchase?" in previous:
-        if _NO.search(user):
+    if "Did you make this purchase?" in system:  # a fraud alert: an answer counts whenever it comes
+        if re.search(r"\b(that was(n't| not) me|it was(n't| not) me|i didn't make it|not mine)\b", user) or (
+                "Did you make this purchase?" in previous and _NO.search(user)):
             return "confirm_transaction", {"made_by_customer": False}
-        if _YES.search(user) or re.search(r"\b(that was me|it was me|i made it)\b", user):
+        if re.search(r"\b(that was me|it was me|i made it|it was mine)\b", user) or (
+                "Did you make this purchase?" in previous and _YES.search(user)):
             return "confirm_transaction", {"made_by_customer": True}
     if "tell me when you plan to pay" in previous:
         if re.search(r"\b(now|today)\b", user) and (card := re.search(r"card ending in (\d{4})", system)):
@@ -243,20 +266,17 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
     if "# Outbound call" in system and (step := _outbound_step(user, previous, system)):
         return step
     said_before = heard(previous)
-    asked_last4 = previous.endswith(ASK_LAST4) or any(
+    if answers := security_answers(original):
+        return "verify_security_answers", answers
+    asked_last4 = previous.endswith(ASK_LAST4.partition(". ")[2]) or any(
         key in said_before for key in (("block_credit_card", "invalid_last4"), ("block_credit_card", "card_not_found")))
     if asked_last4 and (digits := last4(user)):
         return "block_credit_card", {"card_last4": digits, "reason": reason}
     asked_code = previous.endswith(ASK_CODE) or any(key in said_before for key in (
-        ("send_verification_code", "sent"), ("verify_code", "wrong"), ("verify_code", "invalid")))
+        ("send_verification_code", "sent"), ("send_verification_code", "too_soon"), ("verify_code", "wrong"),
+        ("verify_code", "invalid")))
     if asked_code and (digits := code(user)):
         return "verify_code", {"code": digits}
-    if re.search(r"\bborn\b", user) and (digits := last4(re.sub(r"\d{4}-\d{2}-\d{2}", " ", user))):
-        born = re.search(r"\d{4}-\d{2}-\d{2}", user)
-        amount = _MONEY.search(original)
-        if born and amount:
-            return "verify_security_answers", {"date_of_birth": born.group(0), "card_last4": digits,
-                                               "last_transaction_amount": amount.group(0).replace("$", "")}
     if _YES.search(user):
         if (None, "not_verified") in said_before or ("verify_code", "no_code") in said_before:
             return "send_verification_code", {}

@@ -66,23 +66,24 @@ def _dialled_number(body: dict, call: dict) -> str | None:
 
 
 def outbound_context(body: dict) -> OutboundContext | None:
-    """The outbound request a chat request of a Vapi outbound call is about, in one query; None for
-    any other request, for an id no request has, and when the number Vapi dialled is not the
-    request's customer's (metadata naming someone else's request is not believed)."""
+    """The outbound request a chat request of a Vapi outbound call is about, in one query: the request
+    whose live attempt is this very Vapi call (its id recorded when the bank placed it), while that
+    request is calling or reached its outcome on this call. None for any other request: no call id,
+    a call the bank did not place or that has ended, a cancelled or finished request, metadata naming
+    another request, or a number Vapi dialled that is not the request's customer's."""
     if not isinstance(body, dict):
         return None
     call = _dict(body.get("call"))
-    if call.get("type") != OUTBOUND_CALL_TYPE:
+    call_id = call.get("id")
+    if call.get("type") != OUTBOUND_CALL_TYPE or not isinstance(call_id, str) or not call_id:
         return None
-    requests = OutboundRequest.objects.select_related("customer", "card", "transaction__card")
-    request_id = _request_id(body, call)
-    if request_id is not None:
-        request = requests.filter(pk=request_id).first()
-    elif isinstance(call.get("id"), str) and call["id"]:
-        request = requests.filter(call_attempts__vapi_call_id=call["id"][:64]).first()
-    else:
-        return None
+    request = (OutboundRequest.objects.select_related("customer", "card", "transaction__card")
+               .filter(call_attempts__vapi_call_id=call_id[:64], call_attempts__status=OutboundAttempt.Status.PLACED,
+                       status__in=(OutboundRequest.Status.CALLING, OutboundRequest.Status.DONE)).first())
     if request is None:
+        return None
+    named = _request_id(body, call)
+    if named is not None and named != request.pk:
         return None
     number = _dialled_number(body, call)
     if number is not None and number != request.customer.phone:

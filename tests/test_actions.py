@@ -22,7 +22,7 @@ from tests.support.bank import JANE
 NO_ACCOUNT = {"get_loan_products", "transfer_to_human"}  # the only actions that touch no account
 SAMPLES = {"card_last4": "4242", "account_last4": "1234", "last4": "4242", "from_account_last4": "1234",
            "merchant": "Shell", "reason": "not_recognised", "amount": "minimum", "code": "123456",
-           "date": "2030-01-01", "date_of_birth": "1985-04-12", "last_transaction_amount": "4.75",
+           "date": "2030-01-01", "date_of_birth": "1985-04-12", "postal_code": "62701",
            "address_confirmation": "62701", "kind": "home", "made_by_customer": True, "count": 3}
 
 

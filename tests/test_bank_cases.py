@@ -8,9 +8,10 @@ import pytest
 from django.core.cache import caches
 from django.core.management import call_command
 
-from bank import services
+from bank import payments, services
 from bank.models import Account, AuditEvent, Card, CardPayment, Dispute, Transaction
-from bank.services import CaseOutcome, PaymentOutcome
+from bank.payments import PaymentOutcome
+from bank.services import CaseOutcome
 from bank.verification import VERIFIED, CallSession, Denied, Reason
 from tests.support.bank import JANE, JOHN
 
@@ -38,8 +39,8 @@ def _every_case_refused():
     session = CallSession(JANE, "not-verified")
     for case in (lambda: services.dispute_open(session=session, merchant="Shell", reason="not_recognised"),
                  lambda: services.replacement_order(session=session, card_last4="4242", address_confirmation="62701"),
-                 lambda: services.payment_prepare(session=session, card_last4="4242", amount="minimum"),
-                 lambda: services.payment_confirm(session=session)):
+                 lambda: payments.payment_prepare(session=session, card_last4="4242", amount="minimum"),
+                 lambda: payments.payment_confirm(session=session)):
         with pytest.raises(Denied) as denied:
             case()
         assert denied.value.reason is Reason.NOT_VERIFIED
@@ -88,7 +89,7 @@ def test_a_replacement_goes_only_to_the_confirmed_address_once(bank):
     ("minimum", PaymentOutcome.QUOTED), ("$100.00", PaymentOutcome.QUOTED),
 ])
 def test_payment_amounts(bank, amount, outcome):
-    result = services.payment_prepare(session=verified(), card_last4="4242", amount=amount)
+    result = payments.payment_prepare(session=verified(), card_last4="4242", amount=amount)
     assert result.outcome is outcome
     if outcome is PaymentOutcome.QUOTED:
         assert isinstance(result.amount, Decimal) and result.account.last4 == "1234"  # checking by default
@@ -97,61 +98,61 @@ def test_payment_amounts(bank, amount, outcome):
 def test_limits_and_funds_are_refused_and_nothing_is_paid(bank, settings):
     session = verified()
     settings.FINTALK_PAYMENT_MAX_AMOUNT = Decimal("50")
-    assert services.payment_prepare(session=session, card_last4="4242", amount="100").outcome is PaymentOutcome.OVER_LIMIT
+    assert payments.payment_prepare(session=session, card_last4="4242", amount="100").outcome is PaymentOutcome.OVER_LIMIT
     settings.FINTALK_PAYMENT_MAX_AMOUNT = Decimal("10000")
     Account.objects.filter(last4="1234").update(balance=Decimal("20.00"))
-    assert services.payment_prepare(session=session, card_last4="4242", amount="minimum").outcome \
+    assert payments.payment_prepare(session=session, card_last4="4242", amount="minimum").outcome \
         is PaymentOutcome.INSUFFICIENT_FUNDS
-    assert services.payment_prepare(session=session, card_last4="4242", amount="minimum",
+    assert payments.payment_prepare(session=session, card_last4="4242", amount="minimum",
                                     from_account_last4="9876").outcome is PaymentOutcome.ACCOUNT_NOT_FOUND  # John's
-    assert services.payment_confirm(session=later(session)).outcome is PaymentOutcome.NO_QUOTE
+    assert payments.payment_confirm(session=later(session)).outcome is PaymentOutcome.NO_QUOTE
     assert not CardPayment.objects.exists()
 
 
 def test_funds_gone_between_the_quote_and_the_yes(bank):
     session = verified()
-    assert services.payment_prepare(session=session, card_last4="4242", amount="minimum").outcome \
+    assert payments.payment_prepare(session=session, card_last4="4242", amount="minimum").outcome \
         is PaymentOutcome.QUOTED
     Account.objects.filter(last4="1234").update(balance=Decimal("1.00"))
-    assert services.payment_confirm(session=later(session)).outcome is PaymentOutcome.INSUFFICIENT_FUNDS
+    assert payments.payment_confirm(session=later(session)).outcome is PaymentOutcome.INSUFFICIENT_FUNDS
     assert not CardPayment.objects.exists() and not AuditEvent.objects.filter(action="card_payment").exists()
     assert Account.objects.get(last4="1234").balance == Decimal("1.00")
 
 
 def test_a_payment_moves_exact_money_once(bank):
     session = verified()
-    services.payment_prepare(session=session, card_last4="4242", amount="35.00")
-    paid = services.payment_confirm(session=later(session))
+    payments.payment_prepare(session=session, card_last4="4242", amount="35.00")
+    paid = payments.payment_confirm(session=later(session))
     assert paid.outcome is PaymentOutcome.PAID
-    assert services.payment_confirm(session=later(session)).outcome is PaymentOutcome.ALREADY_PAID
+    assert payments.payment_confirm(session=later(session)).outcome is PaymentOutcome.ALREADY_PAID
     card = Card.objects.get(last4="4242")
     assert (card.current_balance, card.minimum_due) == (Decimal("810.20"), Decimal("0.00"))
     assert Account.objects.get(last4="1234").balance == Decimal("1165.50")
     assert CardPayment.objects.get().amount == Decimal("35.00")
     assert Transaction.objects.filter(merchant="Payment, thank you", direction="credit").count() == 1
     other = verified(JOHN, "call-john")
-    assert services.payment_confirm(session=other).outcome is PaymentOutcome.NO_QUOTE  # Jane's quote is hers
+    assert payments.payment_confirm(session=other).outcome is PaymentOutcome.NO_QUOTE  # Jane's quote is hers
 
 
 def test_a_payment_is_never_confirmed_in_the_turn_that_read_it_back(bank):
     """#27: a model calling prepare and confirm in one turn (or one round) pays nothing."""
     session = verified()
-    assert services.payment_prepare(session=session, card_last4="4242", amount="35.00").outcome \
+    assert payments.payment_prepare(session=session, card_last4="4242", amount="35.00").outcome \
         is PaymentOutcome.QUOTED
-    assert services.payment_confirm(session=session).outcome is PaymentOutcome.NOT_CONFIRMED
+    assert payments.payment_confirm(session=session).outcome is PaymentOutcome.NOT_CONFIRMED
     assert not CardPayment.objects.exists()
-    assert services.payment_confirm(session=later(session)).outcome is PaymentOutcome.PAID
+    assert payments.payment_confirm(session=later(session)).outcome is PaymentOutcome.PAID
 
 
 def test_a_stale_quote_gets_a_fresh_read_back_not_a_payment(bank):
     """#27: two calls quote the full balance of one card; the second yes finds it paid and pays nothing."""
     first, second = verified(call_id="call-one"), verified(call_id="call-two")
     for session in (first, second):
-        assert services.payment_prepare(session=session, card_last4="4242", amount="full balance").outcome \
+        assert payments.payment_prepare(session=session, card_last4="4242", amount="full balance").outcome \
             is PaymentOutcome.QUOTED
     Account.objects.filter(last4="1234").update(balance=Decimal("5000.00"))
-    assert services.payment_confirm(session=later(first)).outcome is PaymentOutcome.PAID
-    assert services.payment_confirm(session=later(second)).outcome is PaymentOutcome.QUOTE_CHANGED
+    assert payments.payment_confirm(session=later(first)).outcome is PaymentOutcome.PAID
+    assert payments.payment_confirm(session=later(second)).outcome is PaymentOutcome.QUOTE_CHANGED
     assert Card.objects.get(last4="4242").current_balance == Decimal("0.00")
     assert CardPayment.objects.count() == 1
-    assert services.payment_confirm(session=later(second)).outcome is PaymentOutcome.NO_QUOTE  # read it back again
+    assert payments.payment_confirm(session=later(second)).outcome is PaymentOutcome.NO_QUOTE  # read it back again

@@ -224,7 +224,7 @@ def test_playground_shows_the_tool_calls_in_the_stream_and_keeps_the_history(dri
     assert "not available in the playground" in reply
     # The next turn carries that history (the call and its result) and is answered as usual.
     reply = ask(driver, "Which cards do I have?")
-    assert "Visa card ending in 4242" in reply
+    assert "You have a Visa card, which is active." in reply
     tools = [item.text for item in driver.find_elements("css selector", "#conversation li.tool")]
     assert any("list_credit_cards (the bank's tool)" in text for text in tools)  # the bank's own, from the stream
     screenshot(driver, "console-playground.png")
@@ -280,7 +280,7 @@ def test_playground_shows_a_hint_then_the_bank_tool_above_the_answer_it_produced
     hint = css(driver, "#hint")
     assert hint.is_displayed() and "Which cards do I have?" in hint.text
     reply = ask(driver, "Which cards do I have?")
-    assert "Visa card ending in 4242" in reply and not hint.is_displayed()
+    assert "You have a Visa card, which is active." in reply and not hint.is_displayed()
     kinds = [item.get_attribute("class").split()[0] for item in elements(driver, "#conversation li")]
     assert kinds == ["user", "tool", "assistant"], kinds  # the tool ran first, then the answer it produced
     assert css(driver, "#conversation li.tool").text.endswith("list_credit_cards (the bank's tool)")

@@ -184,3 +184,19 @@ def test_stream_obeys_tool_choice():
     anyone = {"messages": [user("hello")], "toolConfig": {"tools": [_spec("answer", schema)], "toolChoice": {"any": {}}}}
     call = _events(anyone)[0]
     assert call.name == "answer" and call.input == {"city": GREETING}
+
+
+@pytest.mark.parametrize("words", ["Born 1985-04-12, ZIP 62701, account 1234",
+                                   "April 12 1985, 62701, and my checking ends in one two three four",
+                                   "12th April, 1985. My zip is 62701 and the account is 1234."])
+def test_security_answers_in_a_callers_own_words(words):
+    """#29/#27: dates in words and any order; a card's digits and an amount are no security answers."""
+    step = decide([user("What's my balance?"), assistant(says("send_verification_code", "send_failed")), user(words)])
+    assert step[0] == "verify_security_answers"
+    assert step[1]["postal_code"] == "62701" and step[1]["account_last4"] == "1234"
+
+
+def test_a_cards_digits_and_an_amount_never_block_or_verify():
+    step = decide([user("Can you verify me?"), assistant(says("send_verification_code", "send_failed")),
+                   user("1985-04-12, card 4242, $4.75")])
+    assert step == CAPABILITIES or step[0] not in ("block_credit_card", "verify_security_answers")

@@ -152,7 +152,7 @@ def test_the_same_tag_in_the_system_message_identifies_jane(http, standin, serve
     first, second = standin.requests
     assert "The caller is Jane" in system_text(first)
     assert "[phone" not in json.dumps(first.body) and "5550100001" not in json.dumps(first.body)
-    assert "Visa card ending in 4242" in tool_results(second)[0]
+    assert tool_results(second)[0] == "You have a Visa card, which is active."  # Jane's, by the system tag
     assert request_log(server, "identity-system-tag")["phone_source"] == "system_tag"
 
 
@@ -181,5 +181,5 @@ def test_the_demo_flow_as_a_web_call_blocks_nothing(demo_server, demo_http):
 def test_the_native_endpoint_logs_its_source(demo_server, demo_http):
     response = demo_http.post("/api/agent/query/", headers={"X-Request-ID": "identity-native"},
                               json={"query": "Which cards do I have?", "phone_number": JANE})
-    assert response.status_code == 200 and "4242" in response.json()["response"]
+    assert response.status_code == 200 and response.json()["response"] == "You have a Visa card, which is active."
     assert request_log(demo_server, "identity-native")["phone_source"] == "customer"

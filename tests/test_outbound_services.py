@@ -58,6 +58,14 @@ def purchase(phone=JANE, merchant="Electronics Hub") -> Transaction:
     return Transaction.objects.get(customer__phone=phone, merchant=merchant)
 
 
+def live(request: OutboundRequest, call_id: str = "call-none") -> OutboundRequest:
+    """The request as it is while the bank's call is live: calling, its attempt placed as `call_id`."""
+    OutboundAttempt.objects.create(request=request, number=1, vapi_call_id=call_id,
+                                   status=OutboundAttempt.Status.PLACED)
+    OutboundRequest.objects.filter(pk=request.pk).update(status=OutboundRequest.Status.CALLING)
+    return request
+
+
 def fraud_request(phone=JANE, merchant="Electronics Hub") -> OutboundRequest:
     spent = purchase(phone, merchant)
     return services.fraud_alert_create(customer_id=spent.customer_id, transaction_id=spent.pk, created_by="test")[0]
@@ -107,7 +115,7 @@ def vapi_body(**extra) -> dict:
 
 
 def test_outbound_context_of_a_fraud_alert_in_one_query(bank, django_assert_num_queries):
-    request = fraud_request()
+    request = live(fraud_request())
     with django_assert_num_queries(1):
         found = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
     spent = purchase()
@@ -123,7 +131,7 @@ def test_outbound_context_of_a_fraud_alert_in_one_query(bank, django_assert_num_
 
 
 def test_outbound_context_finds_the_id_wherever_vapi_puts_it(bank):
-    request = fraud_request()
+    request = live(fraud_request())
     rid = str(request.pk)
     places = [
         {"call": {"customer": {"number": JANE, "externalId": rid}}},
@@ -134,18 +142,18 @@ def test_outbound_context_finds_the_id_wherever_vapi_puts_it(bank):
     ]
     for place in places:
         assert outbound_context(vapi_body(**place)).request_id == request.pk, place
-    # No id anywhere: the call's own id, when one of the request's attempts has it.
-    OutboundAttempt.objects.create(request=request, number=1, vapi_call_id="call-abc",
-                                   status=OutboundAttempt.Status.PLACED)
-    assert outbound_context(vapi_body(call={"id": "call-abc"})).request_id == request.pk
+    # No id anywhere: the call's own id is enough, being the one the bank placed.
+    assert outbound_context(vapi_body()).request_id == request.pk
 
 
 def test_outbound_context_is_none_unless_an_outbound_call_of_that_customer(bank):
-    rid = str(fraud_request().pk)
+    request = live(fraud_request())
+    rid = str(request.pk)
     assert outbound_context(vapi_body(call={"type": "inboundPhoneCall"}, customer={"externalId": rid})) is None
     assert outbound_context({"messages": [], "customer": {"externalId": rid}}) is None
     assert outbound_context(vapi_body(customer={"externalId": "999999"})) is None
-    assert outbound_context(vapi_body(customer={"externalId": "not-a-number"})) is None
+    # An unreadable id is no id: the call the bank placed decides.
+    assert outbound_context(vapi_body(customer={"externalId": "not-a-number"})).request_id == request.pk
     assert outbound_context(vapi_body(call={"id": "call-unknown"})) is None
     # The id names Jane's request but Vapi dialled John: not believed.
     assert outbound_context(vapi_body(customer={"number": JOHN, "externalId": rid},
@@ -153,11 +161,29 @@ def test_outbound_context_is_none_unless_an_outbound_call_of_that_customer(bank)
     assert outbound_context("not a dict") is None
 
 
+def test_an_outbound_context_holds_only_for_the_call_the_bank_placed_while_it_is_live(bank):
+    """#27: metadata naming a request is not enough: the chat must come from the Vapi call the bank placed
+    for it, while that call is live and the request is calling (not cancelled, not ended)."""
+    request = fraud_request()
+    rid = str(request.pk)
+    assert outbound_context(vapi_body(customer={"externalId": rid})) is None  # never placed
+    live(request, "call-placed")
+    assert outbound_context(vapi_body(call={"id": "call-other"}, customer={"externalId": rid})) is None
+    assert outbound_context(vapi_body(call={"id": "call-placed"}, customer={"externalId": rid})).request_id == request.pk
+    other = live(fraud_request(merchant="Shell"), "call-shell")
+    assert outbound_context(vapi_body(call={"id": "call-placed"}, customer={"externalId": str(other.pk)})) is None
+    OutboundRequest.objects.filter(pk=request.pk).update(status=OutboundRequest.Status.CANCELLED)
+    assert outbound_context(vapi_body(call={"id": "call-placed"})) is None
+    OutboundRequest.objects.filter(pk=request.pk).update(status=OutboundRequest.Status.CALLING)
+    OutboundAttempt.objects.filter(vapi_call_id="call-placed").update(status=OutboundAttempt.Status.ENDED)
+    assert outbound_context(vapi_body(call={"id": "call-placed"})) is None  # the call ended: answers refused
+
+
 def test_outbound_context_of_a_payment_reminder(bank):
     card = Card.objects.get(customer__phone=JANE, last4="4242")
     request, created = services.payment_reminder_create(customer_id=card.customer_id, card_id=card.pk, created_by="t")
     assert created
-    found = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
+    found = outbound_context(vapi_body(customer={"externalId": str(live(request).pk)}))
     assert (found.purpose, found.card_network, found.card_last4, found.currency) == \
         ("payment_reminder", "Visa", "4242", "USD")
     assert (found.amount_due, found.minimum_due, found.due_date) == \
@@ -185,7 +211,7 @@ def test_tools_refuse_without_an_outbound_request_of_their_kind(bank):
     assert run_tool("confirm_transaction", made_by_customer=True) == \
         (REGISTRY["confirm_transaction"].outcomes["no_fraud_alert"].says, [("confirm_transaction", "no_fraud_alert")])
     request = fraud_request()
-    alert = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
+    alert = outbound_context(vapi_body(customer={"externalId": str(live(request).pk)}))
     assert run_tool("record_promise_to_pay", alert, date="2030-01-01")[0] == REGISTRY["record_promise_to_pay"].outcomes["no_reminder"].says
     request.refresh_from_db()
     assert request.outcome == "" and not Dispute.objects.exists()
@@ -194,7 +220,7 @@ def test_tools_refuse_without_an_outbound_request_of_their_kind(bank):
 @needs_lead_services
 def test_yes_marks_the_transaction_genuine(bank):
     request = fraud_request()
-    alert = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
+    alert = outbound_context(vapi_body(customer={"externalId": str(live(request).pk)}))
     text, calls = run_tool("confirm_transaction", alert, made_by_customer=True)
     assert "$899.00 purchase at Electronics Hub was yours" in text and "4242" in text
     assert calls == [("confirm_transaction", "confirmed_genuine")]
@@ -207,7 +233,7 @@ def test_yes_marks_the_transaction_genuine(bank):
 @needs_lead_services
 def test_no_blocks_the_card_opens_one_dispute_and_offers_a_replacement(bank):
     request = fraud_request()
-    alert = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
+    alert = outbound_context(vapi_body(customer={"externalId": str(live(request).pk)}))
     text, calls = run_tool("confirm_transaction", alert, made_by_customer=False)
     dispute = Dispute.objects.get()
     assert dispute.transaction == purchase() and dispute.reason == Dispute.Reason.NOT_RECOGNISED
@@ -224,7 +250,7 @@ def test_no_blocks_the_card_opens_one_dispute_and_offers_a_replacement(bank):
 def test_a_promise_to_pay_is_recorded_on_the_reminder(bank):
     card = Card.objects.get(customer__phone=JANE, last4="4242")
     request = services.payment_reminder_create(customer_id=card.customer_id, card_id=card.pk, created_by="t")[0]
-    reminder = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
+    reminder = outbound_context(vapi_body(customer={"externalId": str(live(request).pk)}))
     today = timezone.now().date()
     assert "didn't catch the date" in run_tool("record_promise_to_pay", reminder, date="next friday")[0]
     assert "already passed" in run_tool("record_promise_to_pay", reminder, date=str(today - datetime.timedelta(days=5)))[0]
@@ -401,7 +427,7 @@ def test_a_refused_block_is_said_plainly(bank):
     caches["default"].set(card_lockout_key(JANE), True, 60)  # this phone's card actions are locked
     try:
         request = fraud_request()
-        alert = outbound_context(vapi_body(customer={"externalId": str(request.pk)}))
+        alert = outbound_context(vapi_body(customer={"externalId": str(live(request).pk)}))
         text, _ = run_tool("confirm_transaction", alert, made_by_customer=False)
     finally:
         caches["default"].delete(card_lockout_key(JANE))

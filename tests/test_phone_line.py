@@ -316,19 +316,27 @@ def outbound_body(request_id: int, call_id: str, messages: list[dict]) -> dict:
             "customer": {"number": JANE, "externalId": str(request_id)}}
 
 
-def fraud_alert(server) -> int:
+def fraud_alert(server, call_id: str | None = None) -> int:
+    """A fraud alert asked for through the REST endpoint; with `call_id`, its call placed as that Vapi call
+    (as a worker records it on placement: the conversation is believed only on that call, while live)."""
     [(transaction_id, customer_id)] = server.sql(
         "SELECT id, customer_id FROM bank_transaction WHERE merchant = 'Electronics Hub'")
     response = httpx.post(server.url + "/api/outbound/requests", headers={"Authorization": f"Bearer {API_KEY}"},
                           json={"purpose": "fraud_alert", "customer": customer_id, "transaction": transaction_id},
                           timeout=30)
     assert response.status_code in (200, 201), response.text
-    return response.json()["id"]
+    request_id = response.json()["id"]
+    if call_id:
+        server.manage("shell", "-c", (
+            "from outbound.models import OutboundAttempt as A, OutboundRequest as R; "
+            f"A.objects.create(request_id={request_id}, number=1, vapi_call_id='{call_id}', status=A.Status.PLACED); "
+            f"R.objects.filter(pk={request_id}).update(status=R.Status.CALLING)"))
+    return request_id
 
 
 def test_an_outbound_fraud_alert_names_the_purchase_and_never_a_number(bedrock_line, standin):
     bedrock_line.manage("seed_demo", "--reset")
-    request_id = fraud_alert(bedrock_line)
+    request_id = fraud_alert(bedrock_line, "call-out-1")
     standin.reset()
     standin.script(Reply(text="Hello Jane."))
     body = outbound_body(request_id, "call-out-1", [{"role": "system", "content": "You are the bank's agent."}])
@@ -346,15 +354,16 @@ def test_an_outbound_fraud_alert_names_the_purchase_and_never_a_number(bedrock_l
 
 
 def test_a_fraud_alert_answered_no_blocks_and_disputes_and_yes_marks_it_genuine(fresh_line):
-    request_id = fraud_alert(fresh_line)
+    request_id = fraud_alert(fresh_line, "call-out-2")
     history = [{"role": "system", "content": "You are the bank's agent."}]  # Vapi with no first message
+    call = {"id": "call-out-2"}
 
     def say(text=None):
         if text:
             history.append({"role": "user", "content": text})
         response = httpx.post(fresh_line.url + "/api/chat/completions", timeout=30,
                               headers={"Authorization": f"Bearer {API_KEY}"},
-                              json=outbound_body(request_id, "call-out-2", history))
+                              json=outbound_body(request_id, call["id"], history))
         assert response.status_code == 200, response.text
         reply = response.json()["choices"][0]["message"]["content"]
         history.append({"role": "assistant", "content": reply})
@@ -370,8 +379,24 @@ def test_a_fraud_alert_answered_no_blocks_and_disputes_and_yes_marks_it_genuine(
     assert fresh_line.sql("SELECT status, outcome FROM outbound_outboundrequest WHERE id = ?", request_id) == [
         ("done", "fraud_reported")]
 
+    # #27: the first definite answer is final. A later "yes" is heard, changes nothing, and offers a person.
+    contradicted = say("Yes, actually that was me")
+    assert "stays blocked" in contradicted and "a person can help" in contradicted
+    assert fresh_line.sql("SELECT status FROM bank_card WHERE last4 = '4242'") == [("blocked",)]
+    assert fresh_line.sql("SELECT outcome FROM outbound_outboundrequest WHERE id = ?", request_id) == [
+        ("fraud_reported",)]
+    assert fresh_line.sql("SELECT count(*) FROM bank_transaction WHERE confirmed_genuine_at IS NOT NULL") == [(0,)]
+    assert fresh_line.sql("SELECT call_id FROM bank_auditevent WHERE action = 'card_block'") == [("call-out-2",)]
+    # Once Vapi reports the call ended, its answers are refused: it is no longer the bank's fraud alert
+    # (no outbound context, no outbound tools), so nothing changes.
+    fresh_line.manage("shell", "-c", "from outbound.models import OutboundAttempt as A; "
+                                     "A.objects.filter(vapi_call_id='call-out-2').update(status=A.Status.ENDED)")
+    assert "dispute case" not in say("Actually it was mine after all")
+    assert fresh_line.sql("SELECT outcome FROM outbound_outboundrequest WHERE id = ?", request_id) == [
+        ("fraud_reported",)]
+
     fresh_line.manage("seed_demo", "--reset")
-    request_id, history[1:] = fraud_alert(fresh_line), []
+    request_id, history[1:], call["id"] = fraud_alert(fresh_line, "call-out-3"), [], "call-out-3"
     say()
     assert "stays active" in say("Yes, that was me")
     assert fresh_line.sql("SELECT confirmed_genuine_at IS NOT NULL FROM bank_transaction "

@@ -18,7 +18,7 @@ def test_tool_names_and_parameters_are_the_contract():
     assert set(specs) == {"get_loan_products", "get_customer_profile", "list_credit_cards", "block_credit_card",
                           "send_verification_code", "verify_code", "verify_security_answers", "get_account_balances",
                           "get_recent_transactions", "open_dispute", "order_replacement_card", "prepare_card_payment",
-                          "confirm_card_payment", "transfer_to_human"}
+                          "confirm_card_payment", "transfer_to_human", "get_payment_due"}
     assert set(specs["block_credit_card"]["properties"]) == {"card_last4", "reason"}
     assert specs["block_credit_card"]["required"] == ["card_last4"]
     assert specs["verify_code"]["required"] == ["code"]
@@ -70,3 +70,18 @@ def test_block_credit_card_rules(bank):
     assert calls == [("block_credit_card", "already_blocked")] and AuditEvent.objects.count() == 1
 
 
+
+
+def test_payment_due_needs_verification_then_says_the_minimum_and_the_day(bank):
+    from django.core.cache import caches
+
+    from agent.context import TurnContext
+    from bank.verification import VERIFIED, CallSession
+
+    context = TurnContext(phone=JANE, call_id="call-due", request_id="req-due")
+    text, calls = run_tool("get_payment_due", context=context, card_last4="4242")
+    assert text.startswith("Before I can do that") and calls == [("get_payment_due", "not_verified")]
+    caches["default"].set(f"fintalk:verified:{CallSession(JANE, 'call-due').key}", VERIFIED)
+    text, calls = run_tool("get_payment_due", context=context, card_last4="4 2 4 2")
+    assert text.startswith("Your Visa card ending in 4242 has $35.00 due by ") and calls[-1] == ("get_payment_due", "due")
+    assert run_tool("get_payment_due", context=context, card_last4="5454")[1][-1] == ("get_payment_due", "not_found")

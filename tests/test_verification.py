@@ -81,10 +81,10 @@ def test_three_wrong_codes_lock_the_phone_and_the_right_one_is_refused(bank):
 
 def test_security_answers_verify_when_the_code_cannot_be_used(bank):
     call = CallSession(JANE, "call-h")
-    assert not verification.security_answers_check(call, date_of_birth="1985-04-12", card_last4="4242",
-                                                   last_transaction_amount="5.00")
-    assert verification.security_answers_check(call, date_of_birth="April 12th, 1985", card_last4="4242",
-                                               last_transaction_amount="$4.75")
+    assert not verification.security_answers_check(call, date_of_birth="1985-04-12", postal_code="62701",
+                                                   account_last4="4242")  # a card's digits are no answer
+    assert verification.security_answers_check(call, date_of_birth="April 12th, 1985", postal_code="62701",
+                                               account_last4="1 2 3 4")
     assert verification.current_level(call) == verification.VERIFIED
 
 
@@ -116,3 +116,41 @@ def test_the_sns_sender_publishes_through_boto3(monkeypatch):
         standin.fail_with = (400, "Throttling")
         with pytest.raises(sms.SmsNotSent):
             sender.send(JANE, "again")
+
+
+def test_verification_lives_with_one_conversation_never_a_phone(bank):
+    """#27: without a call id, what a caller proves lasts for that request alone; another request or
+    conversation naming the same phone starts at level 0."""
+    first = CallSession(JANE, None, request_id="req-1")
+    assert verification.code_send(first) is CodeOutcome.SENT
+    assert verification.code_check(first, last_code(bank)) is CodeOutcome.VERIFIED
+    for other in (CallSession(JANE, None, request_id="req-2"), CallSession(JANE, "conversation-b")):
+        with pytest.raises(Denied) as denied:
+            verification.require(other, verification.VERIFIED)
+        assert denied.value.reason is Reason.NOT_VERIFIED
+
+
+def test_codes_are_limited_per_call_and_per_phone_a_day(bank, settings):
+    """#27: a pause before a resend, a cap per call and per phone a day; each refusal audited and counted."""
+    from prometheus_client import REGISTRY
+
+    from bank.models import AuditEvent
+
+    def metric(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    settings.FINTALK_CODE_RESEND_SECONDS = 1
+    settings.FINTALK_CODE_MAX_PER_CALL, settings.FINTALK_CODE_MAX_PER_PHONE_DAY = 2, 3
+    refused_before = metric("fintalk_verification_codes_refused_total", reason="limit_reached")
+    call = CallSession(JANE, "call-pumped")
+    assert verification.code_send(call) is CodeOutcome.SENT
+    assert verification.code_send(call) is CodeOutcome.TOO_SOON  # at once: wait for the first
+    caches["default"].delete(f"fintalk:otp-pause:{call.key}")
+    assert verification.code_send(call) is CodeOutcome.SENT
+    caches["default"].delete(f"fintalk:otp-pause:{call.key}")
+    assert verification.code_send(call) is CodeOutcome.LIMIT_REACHED  # a third on one call
+    assert verification.code_send(CallSession(JANE, "call-2")) is CodeOutcome.SENT  # the phone's third today
+    assert verification.code_send(CallSession(JANE, "call-3")) is CodeOutcome.LIMIT_REACHED  # its fourth
+    assert len(bank.read_text().splitlines()) == 3  # three texts in all, never more
+    assert AuditEvent.objects.filter(action="verification", outcome__in=["too_soon", "limit_reached"]).count() == 3
+    assert metric("fintalk_verification_codes_refused_total", reason="limit_reached") == refused_before + 2

@@ -8,8 +8,8 @@ from bank.actions.declare import Outcome, action, result
 from bank.models import LoanProduct
 from bank.refusals import CARD_ACTIONS_LOCKED, NO_CUSTOMER, SECURITY_UNAVAILABLE
 from bank.services import BlockOutcome
-from bank.speech import card_name, digits, money, plural
-from bank.verification import PHONE_LINE
+from bank.speech import card_name, day, digits, money, plural
+from bank.verification import PHONE_LINE, VERIFIED
 
 
 def _percent(value) -> str:
@@ -94,3 +94,22 @@ def block_credit_card(session, card_last4: str, reason: str = "lost"):
     done = services.card_block(phone=session.phone, last4=last4, reason=reason or "lost",
                                request_id=session.request_id, call_id=session.call_id or "")
     return result(done.outcome, last4=last4, card=card_name(done.card.network) if done.card else "card")
+
+
+@action(level=VERIFIED, reads=True, outcomes={
+    "due": Outcome("Your {card} ending in {last4} has {minimum} due by {day}."),
+    "nothing_due": Outcome("There's nothing due on your card ending in {last4}."),
+    "not_found": Outcome("I couldn't find a card ending in {last4}. Could you check the last four digits?"),
+})
+def get_payment_due(session, card_last4: str):
+    """When the caller's card bill is due and the minimum to pay (needs verification).
+
+    card_last4: the last four digits of the card.
+    """
+    card = selectors.card_get(session=session, last4=digits(card_last4))
+    if card is None:
+        return result("not_found", last4=digits(card_last4) or card_last4)
+    if not card.minimum_due or card.payment_due_date is None:
+        return result("nothing_due", last4=card.last4)
+    return result("due", card=card_name(card.network), last4=card.last4,
+                  minimum=money(card.minimum_due, card.currency), day=day(card.payment_due_date))

@@ -130,14 +130,17 @@ def perform(declared: Action, session: CallSession, arguments: Mapping) -> Resul
 
 
 def _pattern(template: str) -> re.Pattern:
-    """A template as a pattern that finds the sentence it makes in a text, its fields as named groups."""
+    """A template as a pattern that finds the sentence it makes in a text, its fields as named groups
+    (a field that ends the template takes the rest of the text)."""
     parts, seen = [], set()
-    for literal, name, _, _ in string.Formatter().parse(template):
+    pieces = list(string.Formatter().parse(template))
+    for index, (literal, name, _, _) in enumerate(pieces):
         parts.append(re.escape(literal))
         if name is not None:
-            parts.append(f"(?P<{name}>.+?)" if name not in seen else ".+?")
+            last = index == len(pieces) - 1
+            parts.append(f"(?P<{name}>{'.*' if last else '.+?'})" if name not in seen else ".+?")
             seen.add(name)
-    return re.compile("".join(parts).rstrip("\\ "))
+    return re.compile("".join(parts))
 
 
 def recognise(text: str) -> list[tuple[Action, str, dict]]:

@@ -1,9 +1,9 @@
 """Paying a card bill (level 1): a quote read back, then one payment on the caller's yes, in a later turn."""
 from django.conf import settings
 
-from bank import services
+from bank import payments
 from bank.actions.declare import Outcome, action, result
-from bank.services import PaymentOutcome
+from bank.payments import PaymentOutcome
 from bank.speech import card_name, money
 from bank.verification import VERIFIED
 
@@ -57,7 +57,7 @@ def prepare_card_payment(session, card_last4: str, amount: str, from_account_las
     amount: "minimum", "statement balance", "full balance", or a sum such as 150.00.
     from_account_last4: the last four digits of the caller's account to pay from, if they said.
     """
-    done = services.payment_prepare(session=session, card_last4=card_last4 or "", amount=str(amount or ""),
+    done = payments.payment_prepare(session=session, card_last4=card_last4 or "", amount=str(amount or ""),
                                     from_account_last4=from_account_last4 or None)
     return result(done.outcome, **_said(done))
 
@@ -67,5 +67,5 @@ def confirm_card_payment(session):
     """Make the card payment just read back, after the caller said a clear yes to it in their own words
     (needs verification). Never call it in the same turn as prepare_card_payment. Safe to call again:
     a payment is made once."""
-    done = services.payment_confirm(session=session)
+    done = payments.payment_confirm(session=session)
     return result(done.outcome, **_said(done))

@@ -5,8 +5,8 @@ from bank.actions.declare import Outcome, action, result
 from bank.verification import PHONE_LINE, CodeOutcome
 
 _C = CodeOutcome
-SECURITY_QUESTIONS = ("I can verify you with three security questions instead: your date of birth, the last four "
-                      "digits of one of your cards, and the amount of your most recent transaction. Or I can put "
+SECURITY_QUESTIONS = ("I can verify you with three security questions instead: your date of birth, the ZIP code "
+                      "of your address, and the last four digits of your checking or savings account. Or I can put "
                       "you through to a person.")
 VERIFIED_NOW = "Thank you, you're verified. What would you like to do?"
 
@@ -17,6 +17,9 @@ VERIFIED_NOW = "Thank you, you're verified. What would you like to do?"
     _C.ALREADY_VERIFIED.value: Outcome("You're already verified on this call, so there's no need for a code.",
                                        verifies=True),
     _C.SEND_FAILED.value: Outcome("I couldn't send a code to your phone just now. " + SECURITY_QUESTIONS),
+    _C.TOO_SOON.value: Outcome("I've just sent you a code; it can take a moment to arrive. Please read it to me, or "
+                               "type it on your keypad, when it does."),
+    _C.LIMIT_REACHED.value: Outcome("I can't send you another code right now. " + SECURITY_QUESTIONS),
 })
 def send_verification_code(session):
     """Text a six-digit one-time code to the caller's registered phone, to verify who they are.
@@ -45,14 +48,13 @@ def verify_code(session, code: str):
     "wrong": Outcome("I'm sorry, those answers don't match our records, so I can't verify you that way.",
                      identity_failure=True),
 })
-def verify_security_answers(session, date_of_birth: str, card_last4: str, last_transaction_amount: str):
+def verify_security_answers(session, date_of_birth: str, postal_code: str, account_last4: str):
     """Verify the caller with security questions, when a one-time code can't be used. Ask all three first.
 
     date_of_birth: the caller's date of birth, as YYYY-MM-DD.
-    card_last4: the last four digits of one of the caller's cards.
-    last_transaction_amount: the amount of the caller's most recent transaction, e.g. 4.75.
+    postal_code: the ZIP code of the caller's address, as they said it.
+    account_last4: the last four digits of one of the caller's checking or savings accounts.
     """
     right = verification.security_answers_check(session, date_of_birth=date_of_birth or "",
-                                                card_last4=card_last4 or "",
-                                                last_transaction_amount=last_transaction_amount or "")
+                                                postal_code=postal_code or "", account_last4=account_last4 or "")
     return result("verified" if right else "wrong")
