@@ -93,7 +93,7 @@ def _converse(attempt: Attempt, server, client, options: Options) -> None:
         bank_db.reset_bank()
         server.fresh_cache()
     facts = checks.bank_facts(caller.phone) if options.bank_database else checks.Facts([], [], [])
-    request_id = _outbound_request(client, caller) if caller.outbound else None
+    request_id = _outbound_request(client, caller, attempt.call_id) if caller.outbound else None
     before = checks.fingerprint() if options.bank_database else {}  # the request itself is not a change
     conversation = Conversation(client, call_id=attempt.call_id, phone=caller.phone, call=caller.call,
                                 client_tools=caller.client_tools, request_id=request_id)
@@ -183,9 +183,15 @@ def _fill_rounds(rounds, server, phone):
             for r in rounds]
 
 
-def _outbound_request(client, caller) -> int:
-    """The bank's fraud system (or the reminder job) asks for the call, through the REST endpoint."""
+def _outbound_request(client, caller, call_id: str) -> int:
+    """The bank's fraud system (or the reminder job) asks for the call, through the REST endpoint;
+    then the runner stands in for the worker and Vapi: the call is recorded as placed, as this
+    Vapi call (the agent believes an outbound conversation only on the call the bank placed)."""
+    from django.db.models import F
+    from django.utils import timezone
+
     from bank.models import Card, Customer, Transaction
+    from outbound.models import OutboundAttempt, OutboundRequest
 
     customer = Customer.objects.get(phone=caller.phone)
     body = {"purpose": caller.outbound["purpose"], "customer": customer.pk}
@@ -196,7 +202,14 @@ def _outbound_request(client, caller) -> int:
     response = client.post("/api/outbound/requests", json=body)
     if response.status_code not in (200, 201):
         raise RuntimeError(f"the outbound request was refused: HTTP {response.status_code} {response.text[:300]}")
-    return response.json()["id"]
+    request_id = response.json()["id"]
+    OutboundRequest.objects.filter(pk=request_id).update(status=OutboundRequest.Status.CALLING,
+                                                         attempts=F("attempts") + 1, next_attempt_at=None)
+    number = OutboundRequest.objects.get(pk=request_id).attempts
+    OutboundAttempt.objects.create(request_id=request_id, number=number, vapi_call_id=call_id,
+                                   status=OutboundAttempt.Status.PLACED, placed_at=timezone.now())
+    bank_db.close()
+    return request_id
 
 
 def _records(call_id: str, expected: int, options: Options) -> list[dict]:
