@@ -36,8 +36,10 @@ def parser() -> argparse.ArgumentParser:
     other.add_argument("--api-key", default=os.environ.get("FINTALK_REHEARSE_API_KEY", ""))
     other.add_argument("--database-url", help="its database: bank state, call records and outbound requests")
     other.add_argument("--sms-file", help="where it writes one-time codes (FINTALK_SMS_FILE_PATH)")
+    other.add_argument("--cache-url", help="its Redis (FINTALK_CACHE_URL), emptied with --reset-bank")
     other.add_argument("--reset-bank", action="store_true",
-                       help="reset its bank to the demo bank before each scenario (a demo server only!)")
+                       help="reset its bank to the demo bank and empty its cache before each scenario "
+                            "(a demo server only!)")
     bedrock = run.add_argument_group("a simulated caller and a judge on Bedrock (Converse)")
     bedrock.add_argument("--caller-model", help="a Bedrock model id that plays scenarios with a persona and a goal")
     bedrock.add_argument("--judge-model", help="a Bedrock model id that judges each call against its rubric")
@@ -95,7 +97,8 @@ def _run(args, scenarios) -> int:
         options.caller = bedrock.SimulatedCaller(args.caller_model, args.caller_endpoint) if args.caller_model else None
         options.judge = bedrock.Judge(args.judge_model, args.caller_endpoint) if args.judge_model else None
     if args.base_url:
-        server = ExternalServer(args.base_url, args.api_key, database_url=args.database_url, sms_path=args.sms_file)
+        server = ExternalServer(args.base_url, args.api_key, database_url=args.database_url, sms_path=args.sms_file,
+                                cache_url=args.cache_url if args.reset_bank else None)
         options.bank_database = bool(args.database_url)
         options.reset = args.reset_bank
     else:

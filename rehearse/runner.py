@@ -139,8 +139,6 @@ def _converse(attempt: Attempt, server, client, options: Options) -> None:
                                                f"call records after {options.record_timeout:.0f} s"))
         after = checks.fingerprint()
         attempt.checks += checks.call_checks(scenario, replies, records, said, facts, before, after)
-        if any(t.get("outcome") == "locked_out" for r in records for t in r.get("tools", [])):
-            server.after_lockout()
     if options.judge and (scenario.judge or simulated):
         attempt.checks.append(options.judge.check(scenario, attempt.transcript))
 

@@ -7,8 +7,8 @@ for the run, and its own redis-server when one is installed (the lockouts and ve
 the shared cache, which is emptied before each scenario). Without redis-server the cache is the
 worker's memory, and the server is restarted after a scenario that locked a phone out.
 
-`ExternalServer` is any Fintalk by URL (a staging deployment): the rehearsal cannot reset its bank
-or read its codes unless it is given its database URL and its code file.
+`ExternalServer` is any Fintalk by URL (a staging deployment): the rehearsal cannot reset its bank,
+empty its cache or read its codes unless it is given its database URL, its Redis and its code file.
 """
 import os
 import secrets
@@ -47,9 +47,10 @@ def _wait(url: str, process: subprocess.Popen, log: Path, what: str, timeout: fl
 class ExternalServer:
     owned = False
 
-    def __init__(self, url: str, api_key: str, *, database_url: str | None = None, sms_path: str | None = None):
+    def __init__(self, url: str, api_key: str, *, database_url: str | None = None, sms_path: str | None = None,
+                 cache_url: str | None = None):
         self.url, self.api_key = url.rstrip("/"), api_key
-        self.database_url = database_url
+        self.database_url, self.cache_url = database_url, cache_url
         self.sms_path = Path(sms_path) if sms_path else None
         self.model_label = "external"
 
@@ -59,11 +60,12 @@ class ExternalServer:
     def stop(self) -> None:
         pass
 
-    def fresh_cache(self) -> bool:
-        return False  # not ours to empty
+    def fresh_cache(self) -> None:
+        """Empty the shared cache (lockouts, verified calls, codes sent) before a scenario."""
+        if self.cache_url:
+            import redis
 
-    def after_lockout(self) -> None:
-        pass
+            redis.Redis.from_url(self.cache_url).flushdb()
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.api_key}"},
@@ -81,6 +83,7 @@ class OwnServer(ExternalServer):
                          database_url=f"sqlite:///{self.tmp / 'bank.sqlite3'}", sms_path=str(self.tmp / "sms.log"))
         self.workers = workers
         self.redis = None
+        self.fresh = False  # started and not spoken to since
         self.env = {
             **os.environ, "DJANGO_SETTINGS_MODULE": "fintalk.settings", "PYTHONUNBUFFERED": "1",
             "DATABASE_URL": self.database_url, "FINTALK_API_KEYS": self.api_key, "FINTALK_AUTH": "enabled",
@@ -131,7 +134,7 @@ class OwnServer(ExternalServer):
                 if self.redis.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"redis-server did not start:\n{log.read_text()[-2000:]}")
                 time.sleep(0.05)
-        self.env["FINTALK_CACHE_URL"] = f"redis://127.0.0.1:{port}/0"
+        self.env["FINTALK_CACHE_URL"] = self.cache_url = f"redis://127.0.0.1:{port}/0"
 
     def _start_gunicorn(self) -> None:
         self.log_path = self.tmp / "server.log"
@@ -140,6 +143,7 @@ class OwnServer(ExternalServer):
              "-b", f"127.0.0.1:{self.port}", "-w", str(self.workers), "--timeout", "60"],
             cwd=ROOT, env=self.env, stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT)
         _wait(self.url + "/healthz", self.process, self.log_path, "The Fintalk server")
+        self.fresh = True
 
     def _stop_gunicorn(self) -> None:
         if self.process and self.process.poll() is None:
@@ -149,20 +153,13 @@ class OwnServer(ExternalServer):
             except subprocess.TimeoutExpired:
                 self.process.kill()
 
-    def fresh_cache(self) -> bool:
-        """Empty the shared cache (lockouts, verified calls, codes) before a scenario."""
-        if not self.redis:
-            return False
-        import redis
-
-        redis.Redis.from_url(self.env["FINTALK_CACHE_URL"]).flushdb()
-        return True
-
-    def after_lockout(self) -> None:
-        """A phone locked out in a worker's own memory stays locked: start the server again."""
-        if not self.redis:
+    def fresh_cache(self) -> None:
+        if self.redis:
+            super().fresh_cache()
+        elif not self.fresh:  # the cache is the worker's memory: a new worker has an empty one
             self._stop_gunicorn()
             self._start_gunicorn()
+        self.fresh = False
 
     def logs(self) -> str:
         return self.log_path.read_text() if self.process else ""
