@@ -52,14 +52,45 @@ def detach() -> None:
 
 
 def reset_bank() -> None:
-    """The demo bank as `seed_demo --reset` leaves it (cards active, no cases, no audit events)."""
+    """The demo bank as `seed_demo` made it: cards active with their bills, balances as seeded, the
+    seeded transactions only, no cases, payments, audit events or outbound requests. The customers keep their rows (and ids): a
+    call recorded a moment ago still finds its customer when the server's writer stores it."""
+    from decimal import Decimal
+
+    from bank.demo_data import CUSTOMERS
+    from bank.models import AuditEvent, Card, CardPayment, CardReplacement, Customer, Dispute, Transaction
+    from outbound.models import OutboundRequest
+
+    with transaction.atomic(using=ALIAS):
+        customers = {c.phone: c for c in Customer.objects.filter(phone__in=[row[1] for row in CUSTOMERS])}
+        if len(customers) < len(CUSTOMERS):
+            _seed_from_scratch()
+            return
+        for model in (OutboundRequest, CardPayment, CardReplacement, Dispute, AuditEvent):
+            model.objects.all().delete()
+        Transaction.objects.exclude(confirmed_genuine_at=None).update(confirmed_genuine_at=None)
+        seeded = {(phone, merchant, Decimal(amount)) for _, phone, _, _, _, rows in CUSTOMERS
+                  for _, _, merchant, amount, _ in rows}
+        Transaction.objects.filter(pk__in=[t.pk for t in Transaction.objects.select_related("customer")
+                                           if (t.customer.phone, t.merchant, t.amount) not in seeded]).delete()
+        for name, phone, profile, cards, accounts, transactions in CUSTOMERS:
+            customer = customers[phone]
+            for network, last4, bill in cards:
+                bill = {field: Decimal(bill.get(field, "0")) for field in
+                        ("current_balance", "statement_balance", "minimum_due")}
+                Card.objects.filter(customer=customer, last4=last4).update(
+                    status=Card.Status.ACTIVE, blocked_at=None, block_reason="", **bill)
+            for kind, last4, balance in accounts:
+                customer.accounts.filter(last4=last4).update(balance=Decimal(balance))
+    connections[ALIAS].close()  # SQLite: let the server's workers write without waiting on us
+
+
+def _seed_from_scratch() -> None:
     from bank.management.commands.seed_demo import Command
 
     # The command's own transaction is on the default database (the runner's, maybe the same SQLite
-    # file, which an IMMEDIATE transaction would lock): run its body in one on the bank's instead.
-    with transaction.atomic(using=ALIAS):
-        Command.handle.__wrapped__(Command(stdout=_Null()), reset=True)
-    connections[ALIAS].close()  # SQLite: let the server's workers write without waiting on us
+    # file, which an IMMEDIATE transaction would lock): its body runs in the caller's, on the bank's.
+    Command.handle.__wrapped__(Command(stdout=_Null()), reset=True)
 
 
 def close() -> None:

@@ -64,6 +64,7 @@ def fingerprint() -> dict:
         "balances": {f"{a.customer_id}:{a.last4}": str(a.balance) for a in Account.objects.all()},
         "disputes": Dispute.objects.count(), "payments": CardPayment.objects.count(),
         "replacements": CardReplacement.objects.count(),
+        "transactions": Transaction.objects.count(),
         "genuine": Transaction.objects.filter(confirmed_genuine_at__isnull=False).count(),
         "outbound": sorted((r.id, r.status, r.outcome) for r in OutboundRequest.objects.all()),
     }
@@ -122,8 +123,7 @@ def _called(label: str, expected: ToolExpectation, tools: list[dict]) -> Check:
 
 # --- Over the whole call -------------------------------------------------------------------------
 
-def call_checks(scenario: Scenario, replies: list, records: list[dict], callers: list[str], facts: Facts,
-                before: dict, after: dict) -> list[Check]:
+def call_checks(scenario: Scenario, replies: list, records: list[dict], callers: list[str], facts: Facts) -> list[Check]:
     checks = []
     everything = [t for reply, record in zip(replies, records) for t in _tools_of(reply, record.get("tools"))]
     for expected in scenario.tools:
@@ -131,9 +131,7 @@ def call_checks(scenario: Scenario, replies: list, records: list[dict], callers:
     for name in scenario.no_tools:
         found = [t for t in everything if t["tool"] == name]
         checks.append(Check(f"call: does not call {name}", not found, f"called {_names(found)}"))
-    checks += never_said(scenario, replies, records, callers, facts)
-    checks += state_checks(scenario.state, before, after)
-    return checks
+    return checks + never_said(scenario, replies, records, callers, facts)
 
 
 CARD_NUMBER = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")

@@ -35,7 +35,11 @@ def summary(attempts, *, model: str, instructions: str, seconds: float, verbose:
             if verbose:
                 lines += [f"      | {line}" for line in transcript_text(attempt).splitlines()]
     total = sum(a.passed for a in attempts)
-    lines += ["", f"{total}/{len(attempts)} calls passed; "
+    tokens_in, tokens_out = sum(a.tokens[0] for a in attempts), sum(a.tokens[1] for a in attempts)
+    cost = sum(a.cost_usd for a in attempts)
+    lines += ["", f"Model tokens (from the call records): {tokens_in:,} in, {tokens_out:,} out"
+              + (f", ${cost:.4f}" if cost else "") + (f"; {tokens_in // len(attempts):,} in per call" if attempts else "")]
+    lines += [f"{total}/{len(attempts)} calls passed; "
               f"{sum(all(a.passed for a in runs) for runs in by_scenario(attempts).values())}/"
               f"{len(by_scenario(attempts))} scenarios passed every time."]
     return "\n".join(lines)

@@ -31,6 +31,14 @@ class Attempt:
     transcript: list[dict] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
+    cost_usd: float = 0.0  # the model's cost, as the server priced its turns
+    pending: tuple | None = None  # what the checks need once the call records are written
+    state_checks: list[Check] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> tuple[int, int]:
+        return (sum(t.get("tokens", [0, 0])[0] for t in self.transcript),
+                sum(t.get("tokens", [0, 0])[1] for t in self.transcript))
 
     @property
     def passed(self) -> bool:
@@ -64,27 +72,42 @@ def instruction_hash(extra: str = "") -> str:
 
 
 def run(scenarios: list[Scenario], server, options: Options, progress=None) -> list[Attempt]:
-    attempts = []
+    """Every scenario, `options.repeat` times. An attempt's checks that read the call records are
+    finished while the next attempt talks: the server writes its records a moment after a call."""
+    attempts, waiting = [], None
+
+    def finish(attempt):
+        _guarded(attempt, lambda: _check_records(attempt, options))
+        if progress:
+            progress(attempt)
+
     with server.client() as client:
         for scenario in scenarios:
             for number in range(1, options.repeat + 1):
                 attempt = run_one(scenario, number, server, client, options)
                 attempts.append(attempt)
-                if progress:
-                    progress(attempt)
+                if waiting:
+                    finish(waiting)
+                waiting = attempt
+        if waiting:
+            finish(waiting)
     return attempts
 
 
 def run_one(scenario: Scenario, number: int, server, client, options: Options) -> Attempt:
     slug = re.sub(r"[^a-z0-9-]+", "-", scenario.name.lower())[:60]
     attempt = Attempt(scenario, number, f"rehearsal-{slug}-{uuid.uuid4().hex[:10]}")
+    _guarded(attempt, lambda: _converse(attempt, server, client, options))
+    return attempt
+
+
+def _guarded(attempt: Attempt, step) -> None:
     started = time.perf_counter()
     try:
-        _converse(attempt, server, client, options)
+        step()
     except Exception as exc:  # a broken scenario run is a failed attempt with its reason, never a crash
-        attempt.error = f"{type(exc).__name__}: {exc}"
-    attempt.seconds = time.perf_counter() - started
-    return attempt
+        attempt.error = attempt.error or f"{type(exc).__name__}: {exc}"
+    attempt.seconds += time.perf_counter() - started
 
 
 def _converse(attempt: Attempt, server, client, options: Options) -> None:
@@ -126,10 +149,23 @@ def _converse(attempt: Attempt, server, client, options: Options) -> None:
                                    "first_word_ms": reply.first_word_ms, "total_ms": round(reply.total_ms, 1),
                                    "error": reply.error, "tools": []})
         index += 1
+    if options.bank_database:  # the bank's records now, before the next scenario resets them
+        attempt.state_checks = checks.state_checks(scenario.state, before, checks.fingerprint())
+    attempt.pending = (turns, replies, said, facts, budget)
+
+
+def _check_records(attempt: Attempt, options: Options) -> None:
+    """The checks, once the server has recorded the call (tools, verification level, tokens)."""
+    if attempt.pending is None:
+        return
+    turns, replies, said, facts, budget = attempt.pending
+    scenario, simulated = attempt.scenario, attempt.scenario.simulated
     records = _records(attempt.call_id, len(replies), options) if options.bank_database else [{}] * len(replies)
     for entry, record in zip(attempt.transcript, records):
         entry["tools"] = record.get("tools", [])
         entry["verification_level"] = record.get("verification_level")
+        entry["tokens"] = [record.get("tokens_in") or 0, record.get("tokens_out") or 0]
+        attempt.cost_usd += float(record.get("cost_usd") or 0)
     for i, (turn, reply, record) in enumerate(zip(turns, replies, records)):
         attempt.checks += checks.turn_checks(i, turn, reply, record.get("tools") if record else None, budget)
     if options.bank_database:
@@ -137,8 +173,7 @@ def _converse(attempt: Attempt, server, client, options: Options) -> None:
             attempt.checks.append(checks.Check("call: recorded by the server", False,
                                                f"{len([r for r in records if r])} of {len(replies)} turns in the "
                                                f"call records after {options.record_timeout:.0f} s"))
-        after = checks.fingerprint()
-        attempt.checks += checks.call_checks(scenario, replies, records, said, facts, before, after)
+        attempt.checks += checks.call_checks(scenario, replies, records, said, facts) + attempt.state_checks
     if options.judge and (scenario.judge or simulated):
         attempt.checks.append(options.judge.check(scenario, attempt.transcript))
 
@@ -217,7 +252,7 @@ def _records(call_id: str, expected: int, options: Options) -> list[dict]:
     deadline = time.monotonic() + options.record_timeout
     while True:
         rows = list(RecordedTurn.objects.filter(call__call_id=call_id).order_by("started_at", "id")
-                    .values("tools", "verification_level", "ttft_ms", "caller_text", "agent_text"))
+                    .values("tools", "verification_level", "ttft_ms", "tokens_in", "tokens_out", "cost_usd"))
         if len(rows) >= expected or time.monotonic() > deadline:
             bank_db.close()
             return rows + [{}] * (expected - len(rows))

@@ -216,6 +216,7 @@ class BedrockStandIn:
         if body.get("reset"):
             self.reset()
         self.script(*(Reply(text=item.get("text", ""), echo_tool_results=bool(item.get("echo_tool_results")),
+                            input_tokens=None,  # counted from the request, as Bedrock reports it
                             tool_uses=[ToolUse(tool["name"], tool.get("input") or {}) for tool in item.get("tool_uses", [])])
                       for item in body.get("replies", [])))
         await _send_json(send, 200, {"queued": len(self.replies)})
