@@ -6,6 +6,9 @@ recent transactions, disputes, a replacement card, paying a card bill (read back
 a person. A step that needs details the caller has not given yet asks for them; a request that
 needs verification is picked up again once the caller is verified. The caller's first name and
 the purpose of an outbound call are read from the instructions the agent sends (the system prompt).
+
+Why ~360 lines: one caller's conversation is followed by these rules together (a question asked,
+its answer, the request verification held up); split, they would each need the others' words.
 """
 import re
 
