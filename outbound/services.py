@@ -302,7 +302,8 @@ def fraud_answer_record(*, request_id: int, made_by_customer: bool, call_id: str
     with transaction.atomic():
         # Only the request's row: PostgreSQL locks no nullable side of an outer join (its transaction).
         request = (OutboundRequest.objects.select_for_update(of=("self",))
-                   .select_related("customer", "transaction__card").filter(pk=request_id, purpose=OutboundRequest.Purpose.FRAUD_ALERT).first())
+                   .select_related("customer", "transaction__card")
+                   .filter(pk=request_id, purpose=OutboundRequest.Purpose.FRAUD_ALERT).first())
         if request is None:
             raise NoOutboundRequest(request_id)
         spent, card = request.transaction, request.transaction.card
