@@ -16,7 +16,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.db import Error as DatabaseError
 
 from agent.prompts import Caller
-from bank import selectors
+from bank import line, selectors
 from core.degraded import CACHE_ERRORS, degraded
 
 NO_PHONE = Caller()
@@ -24,6 +24,8 @@ UNREGISTERED = Caller(phone_given=True)
 # The database could not say who is calling: nothing about them, as for a call without a number
 # (card actions still check the caller themselves, through the bank's tools).
 LOOKUP_FAILED = Caller()
+# The carrier did not fully attest the caller ID (bank.line): the caller is unknown until verified.
+UNATTESTED = Caller(phone_given=True, unattested=True)
 
 
 def cache_key(phone: str, call_id: str | None) -> str:
@@ -55,9 +57,11 @@ async def _remember(cache, key: str, found: Caller) -> None:
         pass  # counted once, when the read failed: the next turn asks the database again
 
 
-async def lookup(phone: str | None, call_id: str | None = None) -> Caller:
+async def lookup(phone: str | None, call_id: str | None = None, verstat: str | None = None) -> Caller:
     if not phone:
         return NO_PHONE
+    if verstat and not line.attested(verstat):
+        return UNATTESTED
     cache, key = caches["default"], cache_key(phone, call_id)
     found = await _cached(cache, key)
     if found is None:

@@ -68,6 +68,7 @@ class TurnContext:
     facts: TurnFacts = field(default_factory=TurnFacts)
     turn: int = 0  # the caller's turns in the conversation so far, this one included
     actor: str = ""  # a staff user acting from the console (audited as them)
+    verstat: str | None = None  # the carrier's STIR/SHAKEN verdict on the caller ID (bank.line), from the platform
 
 
 current_turn: ContextVar[TurnContext | None] = ContextVar("fintalk_turn", default=None)

@@ -48,6 +48,8 @@ TOO_MANY_ROUNDS = "I'm sorry, I couldn't finish that request. Could you ask me a
 # A tool's result when it raised or timed out: the model apologises from it (the demo model reads it out).
 TOOL_UNAVAILABLE = "I'm sorry, the bank's system for that is unavailable right now, so I can't do it at the moment."
 # Said after a committed account change when the turn fails later: the caller must not think it failed.
+# A tool's result when it failed after committing its change: done, whatever went wrong after.
+DONE_UNREAD = "That's done, but I couldn't read the details back just now. A person can tell you more."
 AFTER_COMMITTED = "I'm sorry, I had a problem after that. Could you say that again?"
 GUARDRAIL_STOPS = frozenset({"guardrail_intervened", "content_filtered"})
 
@@ -94,7 +96,8 @@ class TurnState:
         self.extra = policy.extra_tools if policy.offer_tools else ()
         self.client_tools = {tool.metadata.name for tool in self.extra if isinstance(tool, ClientTool)}
         self.context = TurnContext(phone=turn.phone, request_id=turn.request_id, call_id=turn.call_id,
-                                   client_tools=frozenset(self.client_tools), outbound=outbound,
+                                   client_tools=frozenset(self.client_tools), outbound=outbound, actor=turn.actor,
+                                   verstat=turn.verstat,
                                    turn=sum(message.role == "user" for message in turn.history)
                                    + (turn.query is not None))
         self.answer_tool = next((tool for tool in self.extra if isinstance(tool, StructuredOutputTool)), None)
@@ -246,10 +249,15 @@ async def _run_tool(turn: TurnState, call: ToolUse, meter: TurnMeter) -> dict:
             output = await running
     except Exception as exc:
         timed_out = isinstance(exc, TimeoutError)
-        meter.tool_calls[:] = [(call.name, "error")]
+        # A change the tool committed before it failed stays its outcome, and the caller hears it is done.
+        kept = [(name, outcome) for name, outcome in meter.tool_calls if committed(name, outcome)]
+        meter.tool_calls[:] = kept or [(call.name, "error")]
         logger.error("tool %s", "timed out" if timed_out else "failed", exc_info=not timed_out, extra={
             "tool": call.name, "request_id": turn.context.request_id, "error": type(exc).__name__,
-            "detail": str(exc)[:300]})  # the log filter masks phone and card numbers
+            "detail": str(exc)[:300], "committed": bool(kept)})  # the log filter masks phone and card numbers
+        if kept:
+            turn.committed.append(DONE_UNREAD)
+            return tool_result(call, DONE_UNREAD)
         return tool_result(call, TOOL_UNAVAILABLE, error=True)
     if not meter.tool_calls:
         meter.tool_calls.append((call.name, "error" if output.is_error else "ok"))
@@ -321,7 +329,8 @@ async def _outbound(turn_input: TurnInput):
 
 async def run_turn(turn_input: TurnInput) -> AsyncIterator[TurnEvent]:
     outbound = await _outbound(turn_input) if turn_input.outbound_request is not None else None
-    turn = TurnState(turn_input, await callers.lookup(turn_input.phone, turn_input.call_id), outbound)
+    turn = TurnState(turn_input, await callers.lookup(turn_input.phone, turn_input.call_id, turn_input.verstat),
+                     outbound)
     stream = model_stream()
     first_stream = _first_stream(turn, stream)
     speaker = turn.speaker

@@ -31,6 +31,7 @@ class Caller:
     blocked: int = 0
     customer_id: int | None = field(default=None, compare=False)  # for call records; never in the prompt
     phone_given: bool = False
+    unattested: bool = False  # the carrier did not fully attest the caller ID (bank.line): nobody is named
 
 
 @dataclass(frozen=True)

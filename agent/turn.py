@@ -44,6 +44,8 @@ class TurnInput:
     # A Vapi outbound call's request body, from which the loop finds the bank's outbound request it is
     # about (outbound.selectors.outbound_context); None on every other call.
     outbound_request: dict | None = None
+    actor: str = ""  # a staff user acting from the console's playground: the audit trail names them
+    verstat: str | None = None  # the carrier's STIR/SHAKEN verdict on the caller ID, as the platform passed it
 
 
 # Said when a turn would otherwise end in silence (e.g. the model wrote only <thinking>).

@@ -1,13 +1,29 @@
 """API keys in the admin: create (the key is shown once, only its sha256 is stored), revoke, last use.
 
-Like `create_api_key`, the add form asks for a name only; the page after saving shows the key
-once and is never cached. A key is revoked, never deleted, so its name and last use stay on record.
+Like `create_api_key`, the add form asks for a name and the key's scopes (`chat` ticked); the page
+after saving shows the key once and is never cached. Scopes are fixed once issued: a key that needs
+others is issued anew. A key is revoked, never deleted, so its name and last use stay on record.
 """
+from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from api.models import ApiKey
+from api.models import CHAT, SCOPES, ApiKey, parse_scopes
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    scope_choices = forms.MultipleChoiceField(
+        label="Scopes", choices=[(name, f"{name}: {what}") for name, what in SCOPES.items()], initial=[CHAT],
+        widget=forms.CheckboxSelectMultiple, help_text="Vapi and chat clients need chat; the bank's systems outbound.")
+
+    class Meta:
+        model = ApiKey
+        fields = ("name",)
+
+    def save(self, commit=True):
+        self.instance.scopes = parse_scopes(self.cleaned_data["scope_choices"])
+        return super().save(commit)
 
 
 class ActiveFilter(admin.SimpleListFilter):
@@ -25,16 +41,23 @@ class ActiveFilter(admin.SimpleListFilter):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "shown_prefix", "created_at", "last_used_at", "status")
-    list_filter = (ActiveFilter,)
+    list_display = ("name", "shown_prefix", "scopes", "created_at", "last_used_at", "status")
+    list_filter = (ActiveFilter, "scopes")
     search_fields = ("name", "prefix")
     actions = ["revoke_keys"]
 
+    shown = ("name", "shown_prefix", "scopes", "created_at", "last_used_at", "revoked_at")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+        return super().get_form(request, obj, **kwargs)
+
     def get_fields(self, request, obj=None):
-        return ("name",) if obj is None else ("name", "shown_prefix", "created_at", "last_used_at", "revoked_at")
+        return ("name", "scope_choices") if obj is None else self.shown
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("name", "shown_prefix", "created_at", "last_used_at", "revoked_at")
+        return () if obj is None else self.shown
 
     @admin.display(description="prefix")
     def shown_prefix(self, api_key):

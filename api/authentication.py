@@ -5,6 +5,11 @@ stored as sha256 digests). Env keys are kept as digests too and every candidate 
 every one of them with `hmac.compare_digest`, so neither the match position nor the length leaks
 through timing; a database key is found by its digest (an index lookup reveals nothing about a
 key the caller does not already hold). FINTALK_AUTH=disabled (development only) lets all in.
+
+Scopes (api.models.SCOPES): a view names the scope it needs as `api_scope` (default `chat`; None:
+any key, e.g. /metrics), and `HasApiKey` refuses a key without it with a 403. A database key holds
+the scopes it was issued with; a FINTALK_API_KEYS key holds `chat` only (the bank's systems get a
+key issued with `create_api_key NAME --scope outbound`: hashed, listed, revocable).
 """
 import hmac
 from datetime import timedelta
@@ -15,9 +20,10 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
-from api.models import ApiKey, hash_key
+from api.models import CHAT, SCOPES, ApiKey, hash_key
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per key per minute
+ENV_KEY_SCOPES = frozenset({CHAT})  # what a FINTALK_API_KEYS key may do
 
 
 @lru_cache(maxsize=1)
@@ -47,8 +53,9 @@ class ApiClient:
 
     is_authenticated = True
 
-    def __init__(self, label: str):
+    def __init__(self, label: str, scopes: frozenset[str] = ENV_KEY_SCOPES):
         self.label = label
+        self.scopes = scopes
 
 
 class BearerKeyAuthentication(authentication.BaseAuthentication):
@@ -69,7 +76,7 @@ class BearerKeyAuthentication(authentication.BaseAuthentication):
     def _from_memory(request):
         """(user and key, None, None) when decided without the database; else (None, key, digest)."""
         if settings.FINTALK_AUTH == "disabled":
-            return (ApiClient("auth-disabled"), "auth-disabled"), None, None
+            return (ApiClient("auth-disabled", frozenset(SCOPES)), "auth-disabled"), None, None
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None, None, None
@@ -86,14 +93,25 @@ class BearerKeyAuthentication(authentication.BaseAuthentication):
     def _issued(issued: ApiKey | None, key: str):
         if issued is None:
             raise exceptions.AuthenticationFailed("Incorrect API key provided.")
-        return ApiClient("key:" + issued.name), key
+        return ApiClient("key:" + issued.name, issued.scope_set), key
 
     def authenticate_header(self, request):
         return 'Bearer realm="fintalk"'
 
 
 class HasApiKey(permissions.BasePermission):
+    """An API key with the view's scope (`api_scope`): without a key a 401, without the scope a 403."""
+
     message = "You didn't provide an API key. Send it as 'Authorization: Bearer <API key>'."
 
     def has_permission(self, request, view):
-        return request.auth is not None
+        if request.auth is None:
+            return False
+        scope = getattr(view, "api_scope", CHAT)
+        held = getattr(request.user, "scopes", frozenset())
+        if scope is not None and scope not in held:
+            raise exceptions.PermissionDenied(
+                f"This API key does not have the '{scope}' scope ({SCOPES[scope]}); its scopes: "
+                f"{', '.join(sorted(held)) or 'none'}. Use a key issued with "
+                f"'python manage.py create_api_key NAME --scope {scope}'.", code="insufficient_scope")
+        return True

@@ -7,7 +7,8 @@
 - the last user message is the query (a call with only a system message gets an opening query);
 - the caller's phone (`caller_phone`) comes from who vouches for it, in this order: the request's
   structured caller (Vapi's `customer.number` / `call.customer.number`, which the telephony network
-  gives; the native endpoint's `phone_number`), a `[phone: ...]` tag in a system/developer message
+  gives; the native endpoint's `phone_number`), the signed caller headers of other voice stacks
+  (api/caller_signature.py, checked by the view), a `[phone: ...]` tag in a system/developer message
   (the bank's own assistant configuration), and a tag in a user message only when the request is
   not a voice-platform call and FINTALK_PHONE_TAGS=any (curl, the demo). A caller's own words on
   a call never choose the account. Every tag is stripped from what the model sees, trusted or not.
@@ -23,6 +24,7 @@ from agent.context import InferenceSettings, ToolPolicy
 from agent.models import ModelInfo, for_model, resolve_model
 from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
 from agent.turn import HistoryMessage, ToolCallRecord, TurnInput
+from api.caller_signature import SignedCaller
 from core.exceptions import InvalidRequest
 
 PHONE_TAG = re.compile(r"\[\s*phone\s*:\s*([^\]]*)\]", re.IGNORECASE)
@@ -62,7 +64,7 @@ def _vapi_number(body: dict) -> str | None:
 
 
 # Where a turn's phone came from, for the request's log line (never the number itself).
-CUSTOMER, SYSTEM_TAG, USER_TAG, NO_PHONE = "customer", "system_tag", "user_tag", "none"
+CUSTOMER, SIGNED_HEADER, SYSTEM_TAG, USER_TAG, NO_PHONE = "customer", "signed_header", "system_tag", "user_tag", "none"
 
 
 def _tag_phone(tag: str, param: str) -> str:
@@ -73,7 +75,8 @@ def _tag_phone(tag: str, param: str) -> str:
     return phone
 
 
-def caller_phone(body: dict, system_tags: list[str], user_tags: list[str]) -> tuple[str | None, str]:
+def caller_phone(body: dict, system_tags: list[str], user_tags: list[str],
+                 signed: SignedCaller | None = None) -> tuple[str | None, str]:
     """The turn's phone and its source: the structured caller, else the last trusted tag.
 
     A system/developer tag is the bank's configuration (e.g. a prompt template inserting Vapi's
@@ -84,12 +87,15 @@ def caller_phone(body: dict, system_tags: list[str], user_tags: list[str]) -> tu
     if vapi:
         phone = normalize_phone(vapi)  # web calls and withheld numbers give no usable number
         return phone, CUSTOMER if phone else NO_PHONE
+    if signed is not None:  # a voice stack's signed caller: structured, like Vapi's
+        phone = normalize_phone(signed.phone)
+        return phone, SIGNED_HEADER if phone else NO_PHONE
     mode = settings.FINTALK_PHONE_TAGS
     system_tags = [tag for tag in system_tags if tag.strip()]
     user_tags = [tag for tag in user_tags if tag.strip()]
     if system_tags and mode != "off":
         return _tag_phone(system_tags[-1], "messages"), SYSTEM_TAG
-    if user_tags and mode == "any" and not is_voice_call(body):
+    if user_tags and mode == "any" and not is_voice_call(body) and signed is None:
         return _tag_phone(user_tags[-1], "messages"), USER_TAG
     return None, NO_PHONE
 
@@ -117,6 +123,19 @@ def call_id(body: dict) -> str | None:
     return value[:128] if isinstance(value, str) and value else None
 
 
+def verstat(body: dict) -> str | None:
+    """The carrier's STIR/SHAKEN verdict on the caller ID (bank.line), where the voice platform or the
+    bank's SIP gateway passes it: `metadata.verstat`, or `call.customer.verstat`; a verstat value
+    (`TN-Validation-Passed-A`) or the P-Asserted-Identity header that carries one."""
+    call, metadata = body.get("call"), body.get("metadata")
+    customer = call.get("customer") if isinstance(call, dict) else None
+    for source in (metadata, customer):
+        value = source.get("verstat") if isinstance(source, dict) else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:200]
+    return None
+
+
 def outbound_request(body: dict) -> dict | None:
     """The body of a Vapi outbound call (the bank rang the customer), for the agent to find why."""
     call = body.get("call")
@@ -128,9 +147,9 @@ def is_voice_call(body: dict) -> bool:
     return isinstance(body.get("call"), dict)
 
 
-def tool_filler(body: dict) -> str | None:
+def tool_filler(body: dict, voice: bool = False) -> str | None:
     mode = settings.FINTALK_TOOL_FILLER
-    if mode == "on" or (mode == "auto" and is_voice_call(body)):
+    if mode == "on" or (mode == "auto" and (voice or is_voice_call(body))):
         return settings.FINTALK_TOOL_FILLER_TEXT
     return None
 
@@ -172,11 +191,12 @@ def _without_codes(message: HistoryMessage) -> HistoryMessage:
     return HistoryMessage("user", _SPENT_CODE.sub("[code]", message.text))
 
 
-def build_turn(data: dict, body: dict, request_id: str = "",
-               model: ModelInfo | None = None) -> tuple[TurnInput, str]:
+def build_turn(data: dict, body: dict, request_id: str = "", model: ModelInfo | None = None,
+               signed: SignedCaller | None = None) -> tuple[TurnInput, str]:
     """The turn and who vouched for its phone (`caller_phone`'s source, for the request's log line).
     `data`: the validated ChatCompletionRequestSerializer output; `body`: the raw JSON (for Vapi's
-    extras); `model`: the model that answers (None: the default one)."""
+    extras); `model`: the model that answers (None: the default one); `signed`: a voice stack's
+    trusted caller headers (api/caller_signature.py), which make the request a voice call."""
     system_tags: list[str] = []
     user_tags: list[str] = []  # assistant and tool messages' tags are stripped and never trusted
     instructions, dialogue = [], []
@@ -200,18 +220,19 @@ def build_turn(data: dict, body: dict, request_id: str = "",
     if dialogue and dialogue[0].role == "assistant":
         # A voice platform's greeting opens the call; Bedrock wants a conversation to start with the user.
         dialogue.insert(0, HistoryMessage("user", CALL_CONNECTED))
-    phone, phone_source = caller_phone(body, system_tags, user_tags)
+    phone, phone_source = caller_phone(body, system_tags, user_tags, signed)
     turn = TurnInput(
         query=query,
         history=tuple(dialogue),
         instructions="\n\n".join(instructions) or None,
         phone=phone,
-        call_id=call_id(body),
+        call_id=call_id(body) or (signed.call_id if signed else None),
         request_id=request_id,
         inference=inference_settings(data, model),
-        tool_filler=tool_filler(body),
+        tool_filler=tool_filler(body, voice=signed is not None),
         tools=tool_policy(data),
         outbound_request=outbound_request(body),
+        verstat=verstat(body),
     )
     return turn, phone_source
 

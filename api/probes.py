@@ -87,6 +87,8 @@ async def readyz(request):
 
 
 class MetricsView(APIView):
+    api_scope = None  # any API key, whatever its scopes (the scraper's)
+
     def get_authenticators(self):
         return [] if settings.FINTALK_METRICS_AUTH == "disabled" else [BearerKeyAuthentication()]
 

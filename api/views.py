@@ -5,6 +5,8 @@ checked before a streaming response is returned: once streaming begins, DRF's ex
 handling no longer applies. An absent `stream` is decided by the Accept header
 (`api.negotiation`); any model name is answered (`agent.models.resolve_model`).
 """
+import logging
+
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 
@@ -12,7 +14,7 @@ from agent import embeddings
 from agent.loop import run_turn
 from agent.models import MODEL_CREATED, available_models, resolve_model
 from agent.tools import agent_tool_names
-from api import protocol
+from api import caller_signature, protocol
 from api import schema as docs
 from api.async_view import APIView
 from api.conversation import build_native_turn, build_turn, is_voice_call
@@ -25,10 +27,14 @@ from api.serializers import (
     ResponsesRequestSerializer,
 )
 from api.streaming import chat_completion_stream, collect, completions_stream, responses_stream, start_turn, usage_of
-from core.exceptions import ModelNotFound
+from core.exceptions import ContextLengthExceeded, ModelNotFound
 
+logger = logging.getLogger("fintalk.api")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 BUSY_REPLY = "We're very busy right now, please try again in a moment."
+# A voice caller whose one utterance is longer than FINTALK_MAX_INPUT_TOKENS leaves with this, not a 400
+# (Vapi ends the call on an error): the history was trimmed first, so the utterance alone did not fit.
+TOO_LONG_REPLY = "Sorry, that was more than I can take in at once. Could you tell me in a sentence or two what you need?"
 
 
 def _validated(serializer_class, request, **context) -> dict:
@@ -60,6 +66,15 @@ def _requested(request, serializer_class, kind: str = "chat", **context):
     return body, model, data, record
 
 
+def _signed_caller(request) -> caller_signature.SignedCaller | None:
+    """Another voice stack's caller headers, when signed with this request's key (api/caller_signature.py)."""
+    key = request.auth if isinstance(request.auth, str) else None
+    signed, verdict = caller_signature.verify(request.headers, key)
+    if verdict not in ("absent", "trusted"):
+        logger.warning("caller headers not trusted", extra={"caller_signature": verdict})
+    return signed
+
+
 def _run(built: tuple, record):
     """The agent's events for a turn built by api.conversation (the turn, who vouched for its
     phone); the request's log line notes that source."""
@@ -73,23 +88,25 @@ async def _events(frames: list[bytes]):
         yield frame
 
 
-def _busy(request):
-    """A voice call over the key's rate limit: a short spoken answer and a normal finish, not silence."""
+def _spoken(request, text: str, error: str):
+    """A short spoken answer and a normal finish, not silence or an error Vapi would end the call on:
+    a voice call over the key's rate limit, or an utterance too long to send the model."""
     body = _body(request)
     try:
         model = resolve_model(_model_name(body))
     except ModelNotFound:
         model = resolve_model(None)
     record = request.fintalk
-    record.model, record.error = model.id, "rate_limit_exceeded"
+    record.model, record.error = model.id, error
+    record.spoken.append(text)  # the call record keeps what the caller heard
     chunks = protocol.ChunkFactory(model.id)
     if body.get("stream") is False:
-        return Response(protocol.chat_completion(model=model.id, content=BUSY_REPLY, finish="stop",
+        return Response(protocol.chat_completion(model=model.id, content=text, finish="stop",
                                                  usage=protocol.Usage(0, 0), completion_id=chunks.id,
                                                  created=chunks.created))
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    return StreamingHttpResponse(_events(protocol.spoken_reply(chunks, BUSY_REPLY, include_usage=include_usage)),
+    return StreamingHttpResponse(_events(protocol.spoken_reply(chunks, text, include_usage=include_usage)),
                                  content_type="text/event-stream", headers=SSE_HEADERS)
 
 
@@ -99,7 +116,7 @@ class ChatCompletionsView(APIView):
     over_limit = False
 
     def throttled(self, request, wait):
-        """Over the rate limit, a voice call (its body has `call`) is answered by `_busy`; others get the 429."""
+        """Over the rate limit, a voice call (its body has `call`) is answered by `_spoken` (BUSY_REPLY); others get the 429."""
         try:
             voice = is_voice_call(_body(request))
         except Exception:  # an unreadable body is no voice call; the 429 comes first
@@ -108,19 +125,32 @@ class ChatCompletionsView(APIView):
             super().throttled(request, wait)  # raises Throttled: the 429 with Retry-After
         self.over_limit = True
 
+    async def turn(self, request, data: dict, body: dict, model, signed=None) -> tuple:
+        """The turn this request asks for and who vouched for its phone (api.conversation.build_turn;
+        `signed`: another voice stack's signed caller headers). The console's playground adds who acts
+        and its conversation, and may refuse the caller."""
+        return build_turn(data, body, request.fintalk.request_id, model, signed)
+
     @docs.chat_completions
     async def post(self, request):
         if self.over_limit:
-            return _busy(request)
+            return _spoken(request, BUSY_REPLY, "rate_limit_exceeded")
         body, model, data, record = _requested(request, ChatCompletionRequestSerializer,
                                                reserved_tool_names=agent_tool_names(),
                                                stream_default=chat_streams_by_default(request))
-        running = await start_turn(_run(build_turn(data, body, record.request_id, model), record), record)
+        signed = _signed_caller(request)
+        voice = is_voice_call(body) or signed is not None  # what is streamed is spoken
+        try:
+            running = await start_turn(_run(await self.turn(request, data, body, model, signed), record), record)
+        except ContextLengthExceeded:
+            if not voice:
+                raise
+            return _spoken(request, TOO_LONG_REPLY, ContextLengthExceeded.code)
         chunks = protocol.ChunkFactory(model.id)
         if data["stream"]:
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
             return StreamingHttpResponse(
-                chat_completion_stream(running, chunks, include_usage=include_usage, voice=is_voice_call(body)),
+                chat_completion_stream(running, chunks, include_usage=include_usage, voice=voice),
                 content_type="text/event-stream",
                 headers=SSE_HEADERS,
             )

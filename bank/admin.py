@@ -5,13 +5,18 @@ change is one conditional update plus one audit event naming the staff user; the
 edits the status. Loan products are edited here and the agent reads them live. The audit trail
 is read-only for everyone, superusers included.
 """
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
-from bank import services
-from core.masking import mask_phone
-from bank.models import Account, AuditEvent, Card, CardPayment, CardReplacement, Customer, Dispute, LoanProduct, Transaction
+from bank import dates, services, totp
+from bank.models import (Account, AppApproval, AuditEvent, Authenticator, Card, CardPayment, CardReplacement, Customer,
+                         Dispute, FlaggedNumber, LoanProduct, Transaction)
 from core.admin import ReadOnlyAdmin
+from core.masking import mask_phone
 
 
 class CardInline(admin.TabularInline):
@@ -104,13 +109,47 @@ class LoanProductAdmin(admin.ModelAdmin):
     search_fields = ("name", "description")
 
 
+def _short(identifier: str):
+    """A long id in a list column: its first 8 characters, the whole id on hover and in search."""
+    if len(identifier) <= 12:
+        return identifier or "—"
+    return format_html('<span title="{}">{}…</span>', identifier, identifier[:8])
+
+
+@admin.register(FlaggedNumber)
+class FlaggedNumberAdmin(admin.ModelAdmin):
+    """Numbers whose calls go straight to a person (calls/assistant.py)."""
+
+    list_display = ("masked", "reason", "created_at", "created_by")
+    search_fields = ("phone", "reason")
+    readonly_fields = ("created_at", "created_by")
+
+    @admin.display(description="phone")
+    def masked(self, flagged):
+        return mask_phone(flagged.phone)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user.get_username()
+        super().save_model(request, obj, form, change)
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):  # the trail is evidence: nobody adds, edits or deletes it
     list_display = ("created_at", "action", "outcome", "card_last4", "masked_phone", "actor_or_caller", "detail",
-                    "call_id", "request_id")
+                    "call", "request")
     list_filter = ("action", "outcome")
     search_fields = ("card_last4", "request_id", "actor", "call_id", "detail")
     date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")  # newest first: what happened last is what staff look for
+
+    @admin.display(description="call id", ordering="call_id")
+    def call(self, event):
+        return _short(event.call_id)
+
+    @admin.display(description="request id", ordering="request_id")
+    def request(self, event):
+        return _short(event.request_id)
 
     @admin.display(description="actor", ordering="actor")
     def actor_or_caller(self, event):
@@ -132,7 +171,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(Transaction)
 class TransactionAdmin(ReadOnlyAdmin):
-    list_display = ("posted_at", "customer", "merchant", "amount", "currency", "direction", "where",
+    list_display = ("posted", "customer", "merchant", "amount", "currency", "direction", "where",
                     "confirmed_genuine_at")
     list_filter = ("direction", "currency")
     search_fields = ("merchant", "customer__name", "card__last4", "account__last4")
@@ -143,6 +182,10 @@ class TransactionAdmin(ReadOnlyAdmin):
     @admin.display(description="on")
     def where(self, item):
         return str(item.card or item.account)
+
+    @admin.display(description="posted (customer's time)", ordering="posted_at")
+    def posted(self, item):
+        return dates.shown(item.posted_at, item.customer, with_seconds=False)
 
 
 @admin.register(Dispute)
@@ -165,3 +208,47 @@ class CardPaymentAdmin(ReadOnlyAdmin):
     list_display = ("reference", "created_at", "card", "from_account", "amount", "currency", "call_id")
     search_fields = ("reference", "card__last4", "call_id")
     list_select_related = ("card", "from_account")
+
+
+class EnrolForm(forms.ModelForm):
+    class Meta:
+        model = Authenticator
+        fields = ("customer",)
+
+    def clean(self):
+        if not settings.FINTALK_SEALING_KEY:
+            raise forms.ValidationError("Set FINTALK_SEALING_KEY (a long random string, kept) before enrolling "
+                                        "authenticators: their secrets are sealed with it.")
+        return super().clean()
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(admin.ModelAdmin):
+    """Enrolment by staff (bank.totp): adding one makes a new secret, sealed, and shows it once as the
+    key and the otpauth:// URI for the customer's app. It is never shown again; enrol anew to replace it."""
+
+    list_display = ("customer", "enrolled_at", "enrolled_by")
+    search_fields = ("customer__name", "customer__phone__endswith")
+    form = EnrolForm
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        found, secret = totp.enrol(obj.customer, actor=request.user.get_username())
+        obj.pk, obj.enrolled_at, obj.enrolled_by = found.pk, found.enrolled_at, found.enrolled_by
+        request.fintalk_enrolled = (obj.customer, secret)  # shown once, in this response only
+
+    def response_add(self, request, obj, post_url_continue=None):
+        customer, secret = request.fintalk_enrolled
+        return TemplateResponse(request, "admin/bank/authenticator_enrolled.html", {
+            **self.admin_site.each_context(request), "title": "Authenticator enrolled", "customer": customer,
+            "secret": secret, "uri": totp.provisioning_uri(customer, secret), "opts": self.model._meta})
+
+
+@admin.register(AppApproval)
+class AppApprovalAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "customer", "status", "decided_at", "call_id")
+    list_filter = ("status",)
+    search_fields = ("customer__name", "call_id")
+    list_select_related = ("customer",)

@@ -70,7 +70,7 @@ class Lockout:
         except Exception as exc:
             raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
 
-    def fail(self, phone: str, *, request_id: str = "", call_id: str = "") -> bool:
+    def fail(self, phone: str, *, request_id: str = "", call_id: str = "", actor: str = "") -> bool:
         """Count one wrong attempt; True when this one locked the phone."""
         cache, window = caches["default"], self.seconds
         key = self.counter_key(phone)
@@ -81,7 +81,7 @@ class Lockout:
             cache.delete(key)  # counting starts afresh once the lock ends
         except Exception as exc:
             raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
-        audit(f"{self.name}_lockout", "locked_out", phone=phone, call_id=call_id, request_id=request_id)
+        audit(f"{self.name}_lockout", "locked_out", phone=phone, call_id=call_id, request_id=request_id, actor=actor)
         logger.warning("%s locked", self.name, extra={"phone": mask_phone(phone), "wrong_attempts": count,
                                                       "seconds": window})
         return True

@@ -30,6 +30,8 @@ class Customer(models.Model):
     address_line = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
+    # Where notices of changes to the customer's details go, with the registered phone (bank.notices).
+    email = models.EmailField(blank=True)
     time_zone = models.CharField(max_length=64, default="America/New_York",
                                  help_text="IANA zone, for the calling hours of outbound calls.")
 
@@ -145,6 +147,10 @@ class CardReplacement(models.Model):
     card = models.OneToOneField(Card, on_delete=models.CASCADE, related_name="replacement")
     created_at = models.DateTimeField(auto_now_add=True)
     call_id = models.CharField(max_length=128, blank=True)
+    # Empty: the address on file. Set: an address the caller gave at level 2 (bank.changes).
+    address_line = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
 
     def __str__(self):
         return self.reference
@@ -206,6 +212,46 @@ class LoanProduct(models.Model):
             raise ValidationError(errors)
 
 
+class Authenticator(models.Model):
+    """A customer's authenticator app (TOTP, RFC 6238), enrolled by staff in the admin (bank.totp).
+    The shared secret is kept sealed (bank.sealing), never in clear; `last_step` is the time step of
+    the last code accepted, so the same code (or an older one) is never accepted twice."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="authenticator")
+    sealed_secret = models.TextField(editable=False)
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+    enrolled_by = models.CharField(max_length=150, blank=True)
+    last_step = models.BigIntegerField(default=0, editable=False)
+
+    def __str__(self):
+        return f"authenticator of {self.customer}"
+
+
+class AppApproval(models.Model):
+    """An approval the bank asked the customer's app to show (bank.push); the app backend answers
+    through a signed callback. One decision per approval: pending, then approved, denied or expired."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        DENIED = "denied"
+        EXPIRED = "expired"
+
+    reference = models.CharField(max_length=40, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="app_approvals")
+    call_id = models.CharField(max_length=128, blank=True)
+    session_key = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["session_key", "-created_at"], name="approval_session_recent")]
+
+    def __str__(self):
+        return self.reference
+
+
 class AuditEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     request_id = models.CharField(max_length=64, blank=True)
@@ -221,3 +267,16 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+
+class FlaggedNumber(models.Model):
+    """A phone number the bank wants a person to answer (fraud seen from it, a vulnerable customer):
+    when Vapi asks which assistant takes a call from it, the call goes straight to the fraud team."""
+
+    phone = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +15550100001")
+    reason = models.CharField(max_length=200, blank=True, help_text="Why, for the staff (never read to the caller).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True)
+
+    def __str__(self):
+        return f"flagged ...{self.phone[-4:]}"

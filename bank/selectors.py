@@ -98,7 +98,7 @@ class TransactionsFound:
 def transaction_list(*, session: CallSession, last4: str | None = None, count: int = 5) -> TransactionsFound:
     """The caller's most recent transactions (level 1), on the account or card ending `last4` or on all."""
     customer = require(session, VERIFIED)
-    transactions = Transaction.objects.filter(customer=customer).select_related("account", "card")
+    transactions = Transaction.objects.filter(customer=customer).select_related("account", "card", "customer")
     place = None
     if last4:
         place = customer.accounts.filter(last4=last4).first() or customer.cards.filter(last4=last4).first()

@@ -11,7 +11,7 @@ Last-four digits cannot be guessed by phone: a caller's wrong digits are counted
 shared cache (`bank.lockouts.CARD`), and after FINTALK_CARD_LOCKOUT_ATTEMPTS of them within
 FINTALK_CARD_LOCKOUT_SECONDS the phone's card actions are locked for FINTALK_CARD_LOCKOUT_SECONDS
 (`locked_out`; one audit event records the lock). The count runs from the first wrong attempt;
-right digits neither count nor reset it. Staff (`actor`) are never locked out. With the shared
+right digits neither count nor reset it. Staff in the admin (`actor`, no call) are never locked out. With the shared
 cache down, a caller's card action is refused (`security_unavailable`): fail closed.
 
 The phone line's cases (`bank.verification` level 1 first): disputes and card replacements (card
@@ -83,14 +83,14 @@ def _find_card(phone: str, last4: str) -> Card | str:
 
 def card_block(*, phone: str, last4: str, reason: str, request_id: str = "", actor: str = "",
                call_id: str = "") -> BlockResult:
-    by_caller = not actor
+    by_caller = not actor or bool(call_id)  # a call's block, even audited as staff (the playground), is locked out
     try:
         if by_caller and card_actions_locked(phone=phone):
             outcome = BlockResult(BlockOutcome.LOCKED_OUT)
         elif isinstance(found := _find_card(phone, last4), str):
             outcome = BlockResult(BlockOutcome(found))
             if by_caller and outcome.outcome is BlockOutcome.CARD_NOT_FOUND:
-                lockouts.CARD.fail(phone, request_id=request_id, call_id=call_id)
+                lockouts.CARD.fail(phone, request_id=request_id, call_id=call_id, actor=actor)
         else:
             outcome = _transition_to_blocked(found, reason=reason, phone=phone, request_id=request_id, actor=actor,
                                              call_id=call_id)

@@ -5,6 +5,11 @@
 - Level 1: the caller read back (or typed) a one-time code sent to the registered phone, or
   answered the security questions. Needed to read balances and transactions, open disputes,
   order replacements and pay a card bill.
+- Level 2 (`STEP_UP`): level 1 plus a second factor, a code from an authenticator app (bank.totp)
+  or an approval in the bank's app (bank.push). Needed to change who the customer is: their
+  address, phone or email, or where a card goes (bank.changes).
+
+A line the carrier did not fully attest (bank.line) counts for nothing: level 0 then needs level 1.
 
 Every guarded read or write starts with `require(session, level)`, which raises `Denied` with a
 reason the agent can say, whatever the model asked for. The level lives with the call (Vapi's
@@ -29,7 +34,7 @@ from django.core.cache import caches
 
 from prometheus_client import Counter
 
-from bank import lockouts, sms
+from bank import line, lockouts, sms
 from bank.lockouts import counted, phone_key
 from bank.refusals import Denied, Reason  # noqa: F401 (re-exported: the tools import them from here)
 from core.masking import mask_phone
@@ -39,7 +44,7 @@ from bank.speech import digits
 
 logger = logging.getLogger("fintalk.bank")
 
-PHONE_LINE, VERIFIED = 0, 1
+PHONE_LINE, VERIFIED, STEP_UP = 0, 1, 2
 CODE_DIGITS = 6
 
 
@@ -60,6 +65,7 @@ class CallSession:
     actor: str = ""
     outbound: object | None = None
     can_transfer: bool = False
+    verstat: str | None = None  # the carrier's STIR/SHAKEN verdict on the caller ID, when the platform passes it
 
     def audit(self, action: str, outcome: str, *, card_last4: str = "", detail: str = "") -> None:
         """One audit event for this call (masked phone, call and request ids); never a secret in `detail`."""
@@ -99,35 +105,54 @@ def current_level(session: CallSession) -> int:
         raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
 
 
-def require(session: CallSession, level: int) -> Customer:
-    """The caller's customer if the call has reached `level`; else Denied with the reason."""
+def identify(session: CallSession) -> Customer:
+    """The customer whose registered phone the call comes from (no level: how verification starts)."""
     if not session.phone:
         raise Denied(Reason.NOT_IDENTIFIED)
     customer = Customer.objects.for_phone(session.phone)
     if customer is None:
         raise Denied(Reason.CUSTOMER_NOT_FOUND)
-    if level > PHONE_LINE and current_level(session) < level:
-        raise Denied(Reason.NOT_VERIFIED)
     return customer
 
 
-def _verified(session: CallSession, method: str) -> None:
+def require(session: CallSession, level: int) -> Customer:
+    """The caller's customer if the call has reached `level`; else Denied with the reason. On a line
+    the carrier did not fully attest (bank.line), level 0 needs level 1."""
+    customer = identify(session)
+    if level == PHONE_LINE and not line.trusted(session):
+        level = VERIFIED
+    if level > PHONE_LINE and (current := current_level(session)) < level:
+        raise Denied(Reason.NEEDS_SECOND_FACTOR if current >= VERIFIED else Reason.NOT_VERIFIED)
+    return customer
+
+
+def raise_level(session: CallSession, level: int, method: str) -> int:
+    """The call reaches `level` (never lowered) for FINTALK_VERIFICATION_SECONDS; audited. The new level."""
     try:
-        _cache().set(_level_key(session), VERIFIED, settings.FINTALK_VERIFICATION_SECONDS)
+        level = max(level, current_level(session))
+        _cache().set(_level_key(session), level, settings.FINTALK_VERIFICATION_SECONDS)
+    except Denied:
+        raise
     except Exception as exc:
         raise Denied(Reason.SECURITY_UNAVAILABLE) from exc
-    session.audit("verification", "verified", detail=method)
-    logger.info("caller verified", extra={"phone": mask_phone(session.phone), "method": method})
+    session.audit("verification", "verified" if level == VERIFIED else f"level_{level}", detail=method)
+    logger.info("caller verified", extra={"phone": mask_phone(session.phone), "method": method, "verification_level": level})
+    return level
 
 
-def _not_locked(session: CallSession) -> None:
+def _verified(session: CallSession, method: str) -> None:
+    raise_level(session, VERIFIED, method)
+
+
+def not_locked(session: CallSession) -> None:
     if lockouts.VERIFICATION.locked(session.phone):
         raise Denied(Reason.LOCKED_OUT)
 
 
-def _wrong(session: CallSession) -> Reason | None:
+def wrong(session: CallSession) -> Reason | None:
     """Count a wrong code or answer; LOCKED_OUT when it was the last one allowed."""
-    locked = lockouts.VERIFICATION.fail(session.phone, request_id=session.request_id, call_id=session.call_id or "")
+    locked = lockouts.VERIFICATION.fail(session.phone, request_id=session.request_id, call_id=session.call_id or "",
+                                        actor=session.actor)
     return Reason.LOCKED_OUT if locked else None
 
 
@@ -136,6 +161,7 @@ class CodeOutcome(str, enum.Enum):
     TOO_SOON = "too_soon"  # a code was sent less than FINTALK_CODE_RESEND_SECONDS ago: wait for it
     LIMIT_REACHED = "limit_reached"  # FINTALK_CODE_MAX_PER_CALL or _PER_PHONE_DAY codes already sent: none more
     SEND_FAILED = "send_failed"  # the SMS sender is down: offer the security questions or a person
+    SIM_SWAPPED = "sim_swapped"  # the phone's SIM changed recently (bank.line): no SMS; the other ways in
     ALREADY_VERIFIED = "already_verified"
     VERIFIED = "verified"
     WRONG = "wrong"
@@ -144,11 +170,15 @@ class CodeOutcome(str, enum.Enum):
 
 
 def code_send(session: CallSession) -> CodeOutcome:
-    """Send a new one-time code to the customer's registered phone (never elsewhere)."""
-    customer = require(session, PHONE_LINE)
-    _not_locked(session)
+    """Send a new one-time code to the customer's registered phone (never elsewhere), unless its SIM
+    was swapped recently."""
+    customer = identify(session)
+    not_locked(session)
     if current_level(session) >= VERIFIED:
         return CodeOutcome.ALREADY_VERIFIED
+    if line.sim_swapped(session):
+        session.audit("verification", CodeOutcome.SIM_SWAPPED.value)
+        return CodeOutcome.SIM_SWAPPED
     if refused := _code_limits(session):
         return refused
     code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -196,8 +226,8 @@ def _code_limits(session: CallSession) -> CodeOutcome | None:
 
 def code_check(session: CallSession, code: str) -> CodeOutcome:
     """Check a code the caller read back or typed. Single use; wrong ones count towards the lockout."""
-    require(session, PHONE_LINE)
-    _not_locked(session)
+    identify(session)
+    not_locked(session)
     if current_level(session) >= VERIFIED:
         return CodeOutcome.ALREADY_VERIFIED
     code = re.sub(r"[\s-]", "", code or "")
@@ -210,7 +240,7 @@ def code_check(session: CallSession, code: str) -> CodeOutcome:
     if stored is None:
         return CodeOutcome.NO_CODE
     if not hmac.compare_digest(stored, _digest(session, code, stored.partition("$")[0])):
-        if _wrong(session):
+        if wrong(session):
             raise Denied(Reason.LOCKED_OUT)
         session.audit("verification", CodeOutcome.WRONG.value)
         return CodeOutcome.WRONG
@@ -247,16 +277,16 @@ def security_answers_check(session: CallSession, *, date_of_birth: str, postal_c
     digits of one of their checking or savings accounts, all three right. None of them is ever said at
     level 0, inbound or outbound (a card's digits and a purchase's amount are: a fraud alert names them),
     so no answer is a fact the caller heard on this call. A miss counts like a wrong code."""
-    customer = require(session, PHONE_LINE)
-    _not_locked(session)
+    customer = identify(session)
+    not_locked(session)
     if current_level(session) >= VERIFIED:
         return True
-    zip_code = re.sub(r"\D", "", postal_code or "")[:5]
+    zip_code = digits(postal_code)[:5]
     right = (customer.date_of_birth is not None and _parse_date(date_of_birth) == customer.date_of_birth
-             and bool(zip_code) and zip_code == re.sub(r"\D", "", customer.postal_code or "")[:5]
+             and bool(zip_code) and zip_code == digits(customer.postal_code)[:5]
              and customer.accounts.filter(last4=digits(account_last4)).exists())
     if not right:
-        if _wrong(session):
+        if wrong(session):
             raise Denied(Reason.LOCKED_OUT)
         session.audit("verification", "wrong_answers")
         return False

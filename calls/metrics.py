@@ -41,8 +41,7 @@ def count_turn(tool_calls, end) -> None:
             VERIFICATION_FAILURES.labels(tool=tool, outcome=outcome).inc()
     if end is None:
         return
-    reason = getattr(end, "handoff_reason", None)
-    if not reason and any(call.name == "transferCall" for call in end.client_tool_calls):
-        reason = "transferCall"
-    if reason:  # a label is a short code; the agent's free text would grow the metric without bound
+    if any(call.name == "transferCall" for call in end.client_tool_calls):  # handed over: the call was transferred
+        reason = getattr(end, "handoff_reason", None) or "transferCall"
+        # A label is a short code; the agent's free text would grow the metric without bound.
         HANDOFFS.labels(reason=handoff_category(reason)).inc()

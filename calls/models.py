@@ -36,10 +36,20 @@ class Call(models.Model):
     summary = models.TextField(blank=True)
     recording_url = models.URLField(max_length=1000, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
+    # What Vapi's server messages said while the call ran (calls/lifecycle.py): its last status, its
+    # live-control and listen URLs (call.monitor), the transfer and its summary, the last conversation.
+    status = models.CharField(max_length=20, blank=True, help_text="Vapi's last status-update.")
+    control_url = models.URLField(max_length=1000, blank=True, help_text="call.monitor.controlUrl: live control.")
+    listen_url = models.CharField(max_length=1000, blank=True, help_text="call.monitor.listenUrl: the call's audio.")
+    transfer_destination = models.CharField(max_length=100, blank=True, help_text="The team the call went to.")
+    transfer_summary = models.TextField(blank=True, help_text="What the person taking over heard (masked).")
+    conversation = models.JSONField(default=list, blank=True,
+                                    help_text='The last conversation-update, masked: [{"role", "text"}].')
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        permissions = [("control_call", "Can control a live call (say, add a message, transfer, end)")]
 
     def __str__(self):
         return self.call_id
@@ -47,6 +57,32 @@ class Call(models.Model):
     @property
     def handed_over(self) -> bool:
         return self.outcome == self.Outcome.HANDED_OVER
+
+
+class CallEvent(models.Model):
+    """One thing Vapi said happened on the call, or the bank did to it: the call's lifecycle."""
+
+    class Kind(models.TextChoices):
+        ASSISTANT = "assistant", "Assistant chosen"
+        STATUS = "status"
+        SPEECH = "speech"
+        INTERRUPTED = "interrupted", "Caller interrupted"
+        HANG = "hang", "Assistant silent (hang)"
+        TRANSFER = "transfer"
+        TRANSFER_REFUSED = "transfer_refused", "Transfer refused"
+        CONTROL = "control", "Live control"
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    detail = models.TextField(blank=True, help_text="What happened, masked (e.g. the words the caller heard).")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.kind} @ {self.at:%H:%M:%S}"
 
 
 class Turn(models.Model):

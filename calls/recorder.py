@@ -7,8 +7,11 @@ and one thread per worker process writes the queue to the database in batches.
   customer lookup and the SQL all run in the writer thread.
 - If the database lags, the queue fills up (FINTALK_CALL_RECORD_QUEUE records) and further records
   are dropped and counted (`fintalk_call_records_dropped_total{reason="queue_full"}`) rather than
-  slow a stream or grow memory; a batch the database refuses is dropped and counted too
-  (`reason="database_error"`), logged without its text.
+  slow a stream or grow memory.
+- Each record stands alone: its text is made storable (calls.masking.storable) before it is written,
+  and a batch the database refuses is written again record by record, so that a record that still
+  fails is the only one dropped (`reason="database_error"`, logged with its call id, never its text).
+  When the database itself is unreachable the batch is dropped at once (and counted).
 - The writer waits up to LINGER_SECONDS after the first record of a batch for more, so that under
   load one transaction writes many turns. At exit it writes what is still queued (a few seconds at most).
 """
@@ -20,7 +23,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from calls.metrics import RECORDS_DROPPED, RECORDS_WRITTEN
 
@@ -82,19 +85,64 @@ class Recorder:
                 return
 
     def write(self, records: list) -> None:
-        from calls.services import record_turns, turn_row
+        """Write a batch in one transaction; if the database refuses it, write each record alone, so
+        that one record the database cannot keep is dropped (counted, logged with its call id) and the
+        others are written."""
+        from calls.services import turn_row
 
+        close_old_connections()
+        rows = []
+        for record in records:
+            try:
+                rows.append(turn_row(record))
+            except Exception as exc:
+                self._dropped(getattr(record.turn_input, "call_id", None), exc)
+        if not rows:
+            return
         try:
-            close_old_connections()
-            rows = [turn_row(record) for record in records]
-            (self._write_rows or record_turns)(rows)
+            self._write(rows)
         except Exception as exc:
-            RECORDS_DROPPED.labels(reason="database_error").inc(len(records))
-            logger.error("call records dropped: the write failed", extra={"records": len(records),
-                                                                           "error": type(exc).__name__})
             connection.close()
+            if len(rows) == 1 or isinstance(exc, (OperationalError, InterfaceError)):
+                self._dropped_batch(rows, exc)  # the database itself is unavailable: one by one would be no better
+                return
+            self._write_one_by_one(rows)
         else:
-            RECORDS_WRITTEN.inc(len(records))
+            RECORDS_WRITTEN.inc(len(rows))
+
+    def _write(self, rows: list) -> None:
+        from calls.services import record_turns
+
+        (self._write_rows or record_turns)(rows)
+
+    def _write_one_by_one(self, rows: list) -> None:
+        for index, row in enumerate(rows):
+            try:
+                self._write([row])
+            except Exception as exc:
+                connection.close()
+                if isinstance(exc, (OperationalError, InterfaceError)):
+                    self._dropped_batch(rows[index:], exc)
+                    return
+                self._dropped(row.call_key, exc)
+            else:
+                RECORDS_WRITTEN.inc()
+
+    @staticmethod
+    def _dropped(call_id: str | None, exc: Exception) -> None:
+        RECORDS_DROPPED.labels(reason="database_error").inc()
+        logger.error("call record dropped: the database refused it", extra={"call_id": call_id, "records": 1,
+                                                                             "error": type(exc).__name__})
+
+    @staticmethod
+    def _dropped_batch(rows: list, exc: Exception) -> None:
+        if len(rows) == 1:
+            Recorder._dropped(rows[0].call_key, exc)
+            return
+        RECORDS_DROPPED.labels(reason="database_error").inc(len(rows))
+        logger.error("call records dropped: the database is unavailable", extra={
+            "records": len(rows), "call_ids": sorted({row.call_key for row in rows})[:20],
+            "error": type(exc).__name__})
 
     def stop(self, timeout: float = EXIT_FLUSH_SECONDS) -> None:
         """Write what is queued, then end the thread (at exit, or in tests)."""

@@ -1,4 +1,9 @@
-"""Reads for the console: filtered call lists and the dashboard's figures."""
+"""Reads for the console: filtered call lists and the dashboard's figures.
+
+Containment (resolved without a person) is a share of the voice calls someone answered: calls of type
+inbound, outbound or web whose outcome is not `abandoned`. Test requests of the API (type `api`) and
+outbound calls nobody picked up say nothing about the agent, and are left out of it.
+"""
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -51,6 +56,11 @@ def call_turns(call: Call) -> list[Turn]:
     return list(call.turns.order_by("started_at", "id"))
 
 
+def answered_voice_calls(calls: QuerySet) -> QuerySet:
+    """The calls containment is counted on: voice calls (not API requests) that someone answered."""
+    return calls.exclude(type=Call.Type.API).exclude(outcome=Call.Outcome.ABANDONED)
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -89,8 +99,11 @@ def dashboard(days: int = 7, call_type: str = "", now: datetime | None = None) -
 
     outcomes = dict(Counter(dict(calls.values_list("outcome").annotate(n=Count("id")))))
     total = sum(outcomes.values())
+    answered = answered_voice_calls(calls)
+    contained = dict(answered.values_list("outcome").annotate(n=Count("id")))
+    answered_total = sum(contained.values())
     daily = defaultdict(lambda: [0, 0])
-    for day, outcome, n in calls.annotate(day=TruncDate("started_at")).values_list("day", "outcome") \
+    for day, outcome, n in answered.annotate(day=TruncDate("started_at")).values_list("day", "outcome") \
             .annotate(n=Count("id")):
         daily[day][1] += n
         if outcome == Call.Outcome.RESOLVED:
@@ -112,7 +125,7 @@ def dashboard(days: int = 7, call_type: str = "", now: datetime | None = None) -
     reasons = calls.exclude(handoff_reason="").values_list("handoff_reason").annotate(n=Count("id"))
     return Dashboard(
         since=first_hour, days=days, calls=total, outcomes=outcomes,
-        containment=(outcomes.get(Call.Outcome.RESOLVED, 0) / total) if total else None,
+        containment=(contained.get(Call.Outcome.RESOLVED, 0) / answered_total) if answered_total else None,
         per_hour=per_hour, containment_per_day=containment_per_day,
         ttft_days=[day.strftime("%b %d") for day in days_list],
         ttft_p50=[percentile(ttfts[day], 0.5) for day in days_list],

@@ -5,6 +5,10 @@ Two workers may record turns of the same Vapi call at once, and Vapi's report ma
 call's last turn is written: every write is an insert that ignores an existing row plus updates
 that combine with what is there (highest verification level, earliest start, a handover kept).
 
+A conversation without a Vapi call (the console's playground, a client sending
+`metadata.conversation_id`) is one call too: its turns combine the same way, and since nobody
+reports its end, it ends (as far as anyone knows) with its latest turn.
+
 Why one module of ~300 lines: every write of the call record (turns, Vapi's reports, retention)
 in one place, so that their combining rules cannot drift apart.
 """
@@ -18,7 +22,8 @@ from django.db import connection, transaction
 
 from core.masking import mask_phone
 from bank.models import Customer
-from calls.masking import mask_json, mask_transcript
+from calls import messages
+from calls.masking import mask_json, mask_transcript, storable
 from calls.metrics import CALLS_ENDED
 from calls.models import Call, Turn
 
@@ -54,8 +59,9 @@ class TurnRow:
     customer_id: int | None
     outcome: str
     turn: Turn
-    ended: bool = False  # a request without a Vapi call is a whole call
+    ended: bool = False  # a request without a call id is a whole call
     extra: dict = field(default_factory=dict)
+    conversation: bool = False  # a client's conversation (a call id, no Vapi call): ends with its latest turn
 
 
 def turn_row(record) -> TurnRow:
@@ -66,17 +72,18 @@ def turn_row(record) -> TurnRow:
     client_calls = getattr(end, "client_tool_calls", ()) if end else ()
     tools += [{"tool": call.name, "outcome": "called", "client": True, "arguments": mask_json(call.arguments)}
               for call in client_calls]
-    handoff = (getattr(end, "handoff_reason", None) or "") if end else ""
-    if not handoff and any(call.name in HANDOFF_TOOLS for call in client_calls):
-        handoff = "transferCall"
+    # Handed over only when the call was transferred (Vapi's transferCall went out): a caller who was
+    # only told how to reach a person was not (the tools keep transfer_to_human's "contact" outcome).
+    transferred = any(call.name in HANDOFF_TOOLS for call in client_calls)
+    handoff = storable(getattr(end, "handoff_reason", None) or "transferCall") if transferred else ""
     verification = int(getattr(end, "verification_level", 0) or 0) if end else 0
     spoken = "".join(record.spoken)
-    error = record.error or ("" if record.status < 400 else f"http_{record.status}")
+    error = storable(record.error or ("" if record.status < 400 else f"http_{record.status}"))
     outcome = Call.Outcome.HANDED_OVER if handoff else Call.Outcome.FAILED if error else Call.Outcome.RESOLVED
     turn = Turn(
         request_id=record.request_id, started_at=started, endpoint=record.endpoint[:40], status=record.status,
         caller_text=mask_transcript(turn_input.query), agent_text=mask_transcript(spoken), tools=tools,
-        model=(getattr(end, "model_id", None) or record.model or "")[:200] if end else (record.model or "")[:200],
+        model=storable((getattr(end, "model_id", None) if end else None) or record.model or "")[:200],
         tokens_in=record.tokens_in, tokens_out=record.tokens_out,
         cache_read_tokens=int(getattr(end, "cache_read_tokens", 0) or 0),
         cache_write_tokens=int(getattr(end, "cache_write_tokens", 0) or 0),
@@ -85,10 +92,10 @@ def turn_row(record) -> TurnRow:
         error=error[:100],
     )
     vapi_call = record.vapi_call
-    key = turn_input.call_id or f"api-{uuid.uuid4().hex}"
+    key = storable(turn_input.call_id or "") or f"api-{uuid.uuid4().hex}"
     return TurnRow(call_key=key, type=call_type(vapi_call, turn_input.phone), masked_phone=mask_phone(turn_input.phone),
                    phone=turn_input.phone, customer_id=getattr(end, "customer_id", None), outcome=outcome, turn=turn,
-                   ended=vapi_call is None or not turn_input.call_id)
+                   ended=not turn_input.call_id, conversation=vapi_call is None and bool(turn_input.call_id))
 
 
 def _customers_by_phone(rows: list[TurnRow]) -> dict[str, int]:
@@ -116,6 +123,7 @@ def record_turns(rows: list[TurnRow]) -> None:
         # A request without a Vapi call made its call just now, complete; a Vapi call may have turns
         # from other workers and Vapi's report already: combine with what is there.
         _update_calls([(ids[key], summary) for key, summary in summaries.items() if not summary.ended])
+        _end_conversations([(ids[key], summary) for key, summary in summaries.items() if summary.conversation])
         Turn.objects.bulk_create([row.turn for row in rows])
     for summary in summaries.values():
         if summary.ended:
@@ -136,6 +144,8 @@ class _CallSummary:
     ended: bool
     ended_at: datetime | None
     duration_seconds: float | None
+    conversation: bool = False
+    last_turn_end: datetime | None = None
 
 
 def _summary(group: list[TurnRow], customers: dict[str, int]) -> _CallSummary:
@@ -149,7 +159,8 @@ def _summary(group: list[TurnRow], customers: dict[str, int]) -> _CallSummary:
                           if row.customer_id or customers.get(row.phone)), None),
         verification_level=max(row.turn.verification_level for row in group), started_at=start,
         outcome=Call.Outcome.HANDED_OVER if handoff else last.outcome, handoff=handoff, ended=last.ended,
-        ended_at=end, duration_seconds=(end - start).total_seconds() if end else None)
+        ended_at=end, duration_seconds=(end - start).total_seconds() if end else None, conversation=last.conversation,
+        last_turn_end=last.turn.started_at + timedelta(milliseconds=last.turn.duration_ms))
 
 
 def _new_call(key: str, summary: _CallSummary) -> Call:
@@ -201,6 +212,18 @@ def _update_calls(updates: list[tuple[int, _CallSummary]]) -> None:
                 cursor.executemany(sql, params)
 
 
+def _end_conversations(updates: list[tuple[int, _CallSummary]]) -> None:
+    """A client's conversation ends with its latest turn (nobody reports its end): its end, its
+    duration, and the outcome of that turn unless it was handed over. Rare (the playground, clients
+    with a conversation id), so a read and a write per call, under the batch's transaction."""
+    for pk, summary in updates:
+        call = Call.objects.select_for_update().only("started_at", "ended_at", "outcome").get(pk=pk)
+        end = max(summary.last_turn_end, call.ended_at or summary.last_turn_end)
+        outcome = Call.Outcome.HANDED_OVER if call.outcome == Call.Outcome.HANDED_OVER else summary.outcome
+        Call.objects.filter(pk=pk).update(ended_at=end, outcome=outcome,
+                                          duration_seconds=round((end - call.started_at).total_seconds(), 3))
+
+
 # --- Vapi's server messages ---------------------------------------------------------------------
 
 def parse_time(value) -> datetime | None:
@@ -245,7 +268,29 @@ def final_outcome(reason: str, call: Call, turns: int) -> str:
 
 
 def _text(value, limit: int) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+    return storable(value)[:limit] if isinstance(value, str) else ""
+
+
+def call_for(message: dict, *, lock: bool = False) -> Call | None:
+    """The Call a Vapi message is about, created if no turn came yet (None: the message names no call).
+    Its monitor URLs (live control, listen) are kept the first time a message carries them. With
+    `lock`, the row is locked for the caller's transaction."""
+    call_id = messages.call_id(message)
+    if call_id is None:
+        return None
+    vapi_call, number = messages.vapi_call(message), messages.caller_number(message)
+    control_url, listen_url = messages.monitor_urls(message)
+    call, _ = Call.objects.get_or_create(call_id=storable(call_id)[:128], defaults={
+        "type": call_type(vapi_call, number), "masked_phone": mask_phone(number),
+        "control_url": control_url, "listen_url": listen_url,
+        "started_at": parse_time(message.get("startedAt")) or parse_time(vapi_call.get("startedAt"))
+        or parse_time(vapi_call.get("createdAt")) or parse_time(message.get("timestamp")) or datetime.now(timezone.utc)})
+    if lock:
+        call = Call.objects.select_for_update().get(pk=call.pk)
+    if (control_url and not call.control_url) or (listen_url and not call.listen_url):
+        call.control_url, call.listen_url = call.control_url or control_url, call.listen_url or listen_url
+        Call.objects.filter(pk=call.pk).update(control_url=call.control_url, listen_url=call.listen_url)
+    return call
 
 
 def apply_vapi_event(event_type: str, message: dict) -> Call | None:
@@ -253,27 +298,22 @@ def apply_vapi_event(event_type: str, message: dict) -> Call | None:
     Other types, and messages without a call id, change nothing."""
     if event_type not in ("status-update", "end-of-call-report"):
         return None
-    vapi_call = message.get("call") if isinstance(message.get("call"), dict) else {}
-    call_id = vapi_call.get("id")
-    if not isinstance(call_id, str) or not call_id:
-        return None
-    customer = message.get("customer") if isinstance(message.get("customer"), dict) else vapi_call.get("customer")
-    number = customer.get("number") if isinstance(customer, dict) and isinstance(customer.get("number"), str) else None
-    started = parse_time(message.get("startedAt")) or parse_time(vapi_call.get("startedAt"))
+    started = parse_time(message.get("startedAt")) or parse_time(messages.vapi_call(message).get("startedAt"))
     ends = event_type == "end-of-call-report" or message.get("status") == "ended"
     first_end = False
     with transaction.atomic():
-        call, _ = Call.objects.get_or_create(call_id=call_id[:128], defaults={
-            "type": call_type(vapi_call, number), "masked_phone": mask_phone(number),
-            "started_at": started or parse_time(vapi_call.get("createdAt")) or parse_time(message.get("timestamp"))
-            or datetime.now(timezone.utc)})
-        call = Call.objects.select_for_update().get(pk=call.pk)
+        call = call_for(message, lock=True)
+        if call is None:
+            return None
+        vapi_call, number = messages.vapi_call(message), messages.caller_number(message)
         if vapi_call.get("type") in VAPI_CALL_TYPES:
             call.type = VAPI_CALL_TYPES[vapi_call["type"]]
         if number and not call.masked_phone:
             call.masked_phone = mask_phone(number)
         if started and started < call.started_at:
             call.started_at = started
+        if event_type == "status-update" and isinstance(message.get("status"), str):
+            call.status = message["status"][:20]
         if ends:
             first_end = call.ended_at is None
             _apply_end(call, message, started)

@@ -6,16 +6,25 @@ constant time against FINTALK_VAPI_WEBHOOK_SECRET:
 - `Authorization: Bearer <secret>` (a bearer credential);
 - `x-signature: <hex HMAC-SHA256 of "{x-timestamp}.{raw body}">` with `x-timestamp` (an HMAC
   credential; a `sha256=` prefix is accepted). A timestamp more than MAX_SKEW_SECONDS away from
-  now (seconds or milliseconds since the epoch) is refused, so a captured request cannot be replayed later.
+  now (seconds or milliseconds since the epoch) is refused, so a captured request cannot be replayed later;
+  within that window each signed request is accepted once: its timestamp and body hash are remembered
+  in the shared cache (Redis, so every worker and replica agrees) for the window, and a second copy is
+  refused (`replayed`). With the cache down a signed request is accepted unchecked and counted as a
+  degraded mode: every message Fintalk handles is idempotent, and refusing Vapi's reports would lose
+  the call records.
 Every credential a request presents must be right; a request that presents none is refused. With no
 secret configured every event is refused (secure by default), unless FINTALK_AUTH=disabled, the
 local-development switch that also opens the API.
 """
 import hashlib
 import hmac
-import json
 import time
 from dataclasses import dataclass
+
+from django.core.cache import caches
+
+from core.json_limits import TooDeep, loads
+from core.degraded import CACHE_ERRORS, degraded
 
 MAX_SKEW_SECONDS = 300
 
@@ -64,6 +73,8 @@ def authenticate(headers, body: bytes, secret: str, auth_disabled: bool, now: fl
         given = signature.strip().removeprefix("sha256=").lower()
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return Refusal(401, "The x-signature does not match the body.", "invalid_signature")
+        if not first_use(stamp, body):
+            return Refusal(401, "This signed request was already received: a replay is refused.", "replayed")
     vapi_secret = headers.get("x-vapi-secret")
     if vapi_secret is not None:
         presented += 1
@@ -81,10 +92,22 @@ def authenticate(headers, body: bytes, secret: str, auth_disabled: bool, now: fl
     return None
 
 
+def first_use(stamp: str, body: bytes) -> bool:
+    """True the first time this timestamp and body are seen within the window (cache.add is atomic)."""
+    key = "fintalk:vapi-signed:" + hashlib.sha256(stamp.encode() + b"." + body).hexdigest()
+    try:
+        return caches["default"].add(key, 1, timeout=2 * MAX_SKEW_SECONDS + 1)
+    except CACHE_ERRORS as exc:
+        degraded("cache", "webhook_replay_unchecked", exc)
+        return True
+
+
 def parse(body: bytes) -> tuple[str, dict] | Refusal:
     """The message's type and the message, from `{"message": {"type": ..., ...}}`."""
     try:
-        envelope = json.loads(body)
+        envelope = loads(body)
+    except TooDeep as deep:
+        return Refusal(400, str(deep), "invalid_json", "invalid_request_error")
     except (ValueError, UnicodeDecodeError):
         return Refusal(400, "The body is not valid JSON.", "invalid_json", "invalid_request_error")
     message = envelope.get("message") if isinstance(envelope, dict) else None

@@ -1,5 +1,8 @@
 """The console's call pages (staff only): the dashboard, the call list with its CSV, one call.
 
+Moments are shown in the customer's time zone (bank.dates), with the zone's name; a call with no
+customer is in UTC. The CSV gives ISO 8601 with the offset.
+
 Server-rendered, charts included (console/charts.py): the pages need no JavaScript.
 """
 import csv
@@ -12,10 +15,17 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_protect
 
+from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
+from bank.dates import local
 from calls import selectors
 from calls.models import Call
 from console import charts
 from console.forms import CallFilterForm, DashboardForm
+from outbound.selectors import request_of_call
+
+# What the server itself sends as the user's turn (a call that opens without the caller's words): the
+# bank's words on the call page, never the caller's.
+INTERNAL_PROMPTS = (CALL_OPENING_QUERY, CALL_CONNECTED)
 
 CSV_COLUMNS = ("call_id", "type", "started_at", "ended_at", "duration_seconds", "outcome", "ended_reason",
                "handoff_reason", "masked_phone", "customer", "verification_level", "turns", "cost_usd", "summary")
@@ -35,7 +45,7 @@ def dashboard(request):
         "form": form or DashboardForm(), "figures": figures,
         "outcome_counts": [(n, Call.Outcome(value).label.lower()) for value, n in sorted(figures.outcomes.items())],
         "calls_per_hour": charts.bar_chart("Calls per hour", figures.per_hour),
-        "containment": charts.gauge("Containment rate (resolved without a person)", figures.containment),
+        "containment": charts.gauge("Containment: answered voice calls resolved without a person", figures.containment),
         "containment_per_day": charts.bar_chart("Containment per day", figures.containment_per_day, unit="%",
                                                 color=charts.COLORS[2]),
         "ttft": charts.line_chart("Time to first token per day", figures.ttft_days,
@@ -74,7 +84,8 @@ def _csv(calls):
     writer.writerow(CSV_COLUMNS)
     for call in calls.iterator(chunk_size=500):
         writer.writerow([_cell(value) for value in (
-            call.call_id, call.type, call.started_at.isoformat(), call.ended_at.isoformat() if call.ended_at else "",
+            call.call_id, call.type, local(call.started_at, call.customer).isoformat(),
+            local(call.ended_at, call.customer).isoformat() if call.ended_at else "",
             call.duration_seconds, call.outcome, call.ended_reason, call.handoff_reason, call.masked_phone,
             call.customer.name if call.customer else "", call.verification_level, call.turn_count, call.cost_usd,
             call.summary)])
@@ -90,7 +101,10 @@ def call_detail(request, pk: int):
     rest = [max(0.0, turn.duration_ms - (turn.ttft_ms or 0.0)) for turn in turns]
     latency = charts.bar_chart("Latency per turn: time to first token, then the rest of the answer",
                                list(zip(labels, ttft)), unit=" ms", stacked=rest, stacked_label="rest of the turn",
+                               series_label="time to first token",
                                height=200, max_labels=30)
     totals = {"tokens_in": sum(t.tokens_in for t in turns), "tokens_out": sum(t.tokens_out for t in turns),
               "cost": sum((t.cost_usd for t in turns if t.cost_usd is not None), start=0) or None}
-    return render(request, "console/call.html", {"call": call, "turns": turns, "latency": latency, "totals": totals})
+    return render(request, "console/call.html", {"call": call, "turns": turns, "latency": latency, "totals": totals,
+                                                 "outbound": request_of_call(call.call_id),
+                                                 "internal_prompts": INTERNAL_PROMPTS})

@@ -1,13 +1,16 @@
 """Charts drawn on the server as inline SVG: no JavaScript, no CDN, nothing to keep up to date.
 
 Each function takes plain numbers and returns markup safe to put in a template. Labels are escaped;
-every bar or point has a <title>, which browsers show on hover.
+every bar or point has a <title>, which browsers show on hover. A chart of two series or more has a
+legend; labels are never clipped: the right margin holds half of the last x label, and a long
+horizontal-bar label wraps onto a second line rather than being cut.
 """
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT = 860, 220
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 52, 12, 14, 34
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 52, 36, 14, 34
+LEGEND_ROW = 20  # the height a legend adds above the plot
 COLORS = ("#264b5d", "#e07a1f", "#4f9d69", "#b03a48", "#7a5ea8")
 
 
@@ -50,10 +53,21 @@ def _x_labels(labels: list[str], x_of, height: int, every: int) -> list[str]:
             f'{escape(label)}</text>' for i, label in enumerate(labels) if i % every == 0]
 
 
+def _legend(entries: list[tuple[str, str]], top: float = 4) -> list[str]:
+    """Colour swatches with their names, in a row above the plot."""
+    parts, x = [], MARGIN_LEFT
+    for name, color in entries:
+        parts.append(f'<g class="legend-item"><rect x="{x}" y="{top}" width="12" height="12" fill="{color}"/>'
+                     f'<text x="{x + 17}" y="{top + 11}" class="legend">{escape(name)}</text></g>')
+        x += 30 + 7 * len(name)
+    return parts
+
+
 def bar_chart(label: str, points: list[tuple[str, float]], unit: str = "", color: str = COLORS[0],
               stacked: list[float] | None = None, stacked_label: str = "", width: int = WIDTH,
-              height: int = HEIGHT, max_labels: int = 12) -> SafeString:
-    """Vertical bars; `stacked` adds a second segment on top of each bar (e.g. the rest of a turn after TTFT)."""
+              height: int = HEIGHT, max_labels: int = 12, series_label: str = "") -> SafeString:
+    """Vertical bars; `stacked` adds a second segment on top of each bar (e.g. the rest of a turn after
+    TTFT), and then a legend above the plot names both (`series_label`, `stacked_label`)."""
     if not points:
         return empty(label, width)
     totals = [value + (stacked[i] if stacked else 0) for i, (_, value) in enumerate(points)]
@@ -76,7 +90,11 @@ def bar_chart(label: str, points: list[tuple[str, float]], unit: str = "", color
                         f'{escape(stacked_label)} {escape(_number(stacked[i]))}{escape(unit)}</title></rect>')
     every = max(1, -(-len(points) // max_labels))
     body += _x_labels([name for name, _ in points], lambda i: MARGIN_LEFT + (i + 0.5) * slot, height, every)
-    return _svg(label, body, width, height)
+    if not stacked:
+        return _svg(label, body, width, height)
+    legend = _legend([(series_label or label, color), (stacked_label or "the rest", COLORS[1])])
+    return _svg(label, legend + [f'<g transform="translate(0 {LEGEND_ROW})">', *body, "</g>"], width,
+                height + LEGEND_ROW)
 
 
 def line_chart(label: str, labels: list[str], series: dict[str, list[float | None]], unit: str = "",
@@ -103,10 +121,10 @@ def line_chart(label: str, labels: list[str], series: dict[str, list[float | Non
         for x, y, v, day in points:
             body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{color}"><title>{escape(name)} {escape(day)}: '
                         f'{escape(_number(v))}{escape(unit)}</title></circle>')
-        body.append(f'<rect x="{MARGIN_LEFT + 10 + n * 120}" y="{MARGIN_TOP}" width="12" height="12" fill="{color}"/>'
-                    f'<text x="{MARGIN_LEFT + 27 + n * 120}" y="{MARGIN_TOP + 11}" class="legend">{escape(name)}</text>')
     body += _x_labels(labels, x_of, height, max(1, -(-len(labels) // 10)))
-    return _svg(label, body, width, height)
+    legend = _legend([(name, COLORS[n % len(COLORS)]) for n, name in enumerate(series)])
+    return _svg(label, legend + [f'<g transform="translate(0 {LEGEND_ROW})">', *body, "</g>"], width,
+                height + LEGEND_ROW)
 
 
 def hbar_chart(label: str, items: list[tuple[str, float]], unit: str = "", color: str = COLORS[3],
@@ -115,19 +133,43 @@ def hbar_chart(label: str, items: list[tuple[str, float]], unit: str = "", color
     if not items:
         return empty(label, width)
     items = sorted(items, key=lambda item: -item[1])[:10]
-    row, label_w = 26, 150
+    row, label_w = 36, 170
     height = MARGIN_TOP + row * len(items) + 8
     top = max(value for _, value in items) or 1
     body = []
     for i, (name, value) in enumerate(items):
         y = MARGIN_TOP + i * row
         w = value / top * (width - label_w - 60)
-        short = name if len(name) <= 22 else name[:21] + "…"
-        body.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" class="tick">{escape(short)}</text>'
-                    f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row - 8}" '
+        lines = _wrap(name, HBAR_LABEL_CHARS)
+        first = y + 20 - 7 * (len(lines) - 1)
+        spans = "".join(f'<tspan x="{label_w - 8}" y="{first + 14 * n}">{escape(line)}</tspan>'
+                        for n, line in enumerate(lines))
+        body.append(f'<text text-anchor="end" class="tick">{spans}</text>'
+                    f'<rect class="bar" x="{label_w}" y="{y + 7}" width="{max(w, 1):.1f}" height="{row - 14}" '
                     f'fill="{color}"><title>{escape(name)}: {escape(_number(value))}{escape(unit)}</title></rect>'
-                    f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" class="tick">{escape(_number(value))}{escape(unit)}</text>')
+                    f'<text x="{label_w + w + 6:.1f}" y="{y + 24}" class="tick">{escape(_number(value))}{escape(unit)}</text>')
     return _svg(label, body, width, height)
+
+
+HBAR_LABEL_CHARS = 24  # per line of a horizontal bar's label (two lines at most)
+
+
+def _wrap(text: str, limit: int) -> list[str]:
+    """`text` in at most two lines of `limit` characters, broken at spaces; only what does not fit two
+    lines is cut (with "…")."""
+    lines, current = [], ""
+    for word in text.split():
+        if current and len(current) + 1 + len(word) > limit:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    lines.append(current)
+    if len(lines) > 2 or any(len(line) > limit for line in lines):
+        second = " ".join(lines[1:])
+        lines = [lines[0][:limit - 1] + "…" if len(lines[0]) > limit else lines[0],
+                 second if len(second) <= limit else second[:limit - 1] + "…"]
+    return [line for line in lines if line]
 
 
 def gauge(label: str, fraction: float | None, width: int = 420) -> SafeString:

@@ -2,6 +2,9 @@
 
 Applied as a filter on the root handler, so it covers our loggers and third-party ones alike:
 the message, its %-args and the structured `extra` fields a JSON formatter would print.
+
+A UUID (a Celery task id, a request id) is an id, not a number: it is left whole, even when two of
+its groups happen to be all digits ("...-4004-9104-..." read as an 8-digit run).
 """
 import logging
 import re
@@ -12,6 +15,8 @@ _DIGIT_RUN = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().-]{0,2}\d){6,}(?!\w)")
 # Six digits standing alone, optionally split in two (a one-time code, typed or keyed: 123456,
 # 123 456, 123-456; not part of a word, an amount or a longer number): wholly masked.
 ONE_TIME_CODE = re.compile(r"(?<![\w.,$])\d{3}[\s-]?\d{3}(?![\w]|[.,]\d)")
+_UUID = re.compile(r"(?<![0-9a-fA-F-])([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+                   r"(?![0-9a-fA-F-])")
 
 
 def _mask_match(match: re.Match) -> str:
@@ -19,8 +24,15 @@ def _mask_match(match: re.Match) -> str:
     return "***" + digits[-2:]
 
 
-def mask_text(text: str) -> str:
+def _mask_numbers(text: str) -> str:
     return ONE_TIME_CODE.sub("******", _DIGIT_RUN.sub(_mask_match, text))
+
+
+def mask_text(text: str) -> str:
+    if text.count("-") < 4 or not _UUID.search(text):
+        return _mask_numbers(text)
+    pieces = _UUID.split(text)  # text, uuid, text, uuid, ..., text
+    return "".join(piece if index % 2 else _mask_numbers(piece) for index, piece in enumerate(pieces))
 
 
 def mask_value(value):

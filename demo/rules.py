@@ -15,6 +15,7 @@ import re
 from agent.prompts import CALL_OPENING_QUERY
 from bank.actions import recognise
 from bank.actions.verification import SECURITY_QUESTIONS
+from demo import step_up
 
 GREETING = ("Hello, this is Fin, the Fintalk Bank demo assistant. I can tell you about our loans, "
             "your cards, balances and transactions, disputes, card payments, or block a lost card. How can I help?")
@@ -43,7 +44,7 @@ _RESUMABLE = frozenset({"get_account_balances", "get_recent_transactions", "open
                         "prepare_card_payment"})
 
 # Intents that need the caller verified, in the order they are recognised.
-_VERIFIED_INTENTS = (
+_VERIFIED_INTENTS = step_up.INTENTS + (
     ("open_dispute", re.compile(r"\b(dispute|recogni[sz]e|didn't make|did not make|fraud\w*|charged twice|"
                                 r"duplicate|never (arrived|received))\b")),
     ("prepare_card_payment", re.compile(r"\b(pay|make a payment|card bill)\b")),
@@ -166,6 +167,8 @@ def security_answers(text: str) -> dict | None:
 def _verified_step(intent: str, original: str, details: str) -> tuple[str, dict] | str:
     """The call for an intent that needs verification, or the question for what is missing.
     `original` holds the request; `details` every caller message since (answers to questions)."""
+    if intent in step_up.STEPS:
+        return step_up.step(intent, details)
     lowered = details.lower()
     if intent == "get_account_balances":
         return intent, {}
@@ -225,6 +228,10 @@ def _after_tool(result: str, messages: list[dict], tool_names: set[str], system:
     over with the client's transferCall, or say the result."""
     outcomes = heard(result)
     users = [said(m) for m in messages if m["role"] == "user" and said(m)]
+    if pending := _pending_intent(users):
+        pending = _verified_step(pending[0], users[pending[1]], " ".join(users[pending[1]:]))
+    if (step := step_up.after_tool(outcomes, result, pending)) is not None:
+        return step
     verified = any(key in outcomes for key in (("verify_code", "verified"), ("verify_code", "already_verified"),
                                                ("verify_security_answers", "verified")))
     if verified and (held := _held_up(messages)):
@@ -318,6 +325,8 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
         ("verify_code", "invalid"), (None, "locked_out")))
     if asked_code and (digits := code(user)):
         return "verify_code", {"code": digits}
+    if step := step_up.answer(user, code(user), said_before):
+        return step
     if _YES.search(user):
         if (None, "not_verified") in said_before or ("verify_code", "no_code") in said_before:
             return "send_verification_code", {}
@@ -334,7 +343,8 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
             digits = card.group(1)  # an outbound call's card
         if digits:
             return "order_replacement_card", {"card_last4": digits, "address_confirmation": original.strip(" .")}
-    if previous in (ASK_CARD, ASK_AMOUNT, ASK_MERCHANT) and (pending := _pending_intent(users[:-1])):
+    if previous.endswith((ASK_CARD, ASK_AMOUNT, ASK_MERCHANT) + step_up.QUESTIONS) and \
+            (pending := _pending_intent(users[:-1])):
         intent, index = pending
         step = _verified_step(intent, users[index], " ".join(users[index:]))
         if step == ASK_MERCHANT and (merchant := _merchant_named(original)):

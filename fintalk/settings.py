@@ -194,7 +194,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],  # DRF's, with a nesting limit
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -266,6 +266,45 @@ FINTALK_SMS_BACKEND = env_str("FINTALK_SMS_BACKEND", "console").strip()
 FINTALK_SMS_FILE_PATH = env_str("FINTALK_SMS_FILE_PATH", "")
 if FINTALK_SMS_BACKEND == "file" and not FINTALK_SMS_FILE_PATH:
     raise ImproperlyConfigured("FINTALK_SMS_BACKEND=file needs FINTALK_SMS_FILE_PATH (the file messages are appended to).")
+# --- #31 level 2 (step-up): an authenticator app or an approval in the bank's app; trust in the line ---
+# The second factors a caller may use for level 2 (bank.totp, bank.push): "totp", "push" or both.
+FINTALK_STEP_UP_FACTORS = env_list("FINTALK_STEP_UP_FACTORS", "totp,push")
+if not set(FINTALK_STEP_UP_FACTORS) <= {"totp", "push"}:
+    raise ImproperlyConfigured(f"FINTALK_STEP_UP_FACTORS={FINTALK_STEP_UP_FACTORS!r}: use totp, push or both.")
+# Which actions need which level, above what each declares (never below): "change_email=2,prepare_card_payment=2".
+FINTALK_ACTION_LEVELS = {name.strip(): level.strip() for name, _, level in
+                         (item.partition("=") for item in env_list("FINTALK_ACTION_LEVELS")) if name.strip()}
+if any(level not in ("0", "1", "2") for level in FINTALK_ACTION_LEVELS.values()):
+    raise ImproperlyConfigured("FINTALK_ACTION_LEVELS: name=level pairs, each level 0, 1 or 2, e.g. change_email=2.")
+FINTALK_ACTION_LEVELS = {name: int(level) for name, level in FINTALK_ACTION_LEVELS.items()}
+# Authenticator secrets are kept sealed with Fernet under a key derived (HKDF) from this setting. Set it
+# to a long random string and keep it: without it no authenticator can be enrolled or checked.
+FINTALK_SEALING_KEY = env_str("FINTALK_SEALING_KEY", "")
+# TOTP (RFC 6238): codes of the previous and next FINTALK_TOTP_DRIFT_STEPS 30-second steps are accepted too.
+FINTALK_TOTP_DRIFT_STEPS = env_number("FINTALK_TOTP_DRIFT_STEPS", 1)
+FINTALK_TOTP_ISSUER = env_str("FINTALK_TOTP_ISSUER", "Fintalk Bank")
+# The bank's app backend (bank.push): none, http (POST FINTALK_APP_BACKEND_URL/approvals), demo (an app
+# that approves at once, through the signed callback) or a dotted path. The backend answers at
+# /api/app/approvals/callback, signed with FINTALK_APP_CALLBACK_SECRET (HMAC-SHA256 over "timestamp.body").
+FINTALK_APP_BACKEND = env_str("FINTALK_APP_BACKEND", "none").strip()
+FINTALK_APP_BACKEND_URL = env_str("FINTALK_APP_BACKEND_URL", "").rstrip("/")
+FINTALK_APP_CALLBACK_SECRET = env_str("FINTALK_APP_CALLBACK_SECRET", "")
+FINTALK_APP_CALLBACK_URL = env_str("FINTALK_APP_CALLBACK_URL", "")  # what the backend calls back (public URL)
+FINTALK_APP_CALLBACK_TOLERANCE_SECONDS = env_number("FINTALK_APP_CALLBACK_TOLERANCE_SECONDS", 300)
+# A tool waits this long for the caller's answer in the app; the approval expires after FINTALK_APP_APPROVAL_SECONDS.
+FINTALK_APP_WAIT_SECONDS = env_number("FINTALK_APP_WAIT_SECONDS", 4.0, float)
+FINTALK_APP_APPROVAL_SECONDS = env_number("FINTALK_APP_APPROVAL_SECONDS", 120)
+if FINTALK_APP_BACKEND == "http" and not (FINTALK_APP_BACKEND_URL and FINTALK_APP_CALLBACK_SECRET):
+    raise ImproperlyConfigured("FINTALK_APP_BACKEND=http needs FINTALK_APP_BACKEND_URL and FINTALK_APP_CALLBACK_SECRET.")
+# Trust in the line (bank.line): none (caller ID is enough for level 0), standin (the platform's STIR/SHAKEN
+# verstat, and a SIM-swap lookup at FINTALK_LINE_CHECK_URL in the CAMARA SIM Swap API's format) or a dotted path.
+FINTALK_LINE_CHECK = env_str("FINTALK_LINE_CHECK", "none").strip()
+FINTALK_LINE_CHECK_URL = env_str("FINTALK_LINE_CHECK_URL", "").rstrip("/")
+FINTALK_SIM_SWAP_HOURS = env_number("FINTALK_SIM_SWAP_HOURS", 240)  # a swap this recent means no SMS code
+# Notices of changed details go to the old phone (bank.sms) and the old email (Django's email backend).
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env_str("DJANGO_EMAIL_FILE_PATH", "")
+DEFAULT_FROM_EMAIL = env_str("FINTALK_FROM_EMAIL", "notices@fintalk.example")
 # A card payment by phone: at most this much (in the card's currency); a quote waits this long for the yes.
 FINTALK_PAYMENT_MAX_AMOUNT = env_number("FINTALK_PAYMENT_MAX_AMOUNT", Decimal("10000"), Decimal)
 FINTALK_PAYMENT_QUOTE_SECONDS = env_number("FINTALK_PAYMENT_QUOTE_SECONDS", 600)
@@ -377,6 +416,8 @@ FINTALK_TOOL_FILLER_TEXT = env_str("FINTALK_TOOL_FILLER_TEXT", "One moment while
 # change an account (agent.tools.ACCOUNT_CHANGES: the card block) are never cut: they are awaited
 # to the end, since a change may commit and must then be reported.
 FINTALK_TOOL_TIMEOUT = env_number("FINTALK_TOOL_TIMEOUT", 5.0, float)
+if FINTALK_APP_WAIT_SECONDS >= FINTALK_TOOL_TIMEOUT:
+    raise ImproperlyConfigured("FINTALK_APP_WAIT_SECONDS must be under FINTALK_TOOL_TIMEOUT: check_app_approval would be cut.")
 # The agent's instructions: a Django template (plain text) the bank may edit or replace.
 FINTALK_SYSTEM_PROMPT_FILE = env_str("FINTALK_SYSTEM_PROMPT_FILE", "") or str(BASE_DIR / "agent" / "system_prompt.txt")
 # Rehearsals (#29): "Make a scenario from this call" on a call's console page writes the scenario
@@ -385,7 +426,7 @@ FINTALK_RECORDED_SCENARIOS_DIR = env_str("FINTALK_RECORDED_SCENARIOS_DIR", "") o
 # What the instructions say about a caller (name, cards) is cached this long per call.
 FINTALK_CALLER_CACHE_SECONDS = env_number("FINTALK_CALLER_CACHE_SECONDS", 300)
 # The history a turn sends (system prompt included) is trimmed to this estimate, oldest first.
-FINTALK_MAX_INPUT_TOKENS = env_number("FINTALK_MAX_INPUT_TOKENS", 4000)
+FINTALK_MAX_INPUT_TOKENS = env_number("FINTALK_MAX_INPUT_TOKENS", 12000)
 # More LlamaIndex tools for the agent, "module:attribute" each (a BaseTool, a list, or a factory).
 FINTALK_EXTRA_TOOLS = env_list("FINTALK_EXTRA_TOOLS")
 
@@ -402,6 +443,30 @@ if FINTALK_CALL_RECORD_QUEUE < 1 or FINTALK_CALL_RETENTION_DAYS < 1:
 # The secret of Vapi's server credential for POST /api/vapi/events (X-Vapi-Secret, Bearer, or HMAC).
 # Unset: the endpoint refuses every event, unless FINTALK_AUTH=disabled (local development).
 FINTALK_VAPI_WEBHOOK_SECRET = env_str("FINTALK_VAPI_WEBHOOK_SECRET", "")
+# --- #30 Vapi's server side: the assistant Vapi asks for, transfers, live control, signed callers ---
+# Where Vapi reaches this server (https://fintalk.example.com): the transient assistant's model URL
+# and server URL. Empty: the URL the assistant-request came to (right unless a proxy rewrites it).
+FINTALK_PUBLIC_URL = env_str("FINTALK_PUBLIC_URL", "").rstrip("/")
+# An assistant configured in Vapi's dashboard for inbound calls: the assistant-request's answer names
+# it and overrides only its first message. Empty: the answer is a transient assistant (calls/assistant.py).
+FINTALK_VAPI_INBOUND_ASSISTANT_ID = env_str("FINTALK_VAPI_INBOUND_ASSISTANT_ID", "")
+FINTALK_VAPI_LLM_MODEL = env_str("FINTALK_VAPI_LLM_MODEL", "fintalk")
+# The bank's teams for transfers, team=+E.164 (fraud, cards, general): calls/transfers.py picks one.
+FINTALK_TRANSFER_NUMBERS = dict(item.split("=", 1) for item in env_list(
+    "FINTALK_TRANSFER_NUMBERS", "fraud=+15550109001,cards=+15550109002,general=+15550109000") if "=" in item)
+if any(not number.startswith("+") or not number[1:].isdigit() for number in FINTALK_TRANSFER_NUMBERS.values()):
+    raise ImproperlyConfigured("FINTALK_TRANSFER_NUMBERS: give each team an E.164 number, e.g. fraud=+15550109001.")
+# Hosts a call's monitor.controlUrl may point at (live control from the console posts there); a
+# leading "*." matches any subdomain. Anything else is refused, so a forged URL cannot make the
+# console post elsewhere.
+FINTALK_VAPI_CONTROL_HOSTS = env_list("FINTALK_VAPI_CONTROL_HOSTS", "*.vapi.ai")
+# Other voice stacks sign the caller's number and call id (api/caller_signature.py): a signature
+# older than this (seconds; one call's length) or from the future is not trusted.
+FINTALK_CALLER_SIGNATURE_SECONDS = env_number("FINTALK_CALLER_SIGNATURE_SECONDS", 3600)
+# Outbound calls: what is left on an answering machine (no account detail, no name: anyone may play
+# it back), and how long after a voicemail the next try waits; a second voicemail ends the request.
+FINTALK_VOICEMAIL_MESSAGE = env_str("FINTALK_VOICEMAIL_MESSAGE", "")
+FINTALK_OUTBOUND_VOICEMAIL_RETRY_SECONDS = env_number("FINTALK_OUTBOUND_VOICEMAIL_RETRY_SECONDS", 14400.0, float)
 # --- #21 outbound calls (fraud alerts, payment reminders): Vapi's API and the Celery workers -----
 # Vapi's REST API: POST {FINTALK_VAPI_API_URL}/call with the private key, the assistant and the
 # phone number the calls come from. Only the worker places calls; the web process never needs the key.

@@ -6,7 +6,8 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from api import errors, probes
-from calls.views import vapi_events
+from api.app_approvals import approval_callback
+from api.vapi_events import vapi_events
 from console.views import favicon
 from api.urls import agent_urlpatterns, docs_urlpatterns, urlpatterns as api_urlpatterns
 
@@ -14,7 +15,9 @@ urlpatterns = [
     path("healthz", probes.healthz, name="healthz"),
     path("readyz", probes.readyz, name="readyz"),
     path("metrics", probes.MetricsView.as_view(), name="metrics"),
-    re_path(r"^api/vapi/events/?$", vapi_events, name="vapi-events"),  # Vapi's server messages (calls/views.py)
+    re_path(r"^api/vapi/events/?$", vapi_events, name="vapi-events"),  # Vapi's server messages (api/vapi_events.py)
+    # The bank's app backend answers an approval (bank.push), signed with FINTALK_APP_CALLBACK_SECRET.
+    re_path(r"^api/app/approvals/callback/?$", approval_callback, name="app-approval-callback"),
     path("api/", include(api_urlpatterns + agent_urlpatterns + docs_urlpatterns)),
     path("v1/", include((api_urlpatterns, "api"), namespace="v1")),
     path("api/outbound/", include("outbound.urls")),  # #21: the bank's systems ask for outbound calls

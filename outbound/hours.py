@@ -8,9 +8,11 @@ daylight-saving changes are honoured.
 import datetime
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from bank import dates
 
 _TIME = r"([01]\d|2[0-4]):([0-5]\d)(?::([0-5]\d))?"
 
@@ -41,7 +43,7 @@ class CallingHours:
 
     def next_opening(self, now: datetime.datetime, zone: str) -> datetime.datetime | None:
         """None when `now` is inside the window in `zone`; else when the window next opens (aware, UTC)."""
-        tz = customer_zone(zone)
+        tz = dates.customer_zone(zone)
         local = now.astimezone(tz)
         if self.contains(local.time()):
             return None
@@ -50,9 +52,13 @@ class CallingHours:
         return opening.astimezone(datetime.timezone.utc)
 
 
-def customer_zone(name: str) -> ZoneInfo:
-    """The customer's zone; an unknown name falls back to UTC rather than calling at any hour."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+def configured() -> CallingHours:
+    """The calling hours as configured now (FINTALK_CALLING_HOURS): read whenever a call is due, never
+    kept on a request, so that a changed window applies to requests already waiting."""
+    return CallingHours.parse(settings.FINTALK_CALLING_HOURS)
+
+
+def open_zones(zones, now: datetime.datetime) -> list[str]:
+    """Those of the customers' `zones` (names) in which the calling hours allow a call at `now`."""
+    window = configured()
+    return [zone for zone in zones if window.next_opening(now, zone) is None]

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from outbound.hours import customer_zone
+from bank.dates import local_date
+from outbound.hours import open_zones
 from outbound.models import OutboundAttempt, OutboundRequest
 
 OUTBOUND_CALL_TYPE = "outboundPhoneCall"
@@ -99,10 +100,17 @@ def _context(request: OutboundRequest) -> OutboundContext:
         return OutboundContext(
             **common, card_network=card.network if card else "", card_last4=card.last4 if card else "",
             merchant=spent.merchant, amount=spent.amount, currency=spent.currency,
-            transaction_date=spent.posted_at.astimezone(customer_zone(customer.time_zone)).date())
+            transaction_date=local_date(spent.posted_at, customer))
     card = request.card
     return OutboundContext(**common, card_network=card.network, card_last4=card.last4, currency=card.currency,
                            amount_due=card.statement_balance, minimum_due=card.minimum_due, due_date=request.due_date)
+
+
+def request_of_call(vapi_call_id: str) -> OutboundRequest | None:
+    """The outbound request a Vapi call was placed for (the console's call page), or None."""
+    if not vapi_call_id:
+        return None
+    return OutboundRequest.objects.filter(call_attempts__vapi_call_id=vapi_call_id[:64]).first()
 
 
 def live_call_count(*, now: datetime.datetime | None = None) -> int:
@@ -113,9 +121,13 @@ def live_call_count(*, now: datetime.datetime | None = None) -> int:
 
 
 def due_request_ids(*, limit: int, now: datetime.datetime | None = None) -> list[int]:
-    """Requests a worker may try now, oldest first: pending ones, and scheduled ones whose time came."""
+    """Requests a worker may try now, oldest first: pending ones, scheduled ones whose time came, and
+    those waiting for the calling hours whose customers' hours (as configured now) allow a call."""
     now = now or timezone.now()
-    due = Q(status=OutboundRequest.Status.PENDING) | Q(status=OutboundRequest.Status.SCHEDULED,
-                                                       next_attempt_at__lte=now)
+    Status = OutboundRequest.Status
+    waiting = OutboundRequest.objects.filter(status=Status.SCHEDULED, waits_for_hours=True)
+    zones = open_zones(set(waiting.values_list("customer__time_zone", flat=True)), now)
+    due = (Q(status=Status.PENDING) | Q(status=Status.SCHEDULED, waits_for_hours=False, next_attempt_at__lte=now)
+           | Q(status=Status.SCHEDULED, waits_for_hours=True, customer__time_zone__in=zones))
     return list(OutboundRequest.objects.filter(due).order_by("next_attempt_at", "created_at", "id")
                 .values_list("pk", flat=True)[:limit])

@@ -7,6 +7,10 @@ transaction is the lock) that checks the calling hours and the lines in use and 
 pending/scheduled -> calling with a conditional UPDATE; the database also allows one live attempt
 per request. The HTTP call to Vapi happens after that transaction, never inside it.
 
+The timing is the workers': a claim writes the worker's FINTALK_OUTBOUND_RETRY_SECONDS on the request,
+and the pause after a call is computed from that (`retry_seconds`), also when the web process takes
+Vapi's report. The calling hours are read (FINTALK_CALLING_HOURS) each time a request is due.
+
 Why one module of ~300 lines: the outbound request's state machine (create, claim, report,
 answer, cancel) in one place; each transition is a short transaction.
 """
@@ -18,10 +22,11 @@ from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from bank import services as bank_services
+from bank.dates import local_date
 from core.masking import mask_phone
 from bank.models import Card, Dispute, Transaction
 from core.exceptions import InvalidRequest
@@ -50,7 +55,7 @@ class OutboundNotFound(InvalidRequest):
 
 
 def calling_hours() -> hours.CallingHours:
-    return hours.CallingHours.parse(settings.FINTALK_CALLING_HOURS)
+    return hours.configured()
 
 
 # --- creating and cancelling ---------------------------------------------------------------------
@@ -85,7 +90,7 @@ def payment_reminder_create(*, customer_id: int, card_id: int, created_by: str) 
 
 
 def _create(*, purpose, customer_id, created_by, spent=None, card=None, due_date=None):
-    same = OutboundRequest.objects.filter(purpose=purpose).exclude(status=Status.CANCELLED)
+    same = OutboundRequest.objects.filter(purpose=purpose).exclude(status__in=OutboundRequest.ENDED_WITHOUT_OUTCOME)
     same = same.filter(transaction=spent) if spent else same.filter(card=card, due_date=due_date)
     existing = same.first()
     if existing is not None:
@@ -94,7 +99,8 @@ def _create(*, purpose, customer_id, created_by, spent=None, card=None, due_date
         with transaction.atomic():
             request = OutboundRequest.objects.create(
                 purpose=purpose, customer_id=customer_id, transaction=spent, card=card, due_date=due_date,
-                max_attempts=settings.FINTALK_OUTBOUND_MAX_ATTEMPTS, created_by=created_by[:150])
+                max_attempts=settings.FINTALK_OUTBOUND_MAX_ATTEMPTS,
+                retry_seconds=settings.FINTALK_OUTBOUND_RETRY_SECONDS, created_by=created_by[:150])
     except IntegrityError:  # the same request, created a moment ago by another process
         return same.get(), False
     logger.info("outbound request created", extra={"outbound_request": request.pk, "purpose": purpose,
@@ -125,6 +131,22 @@ def request_cancel(*, request_id: int, actor: str) -> tuple[OutboundRequest, boo
     return request, bool(changed)
 
 
+def request_retry(*, request_id: int, actor: str) -> tuple[OutboundRequest, bool]:
+    """Ask again for the call of a failed or cancelled request (the admin's "Retry"): a new request for
+    the same transaction or bill, under the same rules as the first; (the live one, False) if there is one
+    already. Raises OutboundInputError when that call can no longer be asked for (e.g. already confirmed)."""
+    request = OutboundRequest.objects.filter(pk=request_id).first()
+    if request is None:
+        raise OutboundNotFound(f"No outbound request {request_id}.", param="id")
+    if request.status not in OutboundRequest.ENDED_WITHOUT_OUTCOME:
+        raise OutboundInputError(f"Request {request_id} is {request.status}: only a failed or cancelled request is "
+                                 "retried.", param="id", code="not_retryable")
+    if request.purpose == OutboundRequest.Purpose.FRAUD_ALERT:
+        return fraud_alert_create(customer_id=request.customer_id, transaction_id=request.transaction_id,
+                                  created_by=actor)
+    return payment_reminder_create(customer_id=request.customer_id, card_id=request.card_id, created_by=actor)
+
+
 # --- placing calls -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -146,23 +168,27 @@ def claim(request_id: int) -> Claim:
         request = (OutboundRequest.objects.select_for_update(of=("self",)).select_related("customer")
                    .filter(pk=request_id).first())
         now = timezone.now()
+        # A request waiting for the calling hours is due whenever the hours, read now, allow a call.
         if request is None or request.status not in (Status.PENDING, Status.SCHEDULED) or \
-                (request.next_attempt_at and request.next_attempt_at > now):
+                (request.next_attempt_at and request.next_attempt_at > now and not request.waits_for_hours):
             return Claim(None, "not_due")
         opening = calling_hours().next_opening(now, request.customer.time_zone)
         if opening is not None:
             OutboundRequest.objects.filter(pk=request.pk, status=request.status).update(
-                status=Status.SCHEDULED, next_attempt_at=opening, updated_at=now)
+                status=Status.SCHEDULED, next_attempt_at=opening, waits_for_hours=True, updated_at=now)
             logger.info("outbound call waits for calling hours", extra={"outbound_request": request.pk,
                                                                         "next_attempt_at": opening.isoformat()})
             return Claim(None, "outside_hours")
         if selectors.live_call_count(now=now) >= settings.FINTALK_OUTBOUND_CONCURRENCY:
             return Claim(None, "busy")
         moved = OutboundRequest.objects.filter(pk=request.pk, status=request.status).update(
-            status=Status.CALLING, attempts=F("attempts") + 1, next_attempt_at=None, updated_at=now)
+            status=Status.CALLING, attempts=F("attempts") + 1, next_attempt_at=None, waits_for_hours=False,
+            retry_seconds=settings.FINTALK_OUTBOUND_RETRY_SECONDS, updated_at=now)
         if not moved:
             return Claim(None, "not_due")
-        attempt = OutboundAttempt.objects.create(request=request, number=request.attempts + 1)
+        # Numbered by the calls made, outages included (those do not count in `attempts`).
+        number = (request.call_attempts.aggregate(last=Max("number"))["last"] or 0) + 1
+        attempt = OutboundAttempt.objects.create(request=request, number=number)
     return Claim(attempt, "claimed")
 
 
@@ -178,10 +204,16 @@ def place(request_id: int) -> str:
                                first_name=request.customer.first_name)
     except (vapi.CallNotPlaced, ImproperlyConfigured) as error:
         reason = getattr(error, "reason", str(error))
+        # Vapi down, failing or not configured is no answer from the customer: it uses up no attempt.
+        outage = getattr(error, "outage", True)
         logger.warning("outbound call not placed", extra={"outbound_request": request.pk, "attempt": attempt.number,
-                                                          "reason": reason, "phone": mask_phone(request.customer.phone)})
+                                                          "reason": reason, "outage": outage,
+                                                          "phone": mask_phone(request.customer.phone)})
         OutboundAttempt.objects.filter(pk=attempt.pk).update(status=OutboundAttempt.Status.NOT_PLACED,
-                                                             error=reason[:200], ended_at=timezone.now())
+                                                             error=reason[:200], outage=outage, ended_at=timezone.now())
+        if outage:
+            _after_outage(request.pk)
+            return "outage"
         _after_attempt(request.pk, ended_reason="not-placed")
         return "not_placed"
     OutboundAttempt.objects.filter(pk=attempt.pk, status=OutboundAttempt.Status.DIALING).update(
@@ -218,7 +250,8 @@ def lost_calls_end(*, now: datetime.datetime | None = None) -> int:
 
 def _after_attempt(request_id: int, *, ended_reason: str) -> None:
     """A call of a `calling` request is over: done with the outcome the conversation wrote, or the
-    next attempt after a backoff, or failed after the last one. Other statuses (cancelled, done by a
+    next attempt after a backoff, or failed after the last one. A voicemail is counted on the request;
+    the next try waits FINTALK_OUTBOUND_VOICEMAIL_RETRY_SECONDS at least, and a second one ends it. Other statuses (cancelled, done by a
     tool during the call) are left as they are."""
     now = timezone.now()
     with transaction.atomic():
@@ -229,17 +262,47 @@ def _after_attempt(request_id: int, *, ended_reason: str) -> None:
             request.status = Status.DONE
         elif request.purpose == OutboundRequest.Purpose.PAYMENT_REMINDER and _paid_since(request):
             request.status, request.outcome, request.outcome_at = Status.DONE, Outcome.PAID, now
+        elif ended_reason == "voicemail" and request.voicemails >= 1:
+            # A second machine: one message is enough, a string of them is a nuisance (and a storm of calls).
+            request.status, request.outcome, request.outcome_at = Status.FAILED, Outcome.NO_ANSWER, now
         elif request.attempts >= request.max_attempts:
             request.status, request.outcome_at = Status.FAILED, now
             request.outcome = (Outcome.NO_ANSWER if ended_reason in NO_CONTACT else
                                Outcome.NOT_PLACED if ended_reason == "not-placed" else Outcome.UNRESOLVED)
-        else:
-            delay = settings.FINTALK_OUTBOUND_RETRY_SECONDS * 2 ** (request.attempts - 1)
+        else:  # the request's own timing, whichever process decides (the web process, for Vapi's report)
+            delay = request.retry_seconds * 2 ** (request.attempts - 1)
+            if ended_reason == "voicemail":  # the message was left: give them time to call back first
+                delay = max(delay, settings.FINTALK_OUTBOUND_VOICEMAIL_RETRY_SECONDS)
             request.status, request.next_attempt_at = Status.SCHEDULED, now + datetime.timedelta(seconds=delay)
-        request.save(update_fields=["status", "outcome", "outcome_at", "next_attempt_at", "updated_at"])
+        if ended_reason == "voicemail":
+            request.voicemails, request.voicemail_left_at = request.voicemails + 1, now
+        request.save(update_fields=["status", "outcome", "outcome_at", "next_attempt_at", "updated_at", "voicemails",
+                                    "voicemail_left_at"])
     logger.info("outbound call ended", extra={"outbound_request": request_id, "ended_reason": ended_reason,
                                               "status": request.status, "outcome": request.outcome,
                                               "attempts": request.attempts})
+
+
+MAX_OUTAGE_PAUSE = 3600.0  # seconds: while Vapi is down, a request is tried again at least hourly
+
+
+def _after_outage(request_id: int) -> None:
+    """The call was not placed because of Vapi: the claim's attempt is given back and the request tried
+    again after a pause that grows with the outages in a row (the request's retry_seconds, doubled each
+    time, at most MAX_OUTAGE_PAUSE)."""
+    now = timezone.now()
+    with transaction.atomic():
+        request = OutboundRequest.objects.select_for_update().filter(pk=request_id, status=Status.CALLING).first()
+        if request is None:
+            return
+        recent = list(request.call_attempts.order_by("-number").values_list("outage", flat=True)[:12])
+        in_a_row = next((index for index, outage in enumerate(recent) if not outage), len(recent))
+        delay = min(request.retry_seconds * 2 ** max(in_a_row - 1, 0), MAX_OUTAGE_PAUSE)
+        request.status, request.attempts = Status.SCHEDULED, max(request.attempts - 1, 0)
+        request.next_attempt_at = now + datetime.timedelta(seconds=delay)
+        request.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
+    logger.info("outbound call not placed: Vapi unavailable, no attempt used",
+                extra={"outbound_request": request_id, "next_attempt_at": request.next_attempt_at.isoformat()})
 
 
 def _paid_since(request: OutboundRequest) -> bool:
@@ -259,7 +322,7 @@ def reminders_create_due(*, now: datetime.datetime | None = None) -> int:
                            outbound_requests__due_date=F("payment_due_date")))
     created = 0
     for card in candidates:
-        today = now.astimezone(hours.customer_zone(card.customer.time_zone)).date()
+        today = local_date(now, card.customer)
         if today <= card.payment_due_date <= today + datetime.timedelta(days=days):
             created += payment_reminder_create(customer_id=card.customer_id, card_id=card.pk,
                                                created_by="reminder-job")[1]

@@ -6,6 +6,10 @@ processed) are retried here, a bounded number of times with a growing pause that
 `Retry-After`. A 500 or a read timeout is not retried: Vapi may have placed the call, and ringing a
 customer twice is worse than trying again at the request's next attempt.
 
+A machine that answers hears `voicemail_message()`: the bank's name and how to call back, nothing
+about the customer or why the bank called (a voicemail may be played back by anyone in the house).
+Vapi detects the machine (`voicemailDetection`) and reports the call ended with `voicemail`.
+
 The request's id travels in every place the custom-LLM request may show it (see
 shared/reference/vapi-custom-llm.md): `customer.externalId`, the assistant overrides' `metadata`
 and `variableValues`. The phone number is never logged unmasked.
@@ -29,10 +33,13 @@ MAX_PAUSE = 8.0  # seconds: a longer Retry-After is left to the request's next a
 
 
 class CallNotPlaced(Exception):
-    """Vapi did not accept the call; `reason` is safe to store and log (no number in it)."""
+    """Vapi did not accept the call; `reason` is safe to store and log (no number in it). `outage`: Vapi
+    was unreachable, slow, busy or failing (not the customer's doing: the attempt is not counted); a
+    refusal of the call itself (a 4xx, an answer without a call id) is not one."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, outage: bool = False):
         self.reason = reason[:200]
+        self.outage = outage
         super().__init__(self.reason)
 
 
@@ -59,13 +66,21 @@ def build_client() -> httpx.Client:
     )
 
 
+def voicemail_message() -> str:
+    """What is left on an answering machine: no name, no account detail, no reason for the call."""
+    return settings.FINTALK_VOICEMAIL_MESSAGE or (
+        f"Hello, this is {settings.FINTALK_BANK_NAME} with a message for one of our customers. "
+        f"Please {settings.FINTALK_HUMAN_CONTACT.rstrip('.')}. Thank you.")
+
+
 def call_body(*, request_id: int, purpose: str, phone: str, first_name: str) -> dict:
     reference = {"fintalkOutboundRequestId": str(request_id), "purpose": purpose}
     return {
         "assistantId": _required("FINTALK_VAPI_ASSISTANT_ID"),
         "phoneNumberId": _required("FINTALK_VAPI_PHONE_NUMBER_ID"),
         "customer": {"number": phone, "name": first_name, "externalId": str(request_id)},
-        "assistantOverrides": {"metadata": reference, "variableValues": reference},
+        "assistantOverrides": {"metadata": reference, "variableValues": reference,
+                               "voicemailDetection": {"provider": "vapi"}, "voicemailMessage": voicemail_message()},
     }
 
 
@@ -85,9 +100,9 @@ def place_call(*, request_id: int, purpose: str, phone: str, first_name: str) ->
             try:
                 response = client.post("/call", json=body)
             except httpx.TimeoutException as error:
-                raise CallNotPlaced(f"Vapi did not answer in time ({type(error).__name__})") from error
+                raise CallNotPlaced(f"Vapi did not answer in time ({type(error).__name__})", outage=True) from error
             except httpx.TransportError as error:
-                raise CallNotPlaced(f"Vapi could not be reached ({type(error).__name__})") from error
+                raise CallNotPlaced(f"Vapi could not be reached ({type(error).__name__})", outage=True) from error
             if response.status_code in RETRY_STATUSES and tries < MAX_TRIES:
                 pause = _pause(response, tries)
                 if pause >= MAX_PAUSE and response.headers.get("Retry-After"):
@@ -98,7 +113,8 @@ def place_call(*, request_id: int, purpose: str, phone: str, first_name: str) ->
                 continue
             break
     if response.status_code >= 300:
-        raise CallNotPlaced(f"Vapi answered {response.status_code}")
+        raise CallNotPlaced(f"Vapi answered {response.status_code}",
+                            outage=response.status_code in RETRY_STATUSES or response.status_code >= 500)
     try:
         call = response.json()
         call_id = str(call["id"])

@@ -1,7 +1,11 @@
 """REST endpoint for the bank's systems (its fraud engine, its collections tools): ask for an
-outbound call, read requests, cancel one. Same API keys and OpenAI-style errors as the chat API;
+outbound call, read requests, cancel one. The API's keys (with their own scope) and OpenAI-style errors;
 input the bank cannot act on (an unknown transaction, another customer's card, a reminder with
 nothing due) is a 4xx and places no call.
+
+Each route needs an API key with the `outbound` scope (README "API keys"): the key Vapi and the
+chat clients hold (`chat`) gets a 403, so it cannot place calls. `api_scope` is read by the API's
+key check (DRF's default permission, api.authentication.HasApiKey).
 
 Not in the published OpenAPI document (/api/schema/ describes the OpenAI-compatible API the voice
 platform uses); the README's "Outbound calls" documents these routes.
@@ -26,7 +30,11 @@ def _get(pk: int) -> OutboundRequest:
     return found
 
 
-class OutboundRequestListView(APIView):
+class OutboundView(APIView):
+    api_scope = "outbound"
+
+
+class OutboundRequestListView(OutboundView):
     @extend_schema(exclude=True)
     def get(self, request):
         query = OutboundListQuerySerializer(data=request.query_params)
@@ -51,13 +59,13 @@ class OutboundRequestListView(APIView):
         return Response(request_data(_get(created_request.pk)), status=201 if created else 200)
 
 
-class OutboundRequestDetailView(APIView):
+class OutboundRequestDetailView(OutboundView):
     @extend_schema(exclude=True)
     def get(self, request, pk: str):
         return Response(request_data(_get(int(pk))))
 
 
-class OutboundRequestCancelView(APIView):
+class OutboundRequestCancelView(OutboundView):
     @extend_schema(exclude=True)
     def post(self, request, pk: str):
         services.request_cancel(request_id=int(pk), actor=_caller(request))

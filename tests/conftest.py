@@ -242,6 +242,14 @@ class LiveServer:
                 self.db_path = tmp / "live.sqlite3"
                 self.env["DATABASE_URL"] = f"sqlite:///{self.db_path}"
         self.process = None
+        self._outbound_key = None
+
+    def outbound_key(self) -> str:
+        """An API key for the bank's systems (the `outbound` scope; the suite's env key is chat only),
+        issued with create_api_key once per server."""
+        if self._outbound_key is None:
+            self._outbound_key = self.manage("create_api_key", "bank-systems", "--scope", "outbound").strip()
+        return self._outbound_key
 
     def _pg_admin(self, *statements: str) -> None:
         import psycopg

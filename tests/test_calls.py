@@ -11,6 +11,7 @@ import pytest
 
 from tests.bedrock_standin import Reply, ToolUse
 from tests.conftest import API_KEY, LiveServer
+from tests.support.metrics import metric
 
 SECRET = "vapi-webhook-test-secret"
 MODEL = "amazon.nova-lite-v1:0"
@@ -162,9 +163,24 @@ def test_a_signed_end_of_call_report_completes_the_call(calls_server, openai_cli
     assert call["outcome"] == "resolved" and call["ended_at"] is not None
     assert float(call["cost_usd"]) == 0.1234 and call["recording_url"] == "https://storage.vapi.ai/rec-1.wav"
     assert call["summary"] == "Jane (***01) asked about her cards."
-    # Vapi retries: the same report again changes nothing.
-    assert post_event(calls_server, body, signed(body)).status_code == 200
+    # Vapi retries (signed afresh, here with a millisecond timestamp): the same report again changes nothing.
+    assert post_event(calls_server, body, signed(body, timestamp=int(time.time() * 1000))).status_code == 200
     assert call_row(calls_server, call_id) | {"updated_at": None} == call | {"updated_at": None}
+
+
+def test_a_captured_signed_request_is_refused_when_replayed_within_its_window(calls_server):
+    """#27: the signature's 300 s window is no replay window. The first copy is accepted, the same
+    timestamp and body again are refused (remembered in the shared cache), a fresh signature is not."""
+    body = json.dumps({"message": {"type": "status-update", "status": "in-progress",
+                                   "call": {"id": "call-replayed", "type": "inboundPhoneCall"}}}).encode()
+    captured = signed(body)
+    assert post_event(calls_server, body, captured).status_code == 200
+    replay = post_event(calls_server, body, captured)
+    assert replay.status_code == 401 and replay.json()["error"]["code"] == "replayed"
+    events = calls_server.sql("SELECT e.kind, e.detail FROM calls_callevent e JOIN calls_call c ON c.id = e.call_id "
+                              "WHERE c.call_id = ?", "call-replayed")
+    assert events == [("status", "in-progress")]
+    assert post_event(calls_server, body, signed(body, timestamp=int(time.time() * 1000))).status_code == 200
 
 
 def test_unsigned_tampered_stale_or_wrong_reports_are_refused_and_change_nothing(calls_server, openai_client, standin):
@@ -212,8 +228,9 @@ def test_the_other_ways_vapi_sends_the_secret_and_unknown_types(calls_server):
     assert post_event(calls_server, ended, {"Authorization": f"Bearer {SECRET}"}).status_code == 200
     call = call_row(calls_server, call_id)
     assert call["outcome"] == "abandoned" and call["ended_reason"] == "customer-did-not-answer"
-    # Types we do not handle are accepted (Vapi sends many) and change nothing.
-    for kind in ("speech-update", "transcript", "hang", "a-type-from-the-future"):
+    # Types we do not keep are accepted (Vapi sends many) and change nothing (hang and speech-update
+    # are kept on the call's lifecycle since #30: tests/test_vapi_server.py).
+    for kind in ("transcript", "model-output", "a-type-from-the-future"):
         body = json.dumps({"message": {"type": kind, "call": {"id": call_id}}}).encode()
         reply = post_event(calls_server, body, signed(body))
         assert reply.status_code == 200 and reply.json() == {"received": True, "type": kind, "handled": False}
@@ -254,3 +271,22 @@ def test_requests_without_a_vapi_call_are_one_call_each(calls_server, openai_cli
                                            "WHERE type = 'api' ORDER BY id DESC LIMIT 2"))
     for call_id, outcome, ended_at, duration in rows:
         assert call_id.startswith("api-") and outcome == "resolved" and ended_at is not None and duration > 0
+
+
+def test_a_person_only_named_is_no_handover(calls_server, openai_client, standin):
+    """#28: without Vapi's transferCall the caller only heard how to reach a person: the record keeps the
+    tool's outcome ("contact"), but the call is not handed over and no handoff is counted."""
+    call_id = "call-no-transfer"
+    before = metric(httpx.get(calls_server.url + "/metrics", headers={"Authorization": f"Bearer {API_KEY}"}).text,
+                    "fintalk_handoffs_total")
+    standin.script(Reply(tool_uses=[ToolUse("transfer_to_human", {"reason": "caller asked for a person"})]),
+                   Reply(text="To speak with a person, please call us."))
+    openai_client.chat.completions.create(model=MODEL, stream=False, extra_body=vapi_body(call_id),
+                                          messages=[{"role": "user", "content": "Let me talk to a person"}])
+    turns = wait_until(lambda: turns_of(calls_server, call_id))
+    assert {"tool": "transfer_to_human", "outcome": "contact"} in json.loads(turns[0][2])
+    call = call_row(calls_server, call_id)
+    assert call["outcome"] != "handed_over" and call["handoff_reason"] == ""
+    after = metric(httpx.get(calls_server.url + "/metrics", headers={"Authorization": f"Bearer {API_KEY}"}).text,
+                   "fintalk_handoffs_total")
+    assert after == before

@@ -199,3 +199,56 @@ def test_a_report_that_overtakes_the_last_turn_does_not_leave_the_call_abandoned
     recorder.stop()
     call = Call.objects.get(call_id="call-unit")
     assert call.outcome == Call.Outcome.RESOLVED and call.ended_reason == "customer-ended-call"
+
+
+def conversation_record(query: str, end: TurnEnd) -> RequestRecord:
+    """A turn of a client's conversation: a conversation id (here the playground's), no Vapi call."""
+    record = RequestRecord(RequestFactory().post("/playground/chat/completions"))
+    record.endpoint, record.status, record.model = "chat-completions", 200, "fintalk-demo"
+    record.requested({"metadata": {"conversation_id": "c0ffee00c0ffee00"}})
+    record.turn_started(TurnInput(query=query, call_id="playground-7-c0ffee00c0ffee00"))
+    record.said("OK.")
+    record.turn_ended(end)
+    record.duration = record.elapsed()
+    return record
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_conversation_without_a_vapi_call_is_one_call_that_ends_with_its_latest_turn():
+    """Each turn written in its own batch (as the playground's turns are): the later ones update the
+    call (it used to keep its first turn's outcome, level and end)."""
+    for query, end in (("hello", TurnEnd("end_turn", 5, 2, ())),
+                       ("my code is 123456", TurnEnd("end_turn", 5, 2, (), verification_level=1)),
+                       ("a person please", TurnEnd("end_turn", 5, 2, (), handoff_reason="wants a person",
+                                                   client_tool_calls=(ClientToolCall("c1", "transferCall", "{}"),)))):
+        recorder = Recorder(capacity=10)
+        recorder.submit(conversation_record(query, end))
+        recorder.stop()
+        first_end = first_end if query != "hello" else Call.objects.get().ended_at
+    call = Call.objects.get()
+    assert call.call_id == "playground-7-c0ffee00c0ffee00" and call.turns.count() == 3
+    assert call.outcome == Call.Outcome.HANDED_OVER and call.verification_level == 1
+    last = call.turns.order_by("-started_at").first()
+    assert call.ended_at == last.started_at + timedelta(milliseconds=last.duration_ms) and call.ended_at > first_end
+    assert call.duration_seconds == round((call.ended_at - call.started_at).total_seconds(), 3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_the_database_refuses_is_dropped_alone_and_logged_with_its_call_id(caplog):
+    from calls.services import record_turns
+
+    def refuses_one(rows):  # a database that cannot keep one record: the batch fails, that record alone too
+        if any(row.call_key == "call-refused" for row in rows):
+            raise ValueError("cannot store this record")
+        record_turns(rows)
+
+    recorder = Recorder(capacity=10, write=refuses_one, linger=0.5)
+    dropped, written = counter(RECORDS_DROPPED, reason="database_error"), counter(RECORDS_WRITTEN)
+    for call_id in ("call-kept-1", "call-refused", "call-kept-2"):
+        recorder.submit(finished_record(call_id=call_id))
+    recorder.stop()
+    assert sorted(Call.objects.values_list("call_id", flat=True)) == ["call-kept-1", "call-kept-2"]
+    assert counter(RECORDS_DROPPED, reason="database_error") - dropped == 1
+    assert counter(RECORDS_WRITTEN) - written == 2
+    [line] = [record for record in caplog.records if record.getMessage().startswith("call record")]
+    assert line.call_id == "call-refused" and line.error == "ValueError"

@@ -2,8 +2,9 @@
 
 Runnable examples are the ```bash and ```python blocks (```console blocks show commands this
 machine cannot run: Docker, real AWS). Blocks that install (`pip install`) are the setup and
-test commands themselves, which CI runs as they are. `http://127.0.0.1:8000` and
-`$FINTALK_URL` point at the test server; `python` is this interpreter.
+test commands themselves, which CI runs as they are. `http://127.0.0.1:8000` (the first command's
+server), `:8001` (the phone line's) and `$FINTALK_URL` point at the test server; `python` is this
+interpreter.
 """
 import os
 import re
@@ -16,6 +17,11 @@ import pytest
 from tests.conftest import API_KEY, ROOT, LiveServer
 
 DOCS = ("README.md", "VAPI_INTEGRATION.md")
+LOCAL = re.compile(r"http://127\.0\.0\.1:800[01]")
+
+
+def on(server, code: str) -> str:
+    return LOCAL.sub(server.url, code)
 
 
 def blocks(language: str):
@@ -48,7 +54,7 @@ def docs_server(tmp_path_factory):
 def test_bash_examples_run(docs_server, code):
     env = {**docs_server.env, "FINTALK_URL": docs_server.url, "FINTALK_API_KEY": API_KEY,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    script = "set -euo pipefail\n" + code.replace("http://127.0.0.1:8000", docs_server.url)
+    script = "set -euo pipefail\n" + on(docs_server, code)
     result = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() and '"error"' not in result.stdout, result.stdout
@@ -56,7 +62,7 @@ def test_bash_examples_run(docs_server, code):
 
 @pytest.mark.parametrize("code", list(blocks("python")))
 def test_python_examples_run(docs_server, code, capsys):
-    exec(compile(code.replace("http://127.0.0.1:8000", docs_server.url), "<doc>", "exec"), {})
+    exec(compile(on(docs_server, code), "<doc>", "exec"), {})
     assert capsys.readouterr().out.strip()
 
 
@@ -90,3 +96,15 @@ def test_the_readme_layout_names_every_top_level_folder_and_app_module():
                                                                      "wsgi.py", "settings.py", "asgi.py", "models.py"}
                           if f"`{name}`" not in layout)
     assert not missing, f"README.md's Layout does not mention: {missing}"
+
+
+def test_the_phone_line_example_runs_again_without_reading_a_stale_code(docs_server, capsys):
+    """Run twice, as a newcomer does: the second run reads the code sent to it, not the first run's
+    (which would be a wrong code, counted towards the lockout)."""
+    [code] = [code.values[0] for code in blocks("python") if "User's Keypad Entry" in code.values[0]]
+    for _ in range(2):
+        exec(compile(on(docs_server, code), "<doc>", "exec"), {})
+    printed = capsys.readouterr().out
+    assert printed.count("I've sent a six-digit code") == 2, printed  # each run is a call of its own
+    assert printed.count("Your checking account ending in 1234 has") == 2, printed  # verified by the new code
+    assert "verify_code:wrong" not in docs_server.logs() and "verify_code:locked_out" not in docs_server.logs()

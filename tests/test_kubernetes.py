@@ -99,7 +99,8 @@ def test_the_manifests_set_exactly_what_the_settings_read():
 
 def test_secrets_come_from_the_secret_never_the_config_map():
     secret_keys = {"DJANGO_SECRET_KEY", "FINTALK_API_KEYS", "DATABASE_URL", "FINTALK_CACHE_URL",
-                   "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "FINTALK_VAPI_WEBHOOK_SECRET"}
+                   "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "FINTALK_VAPI_WEBHOOK_SECRET",
+                   "FINTALK_SEALING_KEY", "FINTALK_APP_CALLBACK_SECRET"}
     assert not secret_keys & set(kind("ConfigMap")["data"])
     example = set(kind("Secret")["stringData"])
     for resource in (kind("Deployment"), kind("Job"), kind("CronJob")):

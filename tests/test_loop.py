@@ -189,3 +189,28 @@ def test_tools_see_the_callers_phone_never_the_models(monkeypatch, extra_tools):
     model = ScriptedModel([ToolUse("t1", "whose_phone", {}), Stop("tool_use")], [Text("ok"), Stop("end_turn")])
     run(model, TurnInput(query="who am I", phone="+15550100001"), monkeypatch)
     assert model.requests[1]["messages"][-1]["content"][0]["toolResult"]["content"] == [{"text": "+15550100001"}]
+
+
+def test_a_committed_change_outlives_an_error_after_it(monkeypatch):
+    """#28: a tool that raises after its change was committed keeps its committed outcome, and the caller
+    hears it is done, never "unavailable"."""
+    import dataclasses
+
+    from bank.actions import REGISTRY, Outcome, result
+
+    def committed_then_lost(session, card_last4: str, reason: str = "lost"):
+        return result("blocked", last4=card_last4)  # committed; its words then need a fact it lacks
+
+    broken = dataclasses.replace(REGISTRY["block_credit_card"], run=committed_then_lost, level=None, outcomes={
+        **REGISTRY["block_credit_card"].outcomes, "blocked": Outcome("Blocked your {card}.", commits=True)})
+    monkeypatch.setitem(REGISTRY, "block_credit_card", broken)
+    tools.agent_tool_specs.cache_clear()
+    try:
+        model = ScriptedModel([ToolUse("t1", "block_credit_card", {"card_last4": "4242"}), Stop("tool_use")],
+                              [Text("Done."), Stop("end_turn")])
+        events = run(model, TurnInput(query="block 4242"), monkeypatch)
+    finally:
+        tools.agent_tool_specs.cache_clear()
+    assert events[-1].tool_calls == (("block_credit_card", "blocked"),)
+    result_block = model.requests[1]["messages"][-1]["content"][0]["toolResult"]
+    assert result_block["content"][0]["text"] == loop.DONE_UNREAD and result_block.get("status") != "error"

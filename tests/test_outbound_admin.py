@@ -63,3 +63,22 @@ def test_place_fraud_alert_on_transactions(bank, admin_user):
     assert any("1 call requested" in text for text in shown) and any("is about a purchase on a card" in text for text in shown)
     (alert,) = OutboundRequest.objects.all()
     assert (alert.purpose, alert.transaction.merchant, alert.status) == ("fraud_alert", "Electronics Hub", "pending")
+
+
+def test_retry_asks_again_for_a_failed_or_cancelled_request(bank, admin_client):
+    from outbound import services
+
+    spent = Transaction.objects.get(merchant="Electronics Hub")
+    failed, _ = services.fraud_alert_create(customer_id=spent.customer_id, transaction_id=spent.pk, created_by="fraud")
+    OutboundRequest.objects.filter(pk=failed.pk).update(status="failed", outcome="no_answer")
+    response = admin_client.post("/admin/outbound/outboundrequest/", {"action": "retry_requests",
+                                                                      "_selected_action": [failed.pk]}, follow=True)
+    again = OutboundRequest.objects.exclude(pk=failed.pk).get()
+    assert any(f"Asked again as request #{again.pk}" in text for text in messages_of(response))
+    assert (again.status, again.transaction_id, again.created_by) == ("pending", spent.pk, "admin")
+    twice = admin_client.post("/admin/outbound/outboundrequest/", {"action": "retry_requests",
+                                                                   "_selected_action": [failed.pk, again.pk]}, follow=True)
+    shown = messages_of(twice)
+    assert any(f"request #{again.pk} for the same call is already pending" in text for text in shown), shown
+    assert any("only a failed or cancelled request is retried" in text for text in shown), shown
+    assert OutboundRequest.objects.count() == 2

@@ -19,7 +19,7 @@ import pytest
 import redis
 from celery import Celery
 
-from tests.conftest import API_KEY, ROOT, LiveServer, free_port
+from tests.conftest import ROOT, LiveServer, free_port
 from tests.support.bank import JANE, JOHN
 from tests.support.wait import wait_until
 from tests.vapi_standin import vapi_standin_server
@@ -141,7 +141,7 @@ def workers(server, broker, vapi, tmp_path):
 @pytest.fixture
 def api(server):
     with httpx.Client(base_url=server.url + "/api/outbound",
-                      headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as client:
+                      headers={"Authorization": f"Bearer {server.outbound_key()}"}, timeout=30) as client:
         yield client
 
 

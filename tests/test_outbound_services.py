@@ -287,7 +287,8 @@ def test_vapi_call_carries_the_request_id_in_every_place(vapi_api):
         "assistantId": "asst", "phoneNumberId": "pn",
         "customer": {"number": JANE, "name": "Jane", "externalId": "7"},
         "assistantOverrides": {"metadata": {"fintalkOutboundRequestId": "7", "purpose": "fraud_alert"},
-                               "variableValues": {"fintalkOutboundRequestId": "7", "purpose": "fraud_alert"}},
+                               "variableValues": {"fintalkOutboundRequestId": "7", "purpose": "fraud_alert"},
+                               "voicemailDetection": {"provider": "vapi"}, "voicemailMessage": vapi.voicemail_message()},
     }
 
 

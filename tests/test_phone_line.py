@@ -321,7 +321,8 @@ def fraud_alert(server, call_id: str | None = None) -> int:
     (as a worker records it on placement: the conversation is believed only on that call, while live)."""
     [(transaction_id, customer_id)] = server.sql(
         "SELECT id, customer_id FROM bank_transaction WHERE merchant = 'Electronics Hub'")
-    response = httpx.post(server.url + "/api/outbound/requests", headers={"Authorization": f"Bearer {API_KEY}"},
+    response = httpx.post(server.url + "/api/outbound/requests",
+                          headers={"Authorization": f"Bearer {server.outbound_key()}"},
                           json={"purpose": "fraud_alert", "customer": customer_id, "transaction": transaction_id},
                           timeout=30)
     assert response.status_code in (200, 201), response.text

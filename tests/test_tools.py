@@ -18,7 +18,9 @@ def test_tool_names_and_parameters_are_the_contract():
     assert set(specs) == {"get_loan_products", "get_customer_profile", "list_credit_cards", "block_credit_card",
                           "send_verification_code", "verify_code", "verify_security_answers", "get_account_balances",
                           "get_recent_transactions", "open_dispute", "order_replacement_card", "prepare_card_payment",
-                          "confirm_card_payment", "transfer_to_human", "get_payment_due"}
+                          "confirm_card_payment", "transfer_to_human", "get_payment_due", "verify_authenticator_code",
+                          "request_app_approval", "check_app_approval", "change_postal_address", "change_email",
+                          "start_phone_change", "confirm_phone_change", "order_replacement_card_to_new_address"}
     assert set(specs["block_credit_card"]["properties"]) == {"card_last4", "reason"}
     assert specs["block_credit_card"]["required"] == ["card_last4"]
     assert specs["verify_code"]["required"] == ["code"]
@@ -32,6 +34,9 @@ def test_tool_names_and_parameters_are_the_contract():
     assert {REGISTRY[name].level for name in ("get_account_balances", "get_recent_transactions", "open_dispute",
                                               "order_replacement_card", "prepare_card_payment",
                                               "confirm_card_payment")} == {1}
+    # What changes who the customer is needs a second factor (level 2).
+    assert {REGISTRY[name].level for name in ("change_postal_address", "change_email", "start_phone_change",
+                                              "confirm_phone_change", "order_replacement_card_to_new_address")} == {2}
     assert set(specs) <= set(REGISTRY)
 
 

@@ -16,7 +16,8 @@ TRANSFER_CALL = "transferCall"
 def call_session(context: TurnContext) -> CallSession:
     """The bank's view of the call, from the turn (the platform's words, never the model's)."""
     return CallSession(context.phone, context.call_id, context.request_id, turn=context.turn, actor=context.actor,
-                       outbound=context.outbound, can_transfer=TRANSFER_CALL in context.client_tools)
+                       outbound=context.outbound, can_transfer=TRANSFER_CALL in context.client_tools,
+                       verstat=context.verstat)
 
 
 def record(tool: str, outcome: str) -> None:

@@ -4,12 +4,12 @@ Unknown top-level fields (Vapi's `call`, `customer`, `phoneNumber`, `metadata`, 
 and left alone: DRF serializers ignore fields they do not declare. Fields that take several
 shapes carry their JSON schema for the OpenAPI document.
 """
-import json
 import re
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from api.parsers import loads
 from api.serializers import base
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -66,7 +66,7 @@ class ToolCallFunctionSerializer(serializers.Serializer):
 
     def validate_arguments(self, value):
         try:
-            parsed = json.loads(value or "{}")
+            parsed = loads(value or "{}")
         except ValueError:
             raise serializers.ValidationError("Must be a JSON object encoded as a string.") from None
         if not isinstance(parsed, dict):

@@ -1,5 +1,6 @@
 """Level-1 reads and cases: balances, recent transactions, disputes, replacement cards."""
 from bank import selectors, services
+from bank.dates import local
 from bank.actions.declare import Outcome, action, result
 from bank.models import Dispute, Transaction
 from bank.services import CaseOutcome
@@ -30,7 +31,7 @@ def get_account_balances(session, account_last4: str | None = None):
 
 
 def spoken_transaction(item: Transaction) -> str:
-    when = day(item.posted_at)
+    when = day(local(item.posted_at, item.customer))  # the customer's day, as the fraud call says it
     if item.merchant.startswith("Payment to") or item.direction == Transaction.Direction.CREDIT:
         return f"on {when}, {item.merchant}, {money(item.amount, item.currency)}"
     return f"on {when}, a charge of {money(item.amount, item.currency)} at {item.merchant}"
@@ -94,7 +95,7 @@ def open_dispute(session, merchant: str, reason: str, amount: str | None = None,
     offer = (f" Since you don't recognise it, would you like me to block your card ending in {card.last4}?"
              if reason == Dispute.Reason.NOT_RECOGNISED and card is not None and card.status == "active" else "")
     return result(done.outcome, amount=money(item.amount, item.currency), merchant=item.merchant,
-                  day=day(item.posted_at), reference=" ".join(done.reference), offer=offer)
+                  day=day(local(item.posted_at, item.customer)), reference=" ".join(done.reference), offer=offer)
 
 
 @action(level=VERIFIED, audit="card_replacement", outcomes={

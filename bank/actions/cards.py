@@ -92,7 +92,7 @@ def block_credit_card(session, card_last4: str, reason: str = "lost"):
     if len(last4) != 4:
         return result("invalid_last4")
     done = services.card_block(phone=session.phone, last4=last4, reason=reason or "lost",
-                               request_id=session.request_id, call_id=session.call_id or "")
+                               request_id=session.request_id, call_id=session.call_id or "", actor=session.actor)
     return result(done.outcome, last4=last4, card=card_name(done.card.network) if done.card else "card")
 
 

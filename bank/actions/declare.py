@@ -4,8 +4,9 @@ A bank action is something a caller can ask the agent to do: read their balances
 a bill. It is declared with `@action(...)` on a small function `(session, **arguments) -> Result`
 that calls the bank's selectors or services. The declaration says:
 
-- `level`: the verification level it needs (bank.verification; None: no account involved).
-  `perform` checks it before the function runs, and the services keep their own checks.
+- `level`: the verification level it needs (bank.verification; None: no level, because no account
+  is involved or because it is how a level is reached). `perform` checks it before the function
+  runs (raised, never lowered, by FINTALK_ACTION_LEVELS), and the services keep their own checks.
 - `outcomes`: every outcome the function may return, each with what the caller hears (a
   `str.format` template over the result's facts), whether it means a change was committed
   (`commits`: never cut by a timeout, never reported failed) and whether it is a failed proof of
@@ -28,6 +29,8 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+
+from django.conf import settings
 
 from bank.refusals import REFUSALS, Denied, Reason
 from bank.verification import CallSession, require
@@ -118,11 +121,11 @@ def perform(declared: Action, session: CallSession, arguments: Mapping) -> Resul
     verified, locked out) is audited under the action."""
     try:
         if declared.level is not None:
-            require(session, declared.level)
+            require(session, max(declared.level, settings.FINTALK_ACTION_LEVELS.get(declared.name, 0)))
         done = declared.run(session, **arguments)
     except Denied as denied:
         done = Result(denied.reason.value, {})
-        if declared.audit and denied.reason in (Reason.NOT_VERIFIED, Reason.LOCKED_OUT):
+        if declared.audit and denied.reason in (Reason.NOT_VERIFIED, Reason.NEEDS_SECOND_FACTOR, Reason.LOCKED_OUT):
             session.audit(declared.audit, f"refused:{denied.reason.value}")
     if done.outcome not in declared.outcomes and done.outcome not in REFUSED:
         raise ValueError(f"{declared.name} returned the undeclared outcome {done.outcome!r}.")

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from bank.models import AuditEvent
+from bank.audit import audit
 from calls.models import Call, Turn
 
 logger = logging.getLogger("fintalk.calls")
@@ -33,8 +33,7 @@ def purge_calls(*, days: int, batch_size: int = 500, dry_run: bool = False) -> t
             turns += Turn.objects.filter(call_id__in=ids).delete()[0]
             calls += Call.objects.filter(pk__in=ids).delete()[0]
     if calls:
-        AuditEvent.objects.create(action="calls_purge", masked_phone="", actor="purge_calls",
-                                  outcome=f"deleted {calls} calls, {turns} turns"[:50])
+        audit("calls_purge", f"deleted {calls} calls, {turns} turns", actor="purge_calls")
     logger.info("calls purged", extra={"calls": calls, "turns": turns, "retention_days": days,
                                        "cutoff": cutoff.isoformat()})
     return calls, turns

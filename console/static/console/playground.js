@@ -3,6 +3,8 @@
 // Each content delta of the SSE stream is appended as it is parsed; tool calls in the stream
 // (delta.tool_calls: the client's tools, here Vapi's endCall / transferCall) are shown as they come,
 // in the order they happened: a bank tool that ran before an answer shows above that answer.
+// One conversation is one call: every request of it carries the same `metadata.conversation_id`
+// (a new one after "New conversation"), which the server turns into the call's id.
 "use strict";
 
 (() => {
@@ -19,6 +21,12 @@
   const hint = document.getElementById("hint");
   let history = [];
   const MAX_TOOL_ROUNDS = 3;
+
+  // 32 hex digits from the browser's CSPRNG (crypto.randomUUID needs HTTPS; this works on plain HTTP too).
+  function newConversationId() {
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  let conversationId = newConversationId();
 
   const VAPI_TOOLS = [
     {type: "function", function: {name: "endCall", description: "End the call when the caller says goodbye.",
@@ -139,7 +147,7 @@
 
   // One request: the history so far, streamed into a new reply entry. Returns the stream's result.
   async function request(reply) {
-    const body = {messages: history, stream: true};
+    const body = {messages: history, stream: true, metadata: {conversation_id: conversationId}};
     if (callAs.value.trim()) body.customer = {number: callAs.value.trim()};
     if (vapiTools.checked) body.tools = VAPI_TOOLS;
     const response = await fetch(root.dataset.chatUrl, {
@@ -211,6 +219,7 @@
 
   document.getElementById("reset").addEventListener("click", () => {
     history = [];
+    conversationId = newConversationId();
     conversation.replaceChildren();
     hint.hidden = false;
     status.textContent = "";
