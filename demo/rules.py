@@ -6,11 +6,15 @@ recent transactions, disputes, a replacement card, paying a card bill (read back
 a person. A step that needs details the caller has not given yet asks for them; a request that
 needs verification is picked up again once the caller is verified. The caller's first name and
 the purpose of an outbound call are read from the instructions the agent sends (the system prompt).
+
+Why ~360 lines: one caller's conversation is followed by these rules together (a question asked,
+its answer, the request verification held up); split, they would each need the others' words.
 """
 import re
 
 from agent.prompts import CALL_OPENING_QUERY
 from bank.actions import recognise
+from bank.actions.verification import SECURITY_QUESTIONS
 from demo import step_up
 
 GREETING = ("Hello, this is Fin, the Fintalk Bank demo assistant. I can tell you about our loans, "
@@ -34,6 +38,10 @@ _MONEY = re.compile(r"\$?\d[\d,]*\.\d{2}\b|\$\d[\d,]*")
 _NO = re.compile(r"^\W*(no|nope|not me|that wasn't me|i didn't|never)\b")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _PERSON = re.compile(r"\b(person|human|agent|representative|someone|operator)\b")
+
+# What a caller may have asked for before they were verified, to be done once they are.
+_RESUMABLE = frozenset({"get_account_balances", "get_recent_transactions", "open_dispute", "order_replacement_card",
+                        "prepare_card_payment"})
 
 # Intents that need the caller verified, in the order they are recognised.
 _VERIFIED_INTENTS = step_up.INTENTS + (
@@ -105,11 +113,23 @@ def _dispute_reason(text: str) -> str:
 
 def _merchant(original: str) -> str | None:
     for pattern in (r"\b(?:charge|payment|transaction|purchase) (?:at|from|to) ([A-Z][\w'&-]*(?: [A-Z][\w'&-]*)*)",
-                    r"\bthe ([A-Z][\w'&-]*(?: [A-Z][\w'&-]*)*) (?:charge|payment|transaction|purchase)",
+                    r"\b[Tt]he ([A-Z][\w'&-]*(?: [A-Z][\w'&-]*)*) (?:charge|payment|transaction|purchase|one)\b",
                     r"\b(?:at|from) ([A-Z][\w'&-]*(?: [A-Z][\w'&-]*)*)"):
         if match := re.search(pattern, original):
             return match.group(1)
     return None
+
+
+_NOT_A_NAME = re.compile(r"\b(the|a|an|one|it|it's|its|was|is|that|this|charge|payment|purchase|transaction|"
+                         r"from|at|to|for|please|um|uh|oh|i|think|dollars?|cents?)\b", re.IGNORECASE)
+
+
+def _merchant_named(answer: str) -> str | None:
+    """A merchant said on its own, as the answer to "Which charge is it?": "Shell", "Blue Bottle,
+    4.75" (the words left once amounts and small words are gone, if there are one to four)."""
+    words = _NOT_A_NAME.sub(" ", _MONEY.sub(" ", re.sub(r"\d+(?:[.,]\d+)?", " ", answer)))
+    words = re.sub(r"[^\w'&-]+", " ", words).split()
+    return " ".join(words) if 1 <= len(words) <= 4 else None
 
 
 def _payment_amount(text: str) -> str | None:
@@ -190,16 +210,34 @@ def heard(text: str) -> dict[tuple[str | None, str], dict]:
     return found
 
 
-def _after_tool(result: str, users: list[str], tool_names: set[str]):
+def _held_up(messages: list[dict]) -> list[dict] | None:
+    """The conversation up to the caller's request the bank refused for want of verification (the
+    caller message just before the agent said so), to take that request up again once verified."""
+    for index in range(len(messages) - 1, 0, -1):
+        message = messages[index]
+        if message["role"] == "assistant" and (None, "not_verified") in heard(text_of(message)):
+            for before in range(index - 1, -1, -1):
+                if messages[before]["role"] == "user" and said(messages[before]):
+                    return messages[:before + 1]
+            return None
+    return None
+
+
+def _after_tool(result: str, messages: list[dict], tool_names: set[str], system: str):
     """What follows a tool's result: carry on with the request verification held up, hand the call
     over with the client's transferCall, or say the result."""
     outcomes = heard(result)
+    users = [said(m) for m in messages if m["role"] == "user" and said(m)]
     if pending := _pending_intent(users):
         pending = _verified_step(pending[0], users[pending[1]], " ".join(users[pending[1]:]))
     if (step := step_up.after_tool(outcomes, result, pending)) is not None:
         return step
     verified = any(key in outcomes for key in (("verify_code", "verified"), ("verify_code", "already_verified"),
                                                ("verify_security_answers", "verified")))
+    if verified and (held := _held_up(messages)):
+        step = decide(held, tool_names, system)  # the same request again, now that the caller is verified
+        if not isinstance(step, str) and step[0] in _RESUMABLE:
+            return step
     if verified and (pending := _pending_intent(users)):
         intent, index = pending
         step = _verified_step(intent, users[index], " ".join(users[index:]))
@@ -258,7 +296,7 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
     last = messages[-1]
     users = [said(m) for m in messages if m["role"] == "user" and said(m)]
     if only_tool_results(last):
-        return _after_tool(text_of(last), users, tool_names)
+        return _after_tool(text_of(last), messages, tool_names, system)
     original = said(last)
     user = original.lower()
     previous = next((text_of(m) for m in reversed(messages[:-1]) if m["role"] == "assistant"), "")
@@ -275,13 +313,16 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
     said_before = heard(previous)
     if answers := security_answers(original):
         return "verify_security_answers", answers
+    if re.search(r"\bsecurity questions?\b|\bquestions instead\b|\b(don't|do not|can't|cannot) (get|receive|use) "
+                 r"(a |the |any )?(text|code|sms|message)", user):
+        return SECURITY_QUESTIONS  # the caller's choice of verification
     asked_last4 = previous.endswith(ASK_LAST4.partition(". ")[2]) or any(
         key in said_before for key in (("block_credit_card", "invalid_last4"), ("block_credit_card", "card_not_found")))
     if asked_last4 and (digits := last4(user)):
         return "block_credit_card", {"card_last4": digits, "reason": reason}
     asked_code = previous.endswith(ASK_CODE) or any(key in said_before for key in (
         ("send_verification_code", "sent"), ("send_verification_code", "too_soon"), ("verify_code", "wrong"),
-        ("verify_code", "invalid")))
+        ("verify_code", "invalid"), (None, "locked_out")))
     if asked_code and (digits := code(user)):
         return "verify_code", {"code": digits}
     if step := step_up.answer(user, code(user), said_before):
@@ -291,8 +332,9 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
             return "send_verification_code", {}
         if ("prepare_card_payment", "quoted") in said_before or ("confirm_card_payment", "not_confirmed") in said_before:
             return "confirm_card_payment", {}
-        if (offer := said_before.get(("open_dispute", "created"), {}).get("offer")) and (digits := last4(offer)):
-            return "block_credit_card", {"card_last4": digits, "reason": "stolen"}
+        offer = re.search(r"block your card ending in (\d{4})", previous)
+        if ("open_dispute", "created") in said_before and offer:
+            return "block_credit_card", {"card_last4": offer.group(1), "reason": "stolen"}
         if ("block_credit_card", "blocked") in said_before or ("confirm_transaction", "fraud_reported") in said_before:
             return ASK_ADDRESS
     if previous == ASK_ADDRESS or previous.endswith(ASK_ADDRESS):
@@ -304,7 +346,13 @@ def decide(messages: list[dict], tool_names: set[str] = frozenset(), system: str
     if previous.endswith((ASK_CARD, ASK_AMOUNT, ASK_MERCHANT) + step_up.QUESTIONS) and \
             (pending := _pending_intent(users[:-1])):
         intent, index = pending
-        return _verified_step(intent, users[index], " ".join(users[index:]))
+        step = _verified_step(intent, users[index], " ".join(users[index:]))
+        if step == ASK_MERCHANT and (merchant := _merchant_named(original)):
+            arguments = {"merchant": merchant, "reason": _dispute_reason(" ".join(users[index:]).lower())}
+            if amount := _MONEY.search(original):
+                arguments["amount"] = amount.group(0).replace("$", "")
+            return "open_dispute", arguments
+        return step
     if re.search(r"\b(unblock|transfer money|send money|wire)\b", user):
         return REDIRECT
     for intent, pattern in _VERIFIED_INTENTS:

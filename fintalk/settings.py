@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "calls",
     "outbound",  # #21: the bank's outbound calls
     "demo",  # the offline demo model (FINTALK_LLM=demo), registered with the agent in its ready()
+    "rehearse",  # #29: simulated callers, their results and console pages
     "fintalk",  # its system checks (fintalk/checks.py)
 ]
 
@@ -419,6 +420,9 @@ if FINTALK_APP_WAIT_SECONDS >= FINTALK_TOOL_TIMEOUT:
     raise ImproperlyConfigured("FINTALK_APP_WAIT_SECONDS must be under FINTALK_TOOL_TIMEOUT: check_app_approval would be cut.")
 # The agent's instructions: a Django template (plain text) the bank may edit or replace.
 FINTALK_SYSTEM_PROMPT_FILE = env_str("FINTALK_SYSTEM_PROMPT_FILE", "") or str(BASE_DIR / "agent" / "system_prompt.txt")
+# Rehearsals (#29): "Make a scenario from this call" on a call's console page writes the scenario
+# here (review it, then move it into scenarios/ to run it with the others).
+FINTALK_RECORDED_SCENARIOS_DIR = env_str("FINTALK_RECORDED_SCENARIOS_DIR", "") or str(BASE_DIR / "recorded-scenarios")
 # What the instructions say about a caller (name, cards) is cached this long per call.
 FINTALK_CALLER_CACHE_SECONDS = env_number("FINTALK_CALLER_CACHE_SECONDS", 300)
 # The history a turn sends (system prompt included) is trimmed to this estimate, oldest first.

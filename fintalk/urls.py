@@ -25,6 +25,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("playground/", include("console.urls")),
     path("console/", include("console.calls_urls")),  # the calls: list, call page, dashboard
+    path("console/", include("rehearse.urls")),  # #29: rehearsal runs, and a scenario made from a call
     path("favicon.ico", favicon, name="favicon"),
     path("admin", RedirectView.as_view(url="/admin/")),  # typed by hand; APPEND_SLASH is off for the API
     path("playground", RedirectView.as_view(url="/playground/")),

@@ -363,7 +363,9 @@ def fraud_answer_record(*, request_id: int, made_by_customer: bool, call_id: str
     writes are one transaction, audited with the call id. A later answer changes nothing: the same one
     is `already_answered`, the other `contradicted` (nothing is ever unblocked by voice)."""
     with transaction.atomic():
-        request = (OutboundRequest.objects.select_for_update().select_related("customer", "transaction__card")
+        # Only the request's row: PostgreSQL locks no nullable side of an outer join (its transaction).
+        request = (OutboundRequest.objects.select_for_update(of=("self",))
+                   .select_related("customer", "transaction__card")
                    .filter(pk=request_id, purpose=OutboundRequest.Purpose.FRAUD_ALERT).first())
         if request is None:
             raise NoOutboundRequest(request_id)

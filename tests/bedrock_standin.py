@@ -92,6 +92,7 @@ class Reply:
     first_token_delay: float = 0.0
     token_interval: float = 0.0
     trace: dict | None = None  # metadata.trace, e.g. {"guardrail": {...}} with a guardrail_intervened stop
+    echo_tool_results: bool = False  # say the tool results the caller's turn got so far (rehearse's scripts)
 
     def pieces(self) -> list[str]:
         return list(self.text) if isinstance(self.text, list) else re.findall(r"\S+\s*", self.text)
@@ -160,7 +161,10 @@ class BedrockStandIn:
     def _next_reply(self, body: dict) -> Reply:
         with self._lock:
             if self.replies:
-                return self.replies.popleft()
+                reply = self.replies.popleft()
+                if reply.echo_tool_results:
+                    reply.text = _tool_results_since_caller(body) or "How else can I help?"
+                return reply
         last = (body.get("messages") or [{}])[-1]
         asks = " ".join(block.get("text", "") for block in last.get("content", []) if isinstance(block, dict))
         if self.tool_keyword and self.tool_keyword in asks:
@@ -183,6 +187,9 @@ class BedrockStandIn:
             if not message.get("more_body"):
                 break
         path = scope["path"]
+        if path == "/_standin/script":  # scripted over HTTP from another process (rehearse/standin.py)
+            await self._script_over_http(json.loads(body or b"{}"), send)
+            return
         record = StreamRecord(path=path, body=json.loads(body or b"{}"))
         if self.record:
             with self._lock:
@@ -208,6 +215,16 @@ class BedrockStandIn:
         else:
             await _send_json(send, 404, {"message": "Unknown operation"},
                              {"x-amzn-errortype": "UnknownOperationException"})
+
+    async def _script_over_http(self, body: dict, send) -> None:
+        """`{"reset": true, "replies": [{"text", "tool_uses": [{"name", "input"}], "echo_tool_results"}]}`."""
+        if body.get("reset"):
+            self.reset()
+        self.script(*(Reply(text=item.get("text", ""), echo_tool_results=bool(item.get("echo_tool_results")),
+                            input_tokens=None,  # counted from the request, as Bedrock reports it
+                            tool_uses=[ToolUse(tool["name"], tool.get("input") or {}) for tool in item.get("tool_uses", [])])
+                      for item in body.get("replies", [])))
+        await _send_json(send, 200, {"queued": len(self.replies)})
 
     async def _stream(self, reply: Reply, record: StreamRecord, receive, send) -> None:
         disconnected = asyncio.Event()
@@ -360,6 +377,19 @@ def _prefix_units(body: dict) -> tuple[list[tuple[str, int]], list[int]]:
                 add({"role": message["role"], **block},
                     " ".join(item.get("text", "") for item in block["toolResult"].get("content", [])))
     return units, [mark for mark in marks if mark > 0]
+
+
+def _tool_results_since_caller(body: dict) -> str:
+    """The texts of the tool results after the caller's last words: what a model would say back."""
+    results = []
+    for message in reversed(body.get("messages", [])):
+        blocks = message.get("content", [])
+        if message.get("role") == "user" and any(block.get("text") for block in blocks):
+            break
+        for block in reversed(blocks):
+            if "toolResult" in block:
+                results.insert(0, " ".join(item.get("text", "") for item in block["toolResult"].get("content", [])))
+    return " ".join(results)
 
 
 def _usage(reply: Reply, body: dict) -> dict:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("fintalk", "console", "api", "demo", "agent", "outbound", "calls", "bank", "core")
+APPS = ("fintalk", "rehearse", "console", "api", "demo", "agent", "outbound", "calls", "bank", "core")
 LINT = Path(sys.executable).with_name("lint-imports")
 
 

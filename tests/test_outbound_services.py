@@ -434,3 +434,16 @@ def test_a_refused_block_is_said_plainly(bank):
         caches["default"].delete(card_lockout_key(JANE))
     assert "couldn't block your Visa card ending in 4242" in text and Dispute.objects.count() == 1
     assert Card.objects.get(last4="4242").status == "active"
+
+
+# --- a fraud alert's answer on PostgreSQL (#29: found by the rehearsal scenarios) ------------------
+
+@pytest.mark.parametrize("made_by_customer, outcome", [(False, "fraud_reported"), (True, "confirmed_genuine")])
+def test_a_fraud_answer_locks_only_its_request_row(bank, made_by_customer, outcome):
+    """PostgreSQL refuses FOR UPDATE on the nullable side of an outer join (the request's transaction):
+    the answer locks the request's own row, so it is recorded there as on SQLite."""
+    request = live(fraud_request())
+    answer = services.fraud_answer_record(request_id=request.pk, made_by_customer=made_by_customer, call_id="c-1")
+    assert answer.outcome == outcome
+    assert OutboundRequest.objects.get(pk=request.pk).outcome == outcome
+    assert Card.objects.get(last4="4242").status == ("active" if made_by_customer else "blocked")
