@@ -41,6 +41,8 @@ def test_console_csv_admin_and_brief_show_the_customers_day(admin_client):
     spent = Transaction.objects.filter(customer=jane, merchant="Electronics Hub").get()
     Transaction.objects.filter(pk=spent.pk).update(posted_at=MOMENT)
     assert "2026-11-28 20:30 CST" in admin_client.get("/admin/bank/transaction/").content.decode()
+    spent.refresh_from_db()
+    assert str(spent).startswith("2026-11-28 Electronics Hub")  # how a request's page names it
 
     from outbound.selectors import outbound_context
     from outbound.services import fraud_alert_create
