@@ -7,6 +7,8 @@ last four digits: nothing here can leak a full number to the agent.
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from bank import dates
+
 CURRENCY_MAX_LENGTH = 3  # ISO 4217
 
 
@@ -117,8 +119,8 @@ class Transaction(models.Model):
                                    name="transaction_on_account_or_card"),
         ]
 
-    def __str__(self):
-        return f"{self.posted_at:%Y-%m-%d} {self.merchant} {self.amount} {self.currency}"
+    def __str__(self):  # the customer's day (bank.dates), as every page shows it
+        return f"{dates.local_date(self.posted_at, self.customer):%Y-%m-%d} {self.merchant} {self.amount} {self.currency}"
 
 
 class Dispute(models.Model):

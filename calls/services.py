@@ -72,10 +72,10 @@ def turn_row(record) -> TurnRow:
     client_calls = getattr(end, "client_tool_calls", ()) if end else ()
     tools += [{"tool": call.name, "outcome": "called", "client": True, "arguments": mask_json(call.arguments)}
               for call in client_calls]
-    # Handed over only when the call was transferred (Vapi's transferCall went out): a caller who was
-    # only told how to reach a person was not (the tools keep transfer_to_human's "contact" outcome).
+    # Handed over only when the transfer was offered to Vapi (its transferCall): a caller who asked for a
+    # person on a line without it heard a phone number, and the call is not a handover.
     transferred = any(call.name in HANDOFF_TOOLS for call in client_calls)
-    handoff = storable(getattr(end, "handoff_reason", None) or "transferCall") if transferred else ""
+    handoff = storable((getattr(end, "handoff_reason", None) or "transferCall") if transferred else "")
     verification = int(getattr(end, "verification_level", 0) or 0) if end else 0
     spoken = "".join(record.spoken)
     error = storable(record.error or ("" if record.status < 400 else f"http_{record.status}"))

@@ -309,8 +309,11 @@ DEFAULT_FROM_EMAIL = env_str("FINTALK_FROM_EMAIL", "notices@fintalk.example")
 FINTALK_PAYMENT_MAX_AMOUNT = env_number("FINTALK_PAYMENT_MAX_AMOUNT", Decimal("10000"), Decimal)
 FINTALK_PAYMENT_QUOTE_SECONDS = env_number("FINTALK_PAYMENT_QUOTE_SECONDS", 600)
 # Said when a caller wants a person and the voice platform offers no transferCall tool.
+# Said as the end of a sentence the agent closes itself: one trailing full stop is taken off, so that a
+# value ending in "8 p.m." is not said "8 p.m.." (the sentence's stop is the abbreviation's).
 FINTALK_HUMAN_CONTACT = env_str("FINTALK_HUMAN_CONTACT",
                                 "call our customer service team on 1-800-555-0199, any day from 8 a.m. to 8 p.m.")
+FINTALK_HUMAN_CONTACT = FINTALK_HUMAN_CONTACT.strip().removesuffix(".")
 # While the database is unreachable, loan products read within this many seconds are still offered.
 FINTALK_LOAN_CACHE_SECONDS = env_number("FINTALK_LOAN_CACHE_SECONDS", 300)
 

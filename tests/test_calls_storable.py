@@ -39,3 +39,26 @@ def test_one_unstorable_turn_loses_nobody_elses_record(demo_server):
     assert texts["call-store-2-odd"] == "a pair \U0001F600 and a lone \ufffd"
     assert texts["call-store-0-before"] == "What loans do you offer?"
     assert "call records dropped" not in demo_server.logs() and "call record dropped" not in demo_server.logs()
+
+
+def test_asking_for_a_person_without_a_transfer_is_no_handover(demo_server):
+    """The caller heard a phone number (no transferCall offered): the call is not handed over. With Vapi's
+    transferCall in the request the same words are a handover."""
+    transfer = [{"type": "function", "function": {"name": "transferCall", "description": "Transfer the caller.",
+                                                  "parameters": {"type": "object", "properties": {}}}}]
+    with demo_server.http() as http:
+        for call_id, tools in (("call-person-no-transfer", None), ("call-person-transfer", transfer)):
+            body = {"model": "fintalk-demo", "stream": False, "call": {"id": call_id, "type": "webCall"},
+                    "messages": [{"role": "user", "content": "Can I talk to a person?"}]}
+            if tools:
+                body["tools"] = tools
+            assert http.post("/api/chat/completions", json=body).status_code == 200
+
+    def outcomes():
+        rows = dict(demo_server.sql("SELECT call_id, outcome FROM calls_call WHERE call_id LIKE 'call-person-%'"))
+        return rows if len(rows) == 2 else None
+
+    assert wait_until(outcomes, 15) == {"call-person-no-transfer": "resolved", "call-person-transfer": "handed_over"}
+    [reason] = demo_server.sql("SELECT t.handoff_reason FROM calls_turn t JOIN calls_call c ON c.id = t.call_id "
+                               "WHERE c.call_id = 'call-person-no-transfer'")
+    assert reason == ("",)
