@@ -127,7 +127,7 @@ def test_a_level_1_caller_needs_a_second_factor_then_an_authenticator_code_chang
     assert notice["to"] == JANE and "postal address on your account was changed" in notice["message"]
     mail = "".join(path.read_text() for path in line.mail.iterdir())
     assert "jane.doe@example.com" in mail and "postal address on your account was changed" in mail
-    assert code not in line.logs() and code not in json.dumps(line.sql("SELECT * FROM bank_auditevent"))
+    assert code not in line.logs() and code not in json.dumps(line.sql("SELECT * FROM bank_auditevent"), default=str)
 
 
 def test_an_approval_in_the_app_allows_a_replacement_to_a_new_address_and_a_denial_changes_nothing(line, standin, app):

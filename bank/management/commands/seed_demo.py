@@ -3,7 +3,7 @@ it twice leaves the same rows.
 
 Transactions are dated relative to today (so "recent" stays recent) and a card's payment is due in
 ten days (so a payment reminder has something to remind of). `--reset` first deletes the demo
-customers' data (their accounts, cards, transactions, payments and cases, the outbound requests about
+customers' data (their accounts, cards, transactions, payments and cases, authenticators and app approvals, the outbound requests about
 them, and the audit events of their phones, unless another customer's phone masks the same) and puts
 their profiles back, and nothing else: other
 customers, their audit trail, loan products a bank added, and the call records (which stay linked to
@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from bank.demo_data import CUSTOMERS, DEMO_AUTHENTICATORS, LOANS
 from core.masking import mask_phone
-from bank.models import (Account, AuditEvent, Authenticator, Card, CardPayment, Customer, Dispute, LoanProduct,
-                         Transaction)
+from bank.models import (Account, AppApproval, AuditEvent, Authenticator, Card, CardPayment, Customer, Dispute,
+                         LoanProduct, Transaction)
 from bank.sealing import seal
 
 PAYMENT_DUE_IN_DAYS = 10
@@ -76,7 +76,7 @@ def reset_demo_customers() -> None:
     demo = Customer.objects.filter(phone__in=phones)
     CardPayment.objects.filter(card__customer__in=demo).delete()  # payments protect their card and account
     Dispute.objects.filter(customer__in=demo).delete()
-    for model in (Transaction, Card, Account):
+    for model in (Transaction, Card, Account, Authenticator, AppApproval):  # authenticators re-enrolled, unused
         model.objects.filter(customer__in=demo).delete()
     AuditEvent.objects.filter(masked_phone__in=_demo_masks(phones)).delete()
 
