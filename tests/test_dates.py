@@ -47,6 +47,12 @@ def test_console_csv_admin_and_brief_show_the_customers_day(admin_client):
     from outbound.selectors import outbound_context
     from outbound.services import fraud_alert_create
 
+    from outbound.models import OutboundAttempt, OutboundRequest
+
     request, _ = fraud_alert_create(customer_id=jane.pk, transaction_id=spent.pk, created_by="test")
-    context = outbound_context({"call": {"type": "outboundPhoneCall", "customer": {"externalId": str(request.pk)}}})
+    # The call the bank placed for it, live (an outbound context holds only on that call).
+    OutboundAttempt.objects.create(request=request, number=1, vapi_call_id="call-dates", status="placed")
+    OutboundRequest.objects.filter(pk=request.pk).update(status=OutboundRequest.Status.CALLING)
+    context = outbound_context({"call": {"id": "call-dates", "type": "outboundPhoneCall",
+                                         "customer": {"externalId": str(request.pk)}}})
     assert context.transaction_date.isoformat() == "2026-11-28" and context.amount == Decimal("899.00")
