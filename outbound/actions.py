@@ -10,7 +10,7 @@ from django.utils import timezone
 from bank.actions import Outcome, action, result
 from bank.speech import card_name, money, weekday
 from bank.verification import PHONE_LINE
-from outbound import services
+from outbound import answers
 from outbound.models import OutboundRequest
 
 Purpose, Answer = OutboundRequest.Purpose, OutboundRequest.Outcome
@@ -38,7 +38,7 @@ def confirm_transaction(session, made_by_customer: bool):
     alert = session.outbound
     if alert is None or alert.purpose != Purpose.FRAUD_ALERT:
         return result("no_fraud_alert")
-    answer = services.fraud_answer_record(request_id=alert.request_id, made_by_customer=bool(made_by_customer),
+    answer = answers.fraud_answer_record(request_id=alert.request_id, made_by_customer=bool(made_by_customer),
                                           call_id=session.call_id or "", turn_request_id=session.request_id)
     facts = {"amount": money(alert.amount, alert.currency), "merchant": alert.merchant,
              "card": card_name(answer.card_network), "last4": answer.card_last4, "reference": answer.dispute_reference}
@@ -81,7 +81,7 @@ def record_promise_to_pay(session, date: str):
         return result("date_passed")
     if day > today + datetime.timedelta(days=PROMISE_WINDOW_DAYS):
         return result("date_too_far")
-    services.promise_to_pay_record(request_id=reminder.request_id, date=day)
+    answers.promise_to_pay_record(request_id=reminder.request_id, date=day)
     late = (f" That is after the due date, {weekday(reminder.due_date)}, so a late fee may apply."
             if reminder.due_date and day > reminder.due_date else "")
     return result(Answer.PROMISE_TO_PAY, minimum=money(reminder.minimum_due, reminder.currency), day=weekday(day),

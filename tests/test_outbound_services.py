@@ -5,27 +5,24 @@ thing with real workers.)
 
 Why ~400 lines: it mirrors outbound/ module by module, one section each.
 """
-import asyncio
 import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
-from django.db import connections
 from django.test import override_settings
 from django.utils import timezone
 
-from agent.context import TurnContext, current_turn
+from agent.context import TurnContext
 from bank import services as bank_services
 from bank.models import Card, Customer, Dispute, Transaction
 from calls.signals import vapi_event
 from fintalk.celery import app as celery_app
 from agent.tools import build_tools
 from bank.actions import REGISTRY
-from outbound import selectors, services, vapi
+from outbound import answers, selectors, services, vapi
 from tests.support.bank import run_tool as run_action_tool
 from outbound.hours import CallingHours
 from outbound.models import OutboundAttempt, OutboundRequest
@@ -365,7 +362,7 @@ def test_reports_end_attempts_and_a_finished_conversation_keeps_its_outcome(bank
     OutboundAttempt.objects.filter(pk=attempt.pk).update(vapi_call_id="call-9")
     vapi_event.send(sender=None, event_type="status-update", message={"status": "in-progress"}, call_id="call-9")
     assert OutboundAttempt.objects.get(pk=attempt.pk).ended_at is None  # not an end
-    services.outcome_record(request_id=request.pk, outcome="confirmed_genuine")
+    answers.outcome_record(request_id=request.pk, outcome="confirmed_genuine")
     assert selectors.live_call_count() == 1  # the call still holds its line
     vapi_event.send(sender=None, event_type="end-of-call-report", message={"endedReason": "customer-ended-call"},
                     call_id="call-9")
@@ -443,7 +440,7 @@ def test_a_fraud_answer_locks_only_its_request_row(bank, made_by_customer, outco
     """PostgreSQL refuses FOR UPDATE on the nullable side of an outer join (the request's transaction):
     the answer locks the request's own row, so it is recorded there as on SQLite."""
     request = live(fraud_request())
-    answer = services.fraud_answer_record(request_id=request.pk, made_by_customer=made_by_customer, call_id="c-1")
+    answer = answers.fraud_answer_record(request_id=request.pk, made_by_customer=made_by_customer, call_id="c-1")
     assert answer.outcome == outcome
     assert OutboundRequest.objects.get(pk=request.pk).outcome == outcome
     assert Card.objects.get(last4="4242").status == ("active" if made_by_customer else "blocked")
