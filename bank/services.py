@@ -22,6 +22,7 @@ The bank's writes in one place (HackSoft's services module), each a short transa
 the admin and the outbound calls all call these. Paying a card bill has a module of its own
 (`bank.payments`): a quote, then one payment on the caller's word.
 """
+import datetime
 import enum
 import logging
 import re
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bank import lockouts
+from bank import dates, lockouts
 from bank.audit import audit
 from bank.models import Card, CardReplacement, Dispute, Transaction
 from bank.speech import digits
@@ -186,8 +187,13 @@ def _matching_transactions(customer, *, merchant: str, amount: str | None, date:
     value = parse_amount(amount) if amount else None
     if value is not None:
         found = found.filter(amount=value)
-    if date:
-        found = found.filter(posted_at__date=date)
+    try:
+        day = datetime.date.fromisoformat(str(date).strip()) if date else None
+    except ValueError:  # a day the caller said but the model could not write: match without it
+        day = None
+    if day is not None:  # the customer's own day (bank.dates), as the agent says it
+        start = datetime.datetime.combine(day, datetime.time.min, tzinfo=dates.zone_of(customer))
+        found = found.filter(posted_at__gte=start, posted_at__lt=start + datetime.timedelta(days=1))
     return list(found[:5])
 
 

@@ -156,3 +156,18 @@ def test_a_stale_quote_gets_a_fresh_read_back_not_a_payment(bank):
     assert Card.objects.get(last4="4242").current_balance == Decimal("0.00")
     assert CardPayment.objects.count() == 1
     assert payments.payment_confirm(session=later(second)).outcome is PaymentOutcome.NO_QUOTE  # read it back again
+
+
+def test_a_disputed_charge_is_found_by_the_customers_own_day(bank):
+    """#28: a purchase at 02:30 UTC on November 29 is Jane's (Chicago) November 28, as the agent says it."""
+    import datetime as dt
+
+    moment = dt.datetime(2026, 11, 29, 2, 30, tzinfo=dt.timezone.utc)
+    Transaction.objects.filter(customer__phone=JANE, merchant="Shell").update(posted_at=moment)
+    session = verified()
+    found = services.dispute_open(session=session, merchant="Shell", reason="not_recognised", date="2026-11-28")
+    assert found.outcome is CaseOutcome.CREATED and found.transaction.merchant == "Shell"
+    assert services.dispute_open(session=verified(call_id="call-other-day"), merchant="Shell",
+                                 reason="not_recognised", date="2026-11-29").outcome is CaseOutcome.NOT_FOUND
+    assert services.dispute_open(session=session, merchant="Shell", reason="not_recognised",
+                                 date="yesterday").outcome is CaseOutcome.ALREADY_EXISTS  # an unreadable day is no filter
