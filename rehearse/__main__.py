@@ -34,6 +34,8 @@ def parser() -> argparse.ArgumentParser:
     other = run.add_argument_group("another server")
     other.add_argument("--base-url", help="rehearse this Fintalk instead of starting one")
     other.add_argument("--api-key", default=os.environ.get("FINTALK_REHEARSE_API_KEY", ""))
+    other.add_argument("--outbound-api-key", default=os.environ.get("FINTALK_REHEARSE_OUTBOUND_API_KEY", ""),
+                       help="a key with the outbound scope, to ask for an outbound scenario's call")
     other.add_argument("--database-url", help="its database: bank state, call records and outbound requests")
     other.add_argument("--sms-file", help="where it writes one-time codes (FINTALK_SMS_FILE_PATH)")
     other.add_argument("--cache-url", help="its Redis (FINTALK_CACHE_URL), emptied with --reset-bank")
@@ -99,6 +101,7 @@ def _run(args, scenarios) -> int:
     if args.base_url:
         server = ExternalServer(args.base_url, args.api_key, database_url=args.database_url, sms_path=args.sms_file,
                                 cache_url=args.cache_url if args.reset_bank else None)
+        server.outbound_api_key = args.outbound_api_key
         options.bank_database = bool(args.database_url)
         options.reset = args.reset_bank
     else:

@@ -116,7 +116,7 @@ def _converse(attempt: Attempt, server, client, options: Options) -> None:
         bank_db.reset_bank()
         server.fresh_cache()
     facts = checks.bank_facts(caller.phone) if options.bank_database else checks.Facts([], [], [])
-    request_id = _outbound_request(client, caller, attempt.call_id) if caller.outbound else None
+    request_id = _outbound_request(server, caller, attempt.call_id) if caller.outbound else None
     before = checks.fingerprint() if options.bank_database else {}  # the request itself is not a change
     conversation = Conversation(client, call_id=attempt.call_id, phone=caller.phone, call=caller.call,
                                 client_tools=caller.client_tools, request_id=request_id)
@@ -216,7 +216,7 @@ def _fill_rounds(rounds, server, phone):
             for r in rounds]
 
 
-def _outbound_request(client, caller, call_id: str) -> int:
+def _outbound_request(server, caller, call_id: str) -> int:
     """The bank's fraud system (or the reminder job) asks for the call, through the REST endpoint;
     then the runner stands in for the worker and Vapi: the call is recorded as placed, as this
     Vapi call (the agent believes an outbound conversation only on the call the bank placed)."""
@@ -232,7 +232,8 @@ def _outbound_request(client, caller, call_id: str) -> int:
         body["transaction"] = Transaction.objects.get(customer=customer, merchant=caller.outbound["merchant"]).pk
     else:
         body["card"] = Card.objects.get(customer=customer, last4=str(caller.outbound["card"])).pk
-    response = client.post("/api/outbound/requests", json=body)
+    with server.client(server.outbound_api_key or server.api_key) as client:  # the bank's systems' key (scope outbound)
+        response = client.post("/api/outbound/requests", json=body)
     if response.status_code not in (200, 201):
         raise RuntimeError(f"the outbound request was refused: HTTP {response.status_code} {response.text[:300]}")
     request_id = response.json()["id"]

@@ -49,7 +49,7 @@ class ExternalServer:
 
     def __init__(self, url: str, api_key: str, *, database_url: str | None = None, sms_path: str | None = None,
                  cache_url: str | None = None):
-        self.url, self.api_key = url.rstrip("/"), api_key
+        self.url, self.api_key, self.outbound_api_key = url.rstrip("/"), api_key, ""
         self.database_url, self.cache_url = database_url, cache_url
         self.sms_path = Path(sms_path) if sms_path else None
         self.model_label = "external"
@@ -67,8 +67,8 @@ class ExternalServer:
 
             redis.Redis.from_url(self.cache_url).flushdb()
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.api_key}"},
+    def client(self, key: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key or self.api_key}"},
                             timeout=httpx.Timeout(60, connect=5))
 
 
@@ -111,6 +111,8 @@ class OwnServer(ExternalServer):
         self._start_redis()
         self.manage("migrate", "--noinput", "-v0")
         self.manage("seed_demo")
+        # The bank's systems ask for outbound calls with a key of the `outbound` scope (api.models).
+        self.outbound_api_key = self.manage("create_api_key", "rehearse-bank-systems", "--scope", "outbound").strip()
         self._start_gunicorn()
         return self
 

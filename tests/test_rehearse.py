@@ -114,7 +114,8 @@ def signed_in(server, username: str = USERNAME):
 
 
 def against(server) -> list[str]:
-    return ["--base-url", server.url, "--api-key", API_KEY, "--database-url", server.env["DATABASE_URL"],
+    return ["--base-url", server.url, "--api-key", API_KEY, "--outbound-api-key", server.outbound_key(),
+            "--database-url", server.env["DATABASE_URL"],
             "--sms-file", str(server.sms), "--reset-bank"] + (["--cache-url", server.cache_url] if server.cache_url else [])
 
 
