@@ -43,7 +43,8 @@ def outbound_call(console_server):
     spent = console_server.sql("SELECT id FROM bank_transaction WHERE merchant = 'Electronics Hub'")[0][0]
     with console_server.http() as http:
         created = http.post("/api/outbound/requests", json={"purpose": "fraud_alert", "customer": jane,
-                                                            "transaction": spent})
+                                                            "transaction": spent},
+                            headers={"Authorization": f"Bearer {console_server.outbound_key()}"})
         assert created.status_code in (200, 201), created.text
         request_id = created.json()["id"]
         console_server.manage("shell", "-c", "from outbound.models import OutboundAttempt as A; "

@@ -16,6 +16,7 @@ def tools_server(tmp_path_factory, standin_server):
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin_server.url,
         "FINTALK_EXTRA_TOOLS": "tests.faq_tools:faq_tool,tests.faq_tools:slow_tools",
         "FINTALK_TOOL_TIMEOUT": "0.5",
+        "FINTALK_APP_WAIT_SECONDS": "0.2",  # an app approval's wait stays under the tool timeout (settings check)
         "FINTALK_METRICS_AUTH": "disabled",
     }).start()
     yield server
