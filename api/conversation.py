@@ -16,7 +16,6 @@
 """
 import re
 
-import phonenumbers
 from django.conf import settings
 
 from agent.client_tools import ClientTool, StructuredOutputTool, json_object_schema
@@ -26,6 +25,7 @@ from agent.prompts import CALL_CONNECTED, CALL_OPENING_QUERY
 from agent.turn import HistoryMessage, ToolCallRecord, TurnInput
 from api.caller_signature import SignedCaller
 from core.exceptions import InvalidRequest
+from core.phones import e164
 
 PHONE_TAG = re.compile(r"\[\s*phone\s*:\s*([^\]]*)\]", re.IGNORECASE)
 # A one-time code the caller said or typed on the keypad ("User's Keypad Entry: 123456") in an
@@ -35,15 +35,8 @@ _SPACES = re.compile(r"[ \t]{2,}")
 
 
 def normalize_phone(raw: str) -> str | None:
-    """E.164 form of a phone number, or None if it is not a valid number."""
-    try:
-        number = phonenumbers.parse(raw.strip(), settings.FINTALK_PHONE_REGION)
-    except phonenumbers.NumberParseException:
-        return None
-    # "Possible" (right length for the country), not "valid": the 555-01xx demo numbers are fictional.
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    """E.164 form of a phone number, or None if it is not a valid number (core.phones)."""
+    return e164(raw)
 
 
 def _strip_tags(text: str, found: list[str]) -> str:

@@ -16,7 +16,6 @@ import re
 import secrets
 from dataclasses import dataclass
 
-import phonenumbers
 from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
@@ -29,6 +28,7 @@ from bank.refusals import Denied, Reason
 from bank.services import reference  # the one way a case reference is made
 from bank.speech import digits
 from bank.verification import STEP_UP, CallSession, not_locked, require, wrong
+from core.phones import e164
 from core.masking import mask_phone
 
 logger = logging.getLogger("fintalk.bank")
@@ -98,13 +98,7 @@ def email_change(*, session: CallSession, email: str) -> ChangeResult:
 
 
 def _e164(text: str) -> str | None:
-    try:
-        number = phonenumbers.parse(re.sub(r"[^\d+]", "", text or ""), None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164(re.sub(r"[^\d+]", "", text or ""), region=None)
 
 
 def _pending_key(session: CallSession) -> str:

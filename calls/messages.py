@@ -4,8 +4,7 @@ calls app takes from them, each read one way everywhere, whatever is missing or 
 The caller's number is in `message.customer.number` or `message.call.customer.number` (either may be
 absent; web calls have none); it is normalised to E.164 here and never stored or logged unmasked.
 """
-import phonenumbers
-from django.conf import settings
+from core.phones import e164
 
 
 def vapi_call(message: dict) -> dict:
@@ -25,17 +24,6 @@ def caller_number(message: dict) -> str | None:
         if isinstance(raw, str) and raw.strip():
             return e164(raw)
     return None
-
-
-def e164(raw: str) -> str | None:
-    """E.164 form of a phone number ("possible" for its country, as the API's tag check reads it)."""
-    try:
-        number = phonenumbers.parse(raw.strip(), settings.FINTALK_PHONE_REGION)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def monitor_urls(message: dict) -> tuple[str, str]:
