@@ -30,7 +30,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from agent import metrics, starts
+from agent import bedrock_body, metrics, starts
 from agent.converse import ModelEvent, Stop, Text, ToolUse, Usage, cache_points
 from agent.models import family_of, output_limit
 
@@ -81,6 +81,7 @@ async def client(single_attempt: bool = False):
                     "bedrock-runtime", region_name=settings.AWS_REGION, config=_botocore_config(single_attempt)))
                 # Built and signed, about to leave: the next turn at the worker's door may start.
                 found.meta.events.register("before-send.bedrock-runtime.ConverseStream", _sending)
+                bedrock_body.install(found)  # the request's JSON by orjson (agent/bedrock_body.py)
                 slot.clients[single_attempt] = found
     return found
 

@@ -1,6 +1,6 @@
 """Where Fintalk forks a framework, an upgrade of that framework must be a conscious step.
 
-Four modules copy or patch framework internals to save thread hops (see each one's docstring for
+Five modules copy or patch framework internals to save thread hops or CPU (see each one's docstring for
 what to re-check). Each records the versions it was checked against and a hash of every upstream
 function it copies; these tests fail when the installed package, the pin in requirements.txt or
 one of those functions no longer matches, so a dependency bump cannot silently leave a stale copy.
@@ -16,7 +16,7 @@ from django.core.checks.security import base as security_checks
 
 from tests.conftest import ROOT
 
-FORKS = ("api.async_view", "fintalk.handler", "fintalk.checks", "fintalk.static_files")
+FORKS = ("api.async_view", "fintalk.handler", "fintalk.checks", "fintalk.static_files", "agent.bedrock_body")
 
 
 def requirement_pins() -> dict[str, str]:
