@@ -144,6 +144,7 @@ async def chat_completion_stream(running: RunningTurn, chunks: protocol.ChunkFac
                                  voice: bool):
     record = running.record
     role_sent = False  # the role chunk goes with the first data, so that it names the model that answers
+    ending = b""  # the finish (and usage) chunks go out with [DONE]: one write, not three
     try:
         tool_index = 0
         async for event in _with_keepalives(running):
@@ -155,7 +156,12 @@ async def chat_completion_stream(running: RunningTurn, chunks: protocol.ChunkFac
                 continue
             if not role_sent and not isinstance(event, ToolStarted):
                 role_sent = True
-                yield protocol.sse_event(chunks.role())
+                role = protocol.sse_event(chunks.role())
+                if isinstance(event, TextDelta):  # the role and the first words in one write
+                    record.said(event.text)
+                    yield role + protocol.sse_event(chunks.content(event.text))
+                    continue
+                yield role
             if isinstance(event, TextDelta):
                 record.said(event.text)
                 yield protocol.sse_event(chunks.content(event.text))
@@ -173,10 +179,11 @@ async def chat_completion_stream(running: RunningTurn, chunks: protocol.ChunkFac
             elif isinstance(event, TurnEnd):
                 turn_ended(record, event)
                 chunks.model = event.model_id or chunks.model  # the model that answered, after any failover
-                yield protocol.sse_event(chunks.finish(protocol.finish_reason(event.stop_reason)))
+                ending = protocol.sse_event(chunks.finish(protocol.finish_reason(event.stop_reason)))
                 if include_usage:
-                    yield protocol.sse_event(chunks.usage(usage_of(event)))
+                    ending += protocol.sse_event(chunks.usage(usage_of(event)))
     except Exception as exc:
+        ending = b""
         if not role_sent:
             yield protocol.sse_event(chunks.role())
         error = _failure(exc, record, "chat completion")
@@ -188,7 +195,7 @@ async def chat_completion_stream(running: RunningTurn, chunks: protocol.ChunkFac
             yield protocol.sse_event(fintalk_error_body(error))
     finally:
         await running.aclose()
-    yield protocol.DONE_EVENT
+    yield ending + protocol.DONE_EVENT
 
 
 @dataclass
