@@ -3,6 +3,7 @@
     python -m bench.profile                    # 20 concurrent plain turns for 15 s
     python -m bench.profile --body tool        # tool turns
     python -m bench.profile --flame out.svg    # also a flame graph
+    python -m bench.profile --calls 300        # the calls ladder's load: 300 open-loop calls, 8 words a turn
 
 The same set-up as `bench.run` (stand-in, one gunicorn worker on the Bedrock provider). Prints
 the share of the worker's busy samples per function (self time) and per module of ours or of a
@@ -86,6 +87,9 @@ def main() -> None:
     parser.add_argument("--token-ms", type=float, default=20)
     parser.add_argument("--tokens", type=int, default=40)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--calls", type=int, help="instead: this many open-loop voice calls (bench.calls), "
+                        "each a new call with its own record, answered in --words words")
+    parser.add_argument("--words", dest="calls_words", type=int, default=8)
     parser.add_argument("--flame", type=Path, help="also write a flame graph (SVG) here")
     args = parser.parse_args()
     procs = Processes()
@@ -98,9 +102,18 @@ def main() -> None:
         spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "200", "--gil",
                                 "--format", "raw", "--output", str(raw), "--duration", str(int(args.seconds))],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        turns = asyncio.run(load(url + "/v1/chat/completions", body, args.concurrency, args.seconds))
-        spy.wait(timeout=60)
-        print(f"{turns} turns in {args.seconds:.0f} s at concurrency {args.concurrency}")
+        if args.calls:
+            from bench.calls import run_step
+
+            step = asyncio.run(run_step(url + "/v1/chat/completions", {"Authorization": f"Bearer {API_KEY}"}, BODY,
+                                        args.calls, args.seconds, args.first_token_ms / 1000, 100, words=args.calls_words))
+            spy.wait(timeout=60)
+            print(f"{args.calls} calls for {args.seconds:.0f} s: {step.turns} turns measured, "
+                  f"p50 {step.p50_ms:.1f} ms, p99 {step.p99_ms:.1f} ms, {step.errors} errors")
+        else:
+            turns = asyncio.run(load(url + "/v1/chat/completions", body, args.concurrency, args.seconds))
+            spy.wait(timeout=60)
+            print(f"{turns} turns in {args.seconds:.0f} s at concurrency {args.concurrency}")
         report(raw, args.top)
         if args.flame:
             subprocess.run([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "200",
