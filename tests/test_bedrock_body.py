@@ -1,6 +1,7 @@
 """agent/bedrock_body.py: the Converse body orjson writes is the one botocore's serializer writes."""
 import asyncio
 import json
+import re
 
 import botocore.session
 import pytest
@@ -65,15 +66,18 @@ def test_the_operations_input_needs_nothing_but_json_from_the_walk():
     assert unsupported_members(MODEL) == []
 
 
-def test_the_workers_client_writes_bodies_with_orjson(settings):
+def test_the_workers_client_writes_bodies_with_orjson_under_a_fixed_user_agent(settings):
     settings.AWS_REGION = "us-east-1"
 
     async def built():
         client = await bedrock.client()
         try:
             install(client)  # twice is harmless
-            return type(client._serializer)
+            return type(client._serializer), client.meta.config.user_agent
         finally:
             await bedrock.close()
 
-    assert asyncio.run(built()) is ConverseSerializer
+    serializer, user_agent = asyncio.run(built())  # botocore adds the session's extra after it: botocore/<version>
+    assert serializer is ConverseSerializer
+    # the session's own User-Agent, built once (not twice a request): SDK, Python and platform, then ours
+    assert re.fullmatch(r"aiobotocore/[\d.]+ Python/[\d.]+ \S+ fintalk botocore/[\d.]+", user_agent), user_agent
