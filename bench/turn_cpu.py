@@ -151,10 +151,14 @@ def main() -> None:
             caches["default"].set(f"fintalk:verified:{CallSession('+15550100001', BALANCE_CALL_ID).key}", VERIFIED,
                                   None)
 
+        from calls.recorder import recorder
+
         async def run():
             await _turns(application, body, 20)  # warm up: client, caches, imports
+            recorder().stop()
             started = time.process_time()
             await _turns(application, body, args.turns)
+            recorder().stop()  # the call records of these turns written (by the recorder's thread) within the figure
             print(f"{(time.process_time() - started) / args.turns * 1000:.2f} ms CPU per turn without the profiler "
                   "(Django's ASGI app in this process; no HTTP server, the stand-in in another process)")
             if args.floor:

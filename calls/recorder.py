@@ -68,19 +68,24 @@ class Recorder:
             first = self._queue.get()
             if first is _STOP:
                 return
+            # Linger, then take what came meanwhile: one wake of this thread per batch, not one per
+            # record (each wake took the GIL from the streams: ~0.1 ms of a turn's CPU, BENCHMARKS.md #32).
+            time.sleep(self.linger)
             batch, stop = [first], False
-            deadline = time.monotonic() + self.linger
-            while len(batch) < self.batch_size:
-                remaining = deadline - time.monotonic()
+            while not stop:
                 try:
-                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:
                     stop = True
-                    break
-                batch.append(item)
-            self.write(batch)
+                else:
+                    batch.append(item)
+                if len(batch) == self.batch_size:
+                    self.write(batch)
+                    batch = []
+            if batch:
+                self.write(batch)
             if stop:
                 return
 
