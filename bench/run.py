@@ -302,7 +302,11 @@ async def measure_server(name: str, url: str, pid: int, body: dict, n: int, roun
     return result
 
 
-async def measure_floors(standin: str, n: int, rounds: int, bodies: list[dict]) -> list[Result]:
+async def measure_floors(standin: str, n: int, rounds: int, bodies: list[dict],
+                         same_request: dict | None = None) -> list[Result]:
+    """The floors for `bodies`; with `same_request` (a server's own ConverseStream request, from the
+    stand-in), also aiobotocore sending that: the bare request's floor is a "hi" with no prompt and no
+    tools, where a turn's request carries the agent's prompt and its 14 tool specs (#32)."""
     from aiobotocore.session import get_session
 
     url = f"{standin}/model/{MODEL}/converse-stream"
@@ -316,10 +320,26 @@ async def measure_floors(standin: str, n: int, rounds: int, bodies: list[dict]) 
     async with get_session().create_client(
             "bedrock-runtime", region_name="us-east-1", endpoint_url=standin, aws_access_key_id="bench",
             aws_secret_access_key="bench", config=Config(max_pool_connections=n + 10, read_timeout=120)) as bedrock:
-        await run_load(lambda: aiobotocore_stream(bedrock, bodies), n, 1)
-        samples, wall = await run_load(lambda: aiobotocore_stream(bedrock, bodies), n, rounds)
-        results.append(Result("floor: aiobotocore", n, samples, wall))
+        variants = [("floor: aiobotocore", bodies)]
+        if same_request:
+            variants.append(("floor: aiobotocore, Fintalk's request", [same_request]))
+        for name, sent in variants:
+            await run_load(lambda: aiobotocore_stream(bedrock, sent), n, 1)
+            samples, wall = await run_load(lambda: aiobotocore_stream(bedrock, sent), n, rounds)
+            results.append(Result(name, n, samples, wall))
     return results
+
+
+async def servers_request(standin: str, url: str) -> dict:
+    """The ConverseStream request a Fintalk turn of BODY sends (the stand-in keeps the last one), as
+    aiobotocore's converse_stream arguments."""
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    async with load_client(1) as client:
+        sample = await openai_stream(client, url + "/v1/chat/completions", BODY, headers)
+        if sample.error:
+            raise RuntimeError(f"Fintalk's first turn failed: {sample.error}")
+        async with client.get(standin + "/_standin/last-request") as response:
+            return {"modelId": MODEL, **await response.json()}
 
 
 def table(rows: list[dict]) -> str:
@@ -360,9 +380,12 @@ async def main_async(args) -> dict:
 
             if peer := start_bag(procs, standin, args.peer_src):
                 targets.append(("bedrock-access-gateway (proxy only)",) + peer)
+        same_request = await servers_request(standin, targets[0][1])
+        report["same_request"] = {"tool_specs": len(same_request.get("toolConfig", {}).get("tools", [])),
+                                  "bytes": len(json.dumps(same_request))}
         for n in args.n:
             rounds = rounds_for(n, args.rounds)
-            rows = [r.row(delay, stream_time) for r in await measure_floors(standin, n, rounds, [CONVERSE])]
+            rows = [r.row(delay, stream_time) for r in await measure_floors(standin, n, rounds, [CONVERSE], same_request)]
             for name, url, pid in targets:
                 result = await measure_server(name, url + "/v1/chat/completions", pid, BODY, n, rounds)
                 rows.append(result.row(delay, stream_time))

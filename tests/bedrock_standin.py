@@ -131,6 +131,7 @@ class BedrockStandIn:
         # Unscripted: a user turn that says "briefly" gets this many words (0: the default reply), as
         # a voice agent's short answers do (the bench's calls per worker).
         self.brief_tokens = brief_tokens
+        self.last_body = b""  # the last ConverseStream request's body, as sent
         self.record = record
         self.throttled: set[str] = set()  # model ids answered with ThrottlingException
         self.caching = False  # honour cachePoint blocks (off: they are ignored, as below a model's minimum)
@@ -190,6 +191,11 @@ class BedrockStandIn:
         if path == "/_standin/script":  # scripted over HTTP from another process (rehearse/standin.py)
             await self._script_over_http(json.loads(body or b"{}"), send)
             return
+        if path == "/_standin/last-request":  # the bench's floor replays a server's own request (bench/run.py)
+            await _send_json(send, 200, json.loads(self.last_body or b"{}"))
+            return
+        if path.endswith("/converse-stream"):
+            self.last_body = body
         record = StreamRecord(path=path, body=json.loads(body or b"{}"))
         if self.record:
             with self._lock:
