@@ -156,3 +156,35 @@ def test_request_fields_are_copied_once_per_thread_and_bound_to_each_new_seriali
     thread.start()
     thread.join()
     assert other["fields"] is not second.fields["messages"]
+
+
+PLAIN_AND_NOT = [
+    {"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}, {"role": "system", "content": "  spaced  "},
+    {"role": "developer", "content": "Ünïcode — “quotes”"},
+    # not plain: DRF's fields decide (a list content, another key, the tool role, null content, a bad role)
+    {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+    {"role": "user", "content": "hi", "name": "caller"},
+    {"role": "tool", "content": "42", "tool_call_id": "call_1"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]},
+]
+
+
+@pytest.mark.parametrize("message", PLAIN_AND_NOT)
+def test_a_plain_message_is_what_drfs_fields_make_of_it(message):
+    """OpenAIMessageSerializer's short cut for {"role", "content": text} returns what the fields return."""
+    from api.serializers.chat import OpenAIMessageSerializer
+    from rest_framework import serializers
+
+    shortcut = validate({"messages": [message]})["messages"][0]
+    by_the_fields = serializers.Serializer.run_validation(OpenAIMessageSerializer(), message)
+    assert dict(shortcut) == dict(by_the_fields)
+
+
+@pytest.mark.parametrize("message, param", [
+    ({"role": "caller", "content": "hi"}, "messages[0].role"),
+    ({"role": "user", "content": 7}, "messages[0].content"),
+    ({"role": "tool", "content": "42"}, "messages[0].tool_call_id"),
+])
+def test_what_is_not_a_plain_message_is_still_refused_by_the_fields(message, param):
+    assert error_of({"messages": [message]})["param"] == param
