@@ -74,3 +74,27 @@ def test_a_deeply_nested_vapi_event_is_400_invalid_json(db, settings):
     reply = Client().post("/api/vapi/events", deep_body({"message": {"type": "status-update"}}),
                           content_type="application/json", headers={"X-Vapi-Secret": "webhook-secret"})
     assert reply.status_code == 400 and reply.json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a": "caf\\u00e9 \xe2\x80\x94", "n": 1.5, "big": 123456789012345678901234567890}',  # an int beyond 64 bits
+    b'{"lone": "\\ud800"}',  # a lone surrogate: json keeps it, orjson refuses it
+    b'{"bad": NaN}', b'{"a": 1,}', b"[1, 2", b'\xef\xbb\xbf{"bom": 1}',
+    b'{"twice": 1, "twice": 2, "huge": 1e400, "tiny": -0.0, "e": 1E-7}',
+])
+def test_the_parser_accepts_and_refuses_what_drfs_own_does_with_its_messages(raw):
+    """api.parsers.JSONParser reads UTF-8 with orjson; whatever orjson refuses goes to DRF's parser."""
+    import io
+
+    from rest_framework import parsers
+    from rest_framework.exceptions import ParseError
+
+    from api.parsers import JSONParser
+
+    def parsed(parser):
+        try:
+            return "ok", parser.parse(io.BytesIO(raw), "application/json", {})
+        except ParseError as exc:
+            return "refused", str(exc.detail)
+
+    assert parsed(JSONParser()) == parsed(parsers.JSONParser())
