@@ -72,6 +72,7 @@ class RequestRecord:
         self.vapi_call = None
         self.spoken: list[str] = []
         self.end = None
+        self.watched = False  # a view's stream finishes this record itself (`watch`)
         self._finished = False
 
     def elapsed(self) -> float:
@@ -139,6 +140,11 @@ class RequestRecord:
         if self.turn_input is not None and settings.FINTALK_CALL_RECORDS:
             recorder().submit(self)
 
+    def watch(self, content):
+        """`content`, streamed, finishes this record when it ends (the middleware leaves it as it is)."""
+        self.watched = True
+        return self.watch_stream(content)
+
     async def watch_stream(self, content):
         ACTIVE_STREAMS.inc()
         try:
@@ -169,7 +175,8 @@ class RequestRecordMiddleware:
         response["X-Request-ID"] = record.request_id
         if response.streaming:
             record.stream = True
-            response.streaming_content = record.watch_stream(response.streaming_content)
+            if not record.watched:  # a stream made elsewhere (the views make theirs with `watch`)
+                response.streaming_content = record.watch_stream(response.streaming_content)
         else:
             response["Server-Timing"] = record.server_timing()
             record.finish()

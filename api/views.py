@@ -83,6 +83,12 @@ def _run(built: tuple, record):
     return run_turn(turn)
 
 
+def _sse(record, events) -> StreamingHttpResponse:
+    """An SSE response whose end finishes the request's record (watched where it is made: the
+    middleware would wrap it again, and Django wraps each wrapping in a generator of its own)."""
+    return StreamingHttpResponse(record.watch(events), content_type="text/event-stream", headers=SSE_HEADERS)
+
+
 async def _events(frames: list[bytes]):
     for frame in frames:
         yield frame
@@ -106,8 +112,7 @@ def _spoken(request, text: str, error: str):
                                                  created=chunks.created))
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    return StreamingHttpResponse(_events(protocol.spoken_reply(chunks, text, include_usage=include_usage)),
-                                 content_type="text/event-stream", headers=SSE_HEADERS)
+    return _sse(record, _events(protocol.spoken_reply(chunks, text, include_usage=include_usage)))
 
 
 class ChatCompletionsView(APIView):
@@ -149,11 +154,7 @@ class ChatCompletionsView(APIView):
         chunks = protocol.ChunkFactory(model.id)
         if data["stream"]:
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
-            return StreamingHttpResponse(
-                chat_completion_stream(running, chunks, include_usage=include_usage, voice=voice),
-                content_type="text/event-stream",
-                headers=SSE_HEADERS,
-            )
+            return _sse(record, chat_completion_stream(running, chunks, include_usage=include_usage, voice=voice))
         result = await collect(running)
         end = result.end
         return Response(protocol.chat_completion(
@@ -228,8 +229,7 @@ class ResponsesView(APIView):
         running = await start_turn(_run(build_turn(data["chat"], body, record.request_id, model), record), record)
         responses = protocol.ResponseFactory(model.id, data)
         if data["stream"]:
-            return StreamingHttpResponse(responses_stream(running, responses), content_type="text/event-stream",
-                                         headers=SSE_HEADERS)
+            return _sse(record, responses_stream(running, responses))
         result = await collect(running)
         responses.model = result.end.model_id or responses.model
         return Response(responses.response("completed", [responses.message(result.text)], usage_of(result.end)))
@@ -255,8 +255,7 @@ class CompletionsView(APIView):
 
             starters = [already_started] + [lambda p=p: turn_for(p) for p in data["prompt"][1:]]
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
-            return StreamingHttpResponse(completions_stream(starters, record, completion_id, created, model.id, include_usage),
-                                         content_type="text/event-stream", headers=SSE_HEADERS)
+            return _sse(record, completions_stream(starters, record, completion_id, created, model.id, include_usage))
         results = [await collect(first)]
         for prompt in data["prompt"][1:]:
             results.append(await collect(await turn_for(prompt)))
