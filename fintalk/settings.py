@@ -161,7 +161,12 @@ if FINTALK_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
 elif FINTALK_CACHE_URL:
     raise ImproperlyConfigured(f"FINTALK_CACHE_URL={FINTALK_CACHE_URL!r}: use a redis:// URL or leave it empty.")
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fintalk"}}
+    # Django's local memory keeps 300 entries, then drops the least recently used third: a worker with a
+    # few hundred calls (a caller summary, a verified level, code and lockout counters each) lost its
+    # lockouts and verified callers, and re-read callers from the database (#32: the CPU cliff between
+    # 300 and 400 calls per worker). 100,000 entries of a few hundred bytes hold thousands of calls.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fintalk",
+                          "OPTIONS": {"MAX_ENTRIES": 100_000}}}
 
 # --- #19 degraded modes ---
 # A Redis that is down or unreachable costs each request at most this many seconds (connect, and each

@@ -146,3 +146,26 @@ def test_the_sixth_attempt_is_refused_on_another_server_then_works_after_the_win
     time.sleep(max(0.0, locked_at + WINDOW + 0.5 - time.monotonic()))  # the lock's own expiry in Redis
     assert "now blocked" in attempt(second, standin, "4242", 6)
     assert first.sql("SELECT status FROM bank_card WHERE last4 = '4242'") == [("blocked",)]
+
+
+def test_a_lockout_and_a_verified_call_outlast_a_busy_worker_in_the_default_cache(settings):
+    """The default cache is each worker's local memory; Django's keeps 300 entries and then drops the
+    least recently used third. A worker carrying a few hundred calls (each with its caller summary,
+    verification and code counters) dropped lockouts and verified levels: a brute-forcer could flood
+    them away, and a verified caller was asked again (#32 found it as a CPU cliff at 300-400 calls)."""
+    from bank.lockouts import CARD
+    from bank.verification import VERIFIED, CallSession, _level_key, current_level
+
+    cache = caches["default"]
+    assert type(cache).__name__ == "LocMemCache"  # the default this test is about
+    session = CallSession(JANE, "call-verified-early")
+    cache.set(_level_key(session), VERIFIED, 900)
+    cache.set(CARD.lock_key(JOHN), True, 900)
+    try:
+        for call in range(3000):  # 3,000 other calls' keys: a busy worker's hour
+            cache.set(f"fintalk:caller:call-busy-{call}", "summary", 600)
+        assert CARD.locked(JOHN)
+        assert current_level(session) == VERIFIED
+    finally:
+        cache.delete_many([_level_key(session), CARD.lock_key(JOHN),
+                           *(f"fintalk:caller:call-busy-{call}" for call in range(3000))])
