@@ -11,6 +11,7 @@ from tests.support.wait import wait_until
 from tests.test_console import (  # noqa: F401  (module fixtures, started again for this module)
     console_server, css, driver, elements, recorded_calls, screenshot, sign_in, vapi_turns,
 )
+from tests.test_console import pytestmark  # noqa: F401  (skipped, with the reason, without Chromium)
 
 WIDTH = 1400
 CLIPPED_LABELS = """
