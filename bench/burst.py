@@ -26,8 +26,8 @@ import json
 import time
 from dataclasses import dataclass
 
-from bench.run import API_KEY, BODY, Processes, start_standin
-from bench.turn_cpu import django_app
+from bench.run import BODY, Processes, start_standin
+from bench.turn_cpu import chat_post, django_app
 
 
 @dataclass
@@ -69,21 +69,7 @@ class Watch:
 
     async def turn(self, app, body: bytes, timeline: Timeline) -> None:
         _current.set(timeline)
-        headers = [(b"authorization", f"Bearer {API_KEY}".encode()), (b"content-type", b"application/json"),
-                   (b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())]
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
-                 "query_string": b"", "headers": headers, "client": ("127.0.0.1", 5000),
-                 "server": ("127.0.0.1", 8000)}
-        done, delivered = asyncio.Event(), False
-
-        async def receive():
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await done.wait()
-            return {"type": "http.disconnect"}
+        scope, receive, done = chat_post(body)
 
         async def send(message):
             if message["type"] != "http.response.body":
@@ -98,7 +84,7 @@ class Watch:
                 done.set()
 
         timeline.arrived = time.perf_counter()
-        await app(dict(scope), receive, send)
+        await app(scope, receive, send)
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -46,24 +46,30 @@ def _part(filename: str) -> str:
     return "other (stdlib, builtins)"
 
 
-async def _turns(app, body: bytes, count: int) -> None:
-    headers = [(b"authorization", f"Bearer {API_KEY}".encode()), (b"content-type", b"application/json"),
+def chat_post(body: bytes, api_key: str = API_KEY):
+    """A POST /v1/chat/completions driven in process: its ASGI scope; its `receive`, which gives the
+    body, then a disconnect once `done` is set; and `done`, for `send` to set at the last body."""
+    headers = [(b"authorization", f"Bearer {api_key}".encode()), (b"content-type", b"application/json"),
                (b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())]
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
              "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions", "query_string": b"",
              "headers": headers, "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
+    done, delivered = asyncio.Event(), False
+
+    async def receive():
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    return scope, receive, done
+
+
+async def _turns(app, body: bytes, count: int) -> None:
     for _ in range(count):
-        sent = asyncio.Event()
-        delivered = False
-
-        async def receive():
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await sent.wait()
-            return {"type": "http.disconnect"}
-
+        scope, receive, sent = chat_post(body)
         status = 0
 
         async def send(message):
@@ -75,7 +81,7 @@ async def _turns(app, body: bytes, count: int) -> None:
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 sent.set()
 
-        await app(dict(scope), receive, send)
+        await app(scope, receive, send)
 
 
 async def _floor(app, body: bytes, count: int) -> None:

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from agent import starts
+from bench.turn_cpu import chat_post
 
 
 def test_turns_get_their_places_in_the_order_they_came(monkeypatch):
@@ -121,20 +122,8 @@ def test_in_a_burst_the_first_turn_is_sent_to_bedrock_before_the_last_is_validat
                        "messages": [{"role": "user", "content": "Tell me something nice."}]}).encode()
 
     async def turn():
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
-                 "query_string": b"", "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
-                 "headers": [(b"authorization", b"Bearer sk-burst"), (b"content-type", b"application/json"),
-                             (b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())]}
-        done, delivered, chunks = asyncio.Event(), False, []
-
-        async def receive():
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await done.wait()
-            return {"type": "http.disconnect"}
+        scope, receive, done = chat_post(body, "sk-burst")
+        chunks = []
 
         async def send(message):
             chunks.append(message)
