@@ -5,7 +5,7 @@ rename members, format timestamps and base64 blobs), then `json.dumps`. For a tu
 with the phone line's 14 tool specs and its prompt, that walk and the dump were a tenth of a plain
 turn's CPU (BENCHMARKS.md, #32: ~170 shape calls a request). The request agent.converse builds is
 already the wire's JSON: ConverseStream's input renames no member and has no timestamp (checked
-against the installed service model by `unsupported_members`, which tests/test_forks.py runs).
+against the installed service model by `unsupported_members`, which tests/test_bedrock_body.py runs).
 What orjson cannot write as botocore would (blobs: images, documents, audio, video, redacted
 reasoning; Decimal or non-finite floats) raises TypeError or is caught below, and botocore's own
 serializer writes that body, as before. Everything else stays botocore's: the URI, headers,
@@ -65,7 +65,7 @@ def install(client) -> None:
 
 def unsupported_members(service_model) -> list[str]:
     """Where the Converse operations' input would need botocore's walk for more than blobs and floats:
-    a renamed member or a timestamp. Empty for the installed model (tests/test_forks.py)."""
+    a renamed member or a timestamp. Empty for the installed model (tests/test_bedrock_body.py)."""
     found, seen = [], set()
 
     def walk(shape, path: str) -> None:

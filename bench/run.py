@@ -306,7 +306,7 @@ async def measure_floors(standin: str, n: int, rounds: int, bodies: list[dict],
                          same_request: dict | None = None) -> list[Result]:
     """The floors for `bodies`; with `same_request` (a server's own ConverseStream request, from the
     stand-in), also aiobotocore sending that: the bare request's floor is a "hi" with no prompt and no
-    tools, where a turn's request carries the agent's prompt and its 14 tool specs (#32)."""
+    tools, where a turn's request carries the agent's prompt and its tool specs (#32)."""
     from aiobotocore.session import get_session
 
     url = f"{standin}/model/{MODEL}/converse-stream"

@@ -12,8 +12,9 @@ and one thread per worker process writes the queue to the database in batches.
   and a batch the database refuses is written again record by record, so that a record that still
   fails is the only one dropped (`reason="database_error"`, logged with its call id, never its text).
   When the database itself is unreachable the batch is dropped at once (and counted).
-- The writer waits up to LINGER_SECONDS after the first record of a batch for more, so that under
-  load one transaction writes many turns. At exit it writes what is still queued (a few seconds at most).
+- The writer sleeps LINGER_SECONDS after the first record of a batch, then writes what came meanwhile
+  (BATCH_SIZE to a transaction), so that under load one transaction writes many turns and the thread
+  wakes once a batch. At exit it writes what is still queued (a few seconds at most).
 """
 import atexit
 import logging

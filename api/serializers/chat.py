@@ -80,7 +80,7 @@ class ToolCallSerializer(serializers.Serializer):
     function = ToolCallFunctionSerializer()
 
 
-PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
+PLAIN_ROLES = frozenset(ROLES) - {"tool"}  # a tool message needs its tool_call_id checked
 
 
 class OpenAIMessageSerializer(serializers.Serializer):
