@@ -73,12 +73,20 @@ def sign_in_as(driver, server, username: str, next_path: str) -> None:
 
 
 def submit(driver, form: str) -> str:
-    """Submit one of the page's control forms; the message the reloaded page shows."""
-    from selenium.webdriver.support import expected_conditions
+    """Submit one of the page's control forms; the message the reloaded page shows.
 
-    old = css(driver, form)
+    The new page is told from the old by a mark left on the old page's window, not by holding one of
+    its elements: Chromium's driver, asked about an element while its page is being replaced, can
+    answer "Node with given id does not belong to the document" (an unknown error, not a stale
+    element), so questions asked mid-navigation are ignored until the new page answers.
+    """
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script("window.fintalkSubmitted = true")
     css(driver, form + " button").click()
-    wait_for(driver, expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(lambda d: d.execute_script(
+        "return document.readyState === 'complete' && window.fintalkSubmitted === undefined"))
     return css(driver, "#control-messages").text
 
 
