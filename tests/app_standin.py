@@ -12,9 +12,10 @@ import hmac
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+
+from tests.http_standin import HttpStandIn
 
 
 def signed(secret: str, body: bytes, stamp: int | None = None) -> dict:
@@ -24,41 +25,18 @@ def signed(secret: str, body: bytes, stamp: int | None = None) -> dict:
     return {"X-Fintalk-Timestamp": stamp, "X-Fintalk-Signature": f"sha256={digest}", "Content-Type": "application/json"}
 
 
-class _JsonStandIn:
-    def answer_to(self, path: str, body: dict) -> tuple[int, dict]:
+class _JsonStandIn(HttpStandIn):
+    """A stand-in that reads and answers JSON."""
+
+    def answer_json(self, path: str, body: dict) -> tuple[int, dict]:
         raise NotImplementedError
 
-    def handler(self):
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                try:
-                    body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                    status, answer = standin.answer_to(self.path, body)
-                except ValueError:
-                    status, answer = 400, {"code": "INVALID_ARGUMENT"}
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
-
-    def __enter__(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+    def answer_to(self, path, body):
+        try:
+            status, answer = self.answer_json(path, json.loads(body or b"{}"))
+        except ValueError:
+            status, answer = 400, {"code": "INVALID_ARGUMENT"}
+        return status, "application/json", json.dumps(answer).encode()
 
 
 class AppStandIn(_JsonStandIn):
@@ -69,7 +47,7 @@ class AppStandIn(_JsonStandIn):
         self.callbacks: list[tuple[bytes, dict, int]] = []  # (body, headers, the bank's status)
         self.done = threading.Event()
 
-    def answer_to(self, path, body):
+    def answer_json(self, path, body):
         if path != "/approvals" or not isinstance(body.get("approval_id"), str):
             return 400, {"error": "not an approval request"}
         self.requests.append(body)
@@ -92,7 +70,7 @@ class LineStandIn(_JsonStandIn):
         self.swapped: set[str] = set()
         self.lookups: list[dict] = []
 
-    def answer_to(self, path, body):
+    def answer_json(self, path, body):
         if path != "/check" or not isinstance(body.get("phoneNumber"), str):
             return 400, {"code": "INVALID_ARGUMENT"}
         self.lookups.append(body)
