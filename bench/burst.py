@@ -26,7 +26,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from bench.run import BODY, Processes, start_standin
+from bench.run import BODY, Processes, standin_arguments, start_standin
 from bench.turn_cpu import chat_post, django_app
 
 
@@ -126,9 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], default=[100, 300])
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--first-token-ms", type=float, default=300)
-    parser.add_argument("--token-ms", type=float, default=20)
-    parser.add_argument("--tokens", type=int, default=40)
+    standin_arguments(parser)
     args = parser.parse_args()
     procs = Processes()
     try:
@@ -139,8 +137,14 @@ def main() -> None:
         async def run():
             from agent import bedrock
 
+            try:
+                await measure(await bedrock.client())
+            finally:
+                await bedrock.close()  # the client's aiohttp session, closed before the loop is
+
+        async def measure(client):
             watch = Watch(args.first_token_ms / 1000)
-            watch.install(await bedrock.client())
+            watch.install(client)
             await burst(app, watch, body, 10)  # warm up: client, connections, caches
             print("| N | built p50 / p99 (ms) | sent p50 / p99 (ms) | first / last sent (ms) | first to arrive sent at (ms) "
                   "| other turns' tokens before its first byte p50 / p99 | added TTFT p50 / p99 (ms) | CPU/turn (ms) "

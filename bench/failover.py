@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench.run import BODY, Processes, free_port, measure_server, rounds_for, table, wait_for
+from bench.run import BODY, Processes, free_port, measure_server, rounds_for, standin_arguments, table, wait_for
 
 THROTTLED = "amazon.nova-micro-v1:0"
 FALLBACK = "amazon.nova-lite-v1:0"
@@ -73,9 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10])
     parser.add_argument("--rounds", type=int, help="rounds per N (default: enough for ~30 turns)")
-    parser.add_argument("--first-token-ms", type=float, default=300)
-    parser.add_argument("--token-ms", type=float, default=20)
-    parser.add_argument("--tokens", type=int, default=40)
+    standin_arguments(parser)
     parser.add_argument("--json", type=Path, help="write the raw report here")
     args = parser.parse_args()
     report = asyncio.run(main_async(args))

@@ -13,7 +13,7 @@ import argparse
 import asyncio
 
 from bench.run import (API_KEY, BODY, TOOL_BODY, Processes, load_client, openai_stream, peak_rss_during, rss_mb, run_load,
-                       start_fintalk, start_standin)
+                       standin_arguments, start_fintalk, start_standin)
 
 
 async def measure(base: str, pid: int, n: int) -> dict:
@@ -34,9 +34,7 @@ async def measure(base: str, pid: int, n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--first-token-ms", type=float, default=300)
-    parser.add_argument("--token-ms", type=float, default=20)
-    parser.add_argument("--tokens", type=int, default=40)
+    standin_arguments(parser)
     args = parser.parse_args()
     procs = Processes()
     try:

@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.run import API_KEY, BODY, TOOL_BODY, Processes, load_client, openai_stream, start_fintalk, start_standin
+from bench.run import (API_KEY, BODY, TOOL_BODY, Processes, load_client, openai_stream, standin_arguments, start_fintalk,
+                       start_standin)
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = (  # a sample counts for the group of its innermost frame that matches one
@@ -83,9 +84,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--body", choices=["plain", "tool"], default="plain")
-    parser.add_argument("--first-token-ms", type=float, default=300)
-    parser.add_argument("--token-ms", type=float, default=20)
-    parser.add_argument("--tokens", type=int, default=40)
+    standin_arguments(parser)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--calls", type=int, help="instead: this many open-loop voice calls (bench.calls), "
                         "each a new call with its own record, answered in --words words")

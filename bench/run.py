@@ -234,6 +234,13 @@ class Processes:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def standin_arguments(parser: argparse.ArgumentParser) -> None:
+    """The Bedrock stand-in's pace, the same options in every bench script."""
+    parser.add_argument("--first-token-ms", type=float, default=300)
+    parser.add_argument("--token-ms", type=float, default=20)
+    parser.add_argument("--tokens", type=int, default=40)
+
+
 def start_standin(procs: Processes, args) -> str:
     port = free_port()
     procs.start([sys.executable, "-m", "tests.bedrock_standin", "--port", str(port),
@@ -443,9 +450,7 @@ def main() -> None:
     parser.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 100, 300])
     parser.add_argument("--tool-n", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 100])
     parser.add_argument("--rounds", type=int, help="rounds per N (default: enough for ~30 turns)")
-    parser.add_argument("--first-token-ms", type=float, default=300)
-    parser.add_argument("--token-ms", type=float, default=20)
-    parser.add_argument("--tokens", type=int, default=40)
+    standin_arguments(parser)
     parser.add_argument("--peer", type=_peers, default=[],
                         help="litellm, bag, or both (litellm,bag): peers measured beside Fintalk")
     parser.add_argument("--peer-src", type=Path,

@@ -160,6 +160,14 @@ def main() -> None:
         from calls.recorder import recorder
 
         async def run():
+            from agent import bedrock
+
+            try:
+                return await measure()
+            finally:
+                await bedrock.close()  # the client's aiohttp session, closed before the loop is
+
+        async def measure():
             await _turns(application, body, 20)  # warm up: client, caches, imports
             recorder().stop()
             started = time.process_time()
