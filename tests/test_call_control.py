@@ -81,12 +81,12 @@ def submit(driver, form: str) -> str:
     element), so questions asked mid-navigation are ignored until the new page answers.
     """
     from selenium.common.exceptions import WebDriverException
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.execute_script("window.fintalkSubmitted = true")
     css(driver, form + " button").click()
-    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(lambda d: d.execute_script(
-        "return document.readyState === 'complete' && window.fintalkSubmitted === undefined"))
+    wait_for(driver, lambda d: d.execute_script(
+        "return document.readyState === 'complete' && window.fintalkSubmitted === undefined"),
+        ignoring=(WebDriverException,))
     return css(driver, "#control-messages").text
 
 

@@ -68,10 +68,11 @@ def bank(console_server):
     return console_server
 
 
-def wait_for(driver, condition, timeout: float = 20):
+def wait_for(driver, condition, timeout: float = 20, ignoring: tuple = ()):
+    """`condition`'s first true answer; `ignoring`: errors to ask again after (besides NoSuchElement)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(condition)
+    return WebDriverWait(driver, timeout, ignored_exceptions=ignoring).until(condition)
 
 
 def css(driver, selector: str):
