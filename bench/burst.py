@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 
 from bench.run import BODY, Processes, standin_arguments, start_standin
-from bench.turn_cpu import chat_post, django_app
+from bench.turn_cpu import chat_post, closing_bedrock, django_app
 
 
 @dataclass
@@ -134,17 +134,11 @@ def main() -> None:
         app = django_app(standin)
         body = json.dumps(BODY).encode()
 
-        async def run():
+        async def measure():
             from agent import bedrock
 
-            try:
-                await measure(await bedrock.client())
-            finally:
-                await bedrock.close()  # the client's aiohttp session, closed before the loop is
-
-        async def measure(client):
             watch = Watch(args.first_token_ms / 1000)
-            watch.install(client)
+            watch.install(await bedrock.client())
             await burst(app, watch, body, 10)  # warm up: client, connections, caches
             print("| N | built p50 / p99 (ms) | sent p50 / p99 (ms) | first / last sent (ms) | first to arrive sent at (ms) "
                   "| other turns' tokens before its first byte p50 / p99 | added TTFT p50 / p99 (ms) | CPU/turn (ms) "
@@ -163,7 +157,7 @@ def main() -> None:
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # the worker's loop (uvicorn[standard])
-            runner.run(run())
+            runner.run(closing_bedrock(measure()))
     finally:
         procs.stop()
 

@@ -113,6 +113,16 @@ async def _floor(app, body: bytes, count: int) -> None:
           f"sending the turn's {len(requests)} model request(s) and parsing every event")
 
 
+async def closing_bedrock(work):
+    """Await `work`, then close the worker's Bedrock client (its aiohttp session) before the loop ends."""
+    from agent import bedrock
+
+    try:
+        return await work
+    finally:
+        await bedrock.close()
+
+
 def django_app(standin: str):
     """Fintalk's ASGI application in this process, on the Bedrock provider at `standin`, with the demo
     bank in a fresh SQLite file and the default settings otherwise (call records on)."""
@@ -159,14 +169,6 @@ def main() -> None:
 
         from calls.recorder import recorder
 
-        async def run():
-            from agent import bedrock
-
-            try:
-                return await measure()
-            finally:
-                await bedrock.close()  # the client's aiohttp session, closed before the loop is
-
         async def measure():
             await _turns(application, body, 20)  # warm up: client, caches, imports
             recorder().stop()
@@ -186,7 +188,7 @@ def main() -> None:
             profile.disable()
             return profile, time.process_time() - started
 
-        profile, cpu = asyncio.run(run())
+        profile, cpu = asyncio.run(closing_bedrock(measure()))
         if profile is None:
             return
         print(f"{cpu / args.turns * 1000:.2f} ms CPU per turn under cProfile ({args.turns} turns; "
